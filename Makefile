@@ -1,0 +1,48 @@
+# kubectl-sandbox. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+export GOTOOLCHAIN := local
+
+MODULE   := github.com/kubectl-sandbox/kubectl-sandbox
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
+DATE     ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS  := -s -w -X $(MODULE)/pkg/plugin/version.version=$(VERSION) \
+            -X $(MODULE)/pkg/plugin/version.commit=$(COMMIT) \
+            -X $(MODULE)/pkg/plugin/version.date=$(DATE)
+
+.PHONY: help build test unit e2e cluster-up cluster-down demo bench release lint vet fmt-check tidy-check
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## build bin/kubectl-sandbox
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-sandbox ./cmd/kubectl-sandbox
+
+test: lint unit e2e ## run every check and test (the README's test command)
+
+unit: ## unit and command tests, with the race detector
+	go test -race -count=1 -v ./...
+
+e2e: build ## end-to-end tests through the real kubectl on the local cluster
+	@mkdir -p _output
+	go test -count=1 -tags e2e -timeout 40m -v ./test/e2e/... 2>&1 | tee _output/e2e.log
+
+cluster-up: build ## start the local agent-sandbox cluster (builds it on first use)
+	hack/cluster-up.sh
+
+cluster-down: ## stop the local cluster
+	hack/cluster-down.sh
+
+lint: vet fmt-check tidy-check ## go vet, gofmt and go mod tidy checks
+
+vet:
+	go vet ./...
+	go vet -tags e2e ./test/e2e/...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+
+tidy-check:
+	hack/check-tidy.sh

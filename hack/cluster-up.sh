@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Starts the local agent-sandbox cluster: etcd, kube-apiserver,
+# kube-controller-manager, the agent-sandbox controller, kwok, the sandbox
+# router, a Gateway, and the upstream python runtime for each sandbox pod.
+# Idempotent: when the cluster already runs it only re-runs the smoke check.
+# Writes _output/cluster/kubeconfig and _output/cluster/env.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/hack/lib/tools.sh"
+source "$ROOT/hack/lib/cluster.sh"
+export GOTOOLCHAIN=local
+T0=$SECONDS
+
+print_env() {
+  cat >&2 <<MSG
+
+The local cluster is up. To use it from this shell:
+
+  . $CLUSTER_DIR/env
+
+or set the variables yourself:
+
+$(sed 's/^/  /' "$CLUSTER_DIR/env")
+
+MSG
+}
+
+if alive && kc get --raw /readyz >/dev/null 2>&1; then
+  log "local cluster already running"
+  "$ROOT/hack/cluster/smoke.sh"
+  print_env
+  exit 0
+fi
+"$ROOT/hack/cluster-down.sh" 2>/dev/null || true
+
+"$ROOT/hack/install-deps.sh"
+BIN="$("$ROOT/hack/build-cluster-tools.sh")"
+AS_DIR="$(module_dir agent-sandbox "sigs.k8s.io/agent-sandbox@$AGENT_SANDBOX_VERSION")"
+GW_DIR="$(module_dir agent-sandbox "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")"
+KWOK_DIR="$(module_dir kwok sigs.k8s.io/kwok@v0.8.0)"
+[ -d "$AS_DIR" ] && [ -d "$GW_DIR" ] && [ -d "$KWOK_DIR" ] || die "module download failed"
+log "building the pod runtime supervisor"
+(cd "$ROOT" && CGO_ENABLED=0 go build -o "$CLUSTER_DIR/bin/podruntime" ./test/cluster/podruntime)
+
+rm -rf "$CLUSTER_DIR/etcd" "$LOG_DIR" "$CLUSTER_DIR/pods"
+mkdir -p "$PID_DIR" "$LOG_DIR" "$JAIL" "$CLUSTER_DIR/pods" /app
+printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$JAIL/resolv.conf"
+"$ROOT/hack/cluster/pki.sh" "$PKI"
+"$ROOT/hack/cluster/kubeconfig.sh" "$PKI" "$APISERVER_URL" >"$KUBECONFIG_FILE"
+log "starting (tools: $BIN)"
+
+# 1. etcd
+start etcd "$BIN/etcd" --name local --data-dir "$CLUSTER_DIR/etcd" \
+  --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+  --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+  --initial-cluster local=http://127.0.0.1:2380 --listen-metrics-urls http://127.0.0.1:2381 \
+  --unsafe-no-fsync --log-level warn
+wait_for "etcd" 30 curl -fsS http://127.0.0.1:2379/health
+
+# 2. kube-apiserver: token and client-cert auth, RBAC.
+start kube-apiserver "$BIN/kube-apiserver" --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
+  --secure-port=6443 --etcd-servers=http://127.0.0.1:2379 \
+  --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+  --client-ca-file="$PKI/ca.crt" --token-auth-file="$PKI/tokens.csv" --authorization-mode=RBAC \
+  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+  --service-cluster-ip-range=10.96.0.0/16 --endpoint-reconciler-type=none \
+  --kubelet-preferred-address-types=InternalIP --profiling=false --enable-priority-and-fairness=false
+wait_for "kube-apiserver" 60 kc get --raw /readyz
+
+# 3. kube-controller-manager: garbage collection (claim deletes cascade),
+#    namespaces and service accounts.
+start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig="$KUBECONFIG_FILE" \
+  --controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token \
+  --leader-elect=false --bind-address=127.0.0.1 --secure-port=10257 \
+  --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
+  --use-service-account-credentials=false
+
+# 4. CRDs from the module cache; agent-sandbox's conversion webhook is
+#    pointed at the controller on loopback.
+kc apply --server-side -f "$AS_DIR/k8s/crds/" >/dev/null
+kc apply --server-side -f "$GW_DIR/config/crd/standard/" >/dev/null
+CA_B64=$(base64 -w0 <"$PKI/ca.crt")
+for crd in sandboxes.agents.x-k8s.io sandboxclaims.extensions.agents.x-k8s.io \
+  sandboxtemplates.extensions.agents.x-k8s.io sandboxwarmpools.extensions.agents.x-k8s.io; do
+  kc patch crd "$crd" --type=merge -p "{\"spec\":{\"conversion\":{\"strategy\":\"Webhook\",\"webhook\":{\"conversionReviewVersions\":[\"v1\"],\"clientConfig\":{\"service\":null,\"url\":\"https://127.0.0.1:9443/convert\",\"caBundle\":\"$CA_B64\"}}}}}" >/dev/null
+done
+kc wait --for=condition=Established --timeout=60s crd --all >/dev/null
+kc create namespace agent-sandbox-system >/dev/null
+
+# 5. agent-sandbox controller with the extensions.
+start agent-sandbox-controller "$BIN/agent-sandbox-controller" --kubeconfig="$KUBECONFIG_FILE" \
+  --extensions=true --leader-elect=false --manage-webhook-certs=false \
+  --webhook-cert-dir="$PKI/webhook" --metrics-bind-address=127.0.0.1:18080 \
+  --health-probe-bind-address=127.0.0.1:18081
+
+# 6. kwok with one fake node on a loopback pod CIDR.
+kc apply -f "$ROOT/hack/cluster/node.yaml" >/dev/null
+start kwok "$BIN/kwok" --kubeconfig="$KUBECONFIG_FILE" \
+  --config="$KWOK_DIR/kustomize/stage/node/fast/node-initialize.yaml" \
+  --config="$ROOT/hack/cluster/kwok-stages.yaml" \
+  --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+  --node-ip=127.0.0.1 --node-port=10250 --server-address=127.0.0.1:10250 \
+  --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+  --cidr=127.0.1.0/24
+
+# 7. the sandbox router, with its Pod cache and loopback pod IPs allowed.
+start sandbox-router "$BIN/sandbox-router" --kubeconfig="$KUBECONFIG_FILE" --cache-enabled=true \
+  --allow-loopback-pod-ip=true --http-bind-address="$ROUTER_ADDR:80" \
+  --metrics-bind-address=127.0.0.1:18090 --health-probe-bind-address=127.0.0.1:18091
+
+# 8. the runtime supervisor: one upstream python runtime per sandbox pod.
+start podruntime "$CLUSTER_DIR/bin/podruntime" --kubeconfig="$KUBECONFIG_FILE" \
+  --node=kwok-node-0 --runtime-dir="$AS_DIR/examples/python-runtime-sandbox" \
+  --pods-dir="$CLUSTER_DIR/pods" --resolv-conf="$JAIL/resolv.conf"
+
+# 9. the router's Service and pod, the Gateway and its route, the seed objects.
+wait_for "the default service account" 30 kc -n default get serviceaccount default
+wait_for "kwok-node-0 to be Ready" 30 kc wait --for=condition=Ready --timeout=1s node/kwok-node-0
+kc apply -f "$ROOT/hack/cluster/router.yaml" >/dev/null
+kc -n default patch gateway external-http-gateway --subresource=status --type=merge \
+  -p "{\"status\":{\"addresses\":[{\"type\":\"IPAddress\",\"value\":\"$ROUTER_ADDR\"}]}}" >/dev/null
+wait_for "the agent-sandbox controller" 60 curl -fsS http://127.0.0.1:18081/readyz
+wait_for "the sandbox router" 30 curl -fsS "http://$ROUTER_ADDR/healthz"
+wait_for "the seed objects" 30 kc apply -f "$ROOT/hack/cluster/seed.yaml"
+kc -n agent-sandbox-system wait --for=condition=Ready --timeout=30s pod/sandbox-router >/dev/null
+
+cat >"$CLUSTER_DIR/env" <<ENV
+export KUBECONFIG="$KUBECONFIG_FILE"
+export PATH="$ROOT/bin:\$PATH"
+ENV
+log "cluster started in $((SECONDS - T0))s; running the smoke check"
+"$ROOT/hack/cluster/smoke.sh"
+print_env

@@ -1,0 +1,26 @@
+# Shared helpers: where the cluster tool binaries live and whether they are built.
+# shellcheck shell=bash
+K8S_VERSION=v1.37.2
+AGENT_SANDBOX_VERSION=v0.5.6
+GATEWAY_API_VERSION=v1.6.3
+TOOLS_BINARIES=(kube-apiserver kube-controller-manager etcd agent-sandbox-controller sandbox-router kwok)
+
+# tools_key hashes everything that decides what the binaries are.
+tools_key() {
+  (cd "$ROOT" && cat hack/tools/*/go.mod hack/tools/*/go.sum hack/build-cluster-tools.sh && go env GOVERSION GOARCH) |
+    sha256sum | cut -c1-16
+}
+
+tools_bin_dir() {
+  echo "${TOOLS_CACHE_DIR:-$ROOT/_output/tools}/$(tools_key)/bin"
+}
+
+tools_complete() {
+  local b
+  for b in "${TOOLS_BINARIES[@]}"; do [ -x "$1/$b" ] || return 1; done
+}
+
+# module_dir prints the module-cache folder of a module version, downloading it if needed.
+module_dir() {
+  (cd "$ROOT/hack/tools/$1" && GOFLAGS=-mod=mod go mod download -json "$2" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+}

@@ -1,0 +1,71 @@
+// Package cmd holds the cobra wiring of kubectl-sandbox: one file per verb.
+package cmd
+
+import (
+	"context"
+	"errors"
+	goflag "flag"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/klog/v2"
+)
+
+// ExitError carries the exit code of a remote command; main exits with it
+// without printing anything more.
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("command exited with code %d", e.Code) }
+
+// NewCmdSandbox returns the root command, `kubectl sandbox`.
+func NewCmdSandbox(streams genericiooptions.IOStreams) *cobra.Command {
+	configFlags := genericclioptions.NewConfigFlags(true).WithDeprecatedPasswordFlag()
+	root := &cobra.Command{
+		Use:   "kubectl-sandbox",
+		Short: "Create, use and clean up agent-sandbox sandboxes",
+		Long: `kubectl sandbox creates agent-sandbox SandboxClaims, waits for them to become
+ready, and runs commands and copies files in their sandboxes through the
+sandbox router.`,
+		Annotations: map[string]string{
+			cobra.CommandDisplayNameAnnotation: "kubectl sandbox",
+		},
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	configFlags.AddFlags(root.PersistentFlags())
+	addKlogFlags(root)
+
+	root.AddCommand(NewCmdVersion(streams))
+	return root
+}
+
+// addKlogFlags exposes klog's -v (and --vmodule) the way kubectl does.
+func addKlogFlags(root *cobra.Command) {
+	fs := goflag.NewFlagSet("klog", goflag.ContinueOnError)
+	klog.InitFlags(fs)
+	for _, name := range []string{"v", "vmodule"} {
+		root.PersistentFlags().AddGoFlag(fs.Lookup(name))
+	}
+}
+
+// Execute runs the root command with args and returns the process exit code.
+// It prints a plugin error as one line on stderr.
+func Execute(ctx context.Context, streams genericiooptions.IOStreams, args []string) int {
+	root := NewCmdSandbox(streams)
+	root.SetArgs(args)
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var exitErr *ExitError
+	if errors.As(err, &exitErr) {
+		return exitErr.Code
+	}
+	fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
+	return 1
+}
