@@ -68,16 +68,10 @@ start kube-apiserver "$BIN/kube-apiserver" --bind-address=127.0.0.1 --advertise-
   --kubelet-preferred-address-types=InternalIP --profiling=false --enable-priority-and-fairness=false
 wait_for "kube-apiserver" 60 kc get --raw /readyz
 
-# 3. kube-controller-manager: garbage collection (claim deletes cascade),
-#    namespaces and service accounts.
-start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig="$KUBECONFIG_FILE" \
-  --controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token \
-  --leader-elect=false --bind-address=127.0.0.1 --secure-port=10257 \
-  --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
-  --use-service-account-credentials=false
-
-# 4. CRDs from the module cache; agent-sandbox's conversion webhook is
-#    pointed at the controller on loopback.
+# 3. CRDs from the module cache; agent-sandbox's conversion webhook is
+#    pointed at the controller on loopback. They go in before the
+#    controller-manager starts so that its garbage collector's first discovery
+#    sees them (it rediscovers only every 30s): deleting a claim cascades at once.
 kc apply --server-side -f "$AS_DIR/k8s/crds/" >/dev/null
 kc apply --server-side -f "$GW_DIR/config/crd/standard/" >/dev/null
 CA_B64=$(base64 -w0 <"$PKI/ca.crt")
@@ -87,6 +81,14 @@ for crd in sandboxes.agents.x-k8s.io sandboxclaims.extensions.agents.x-k8s.io \
 done
 kc wait --for=condition=Established --timeout=60s crd --all >/dev/null
 kc create namespace agent-sandbox-system >/dev/null
+
+# 4. kube-controller-manager: garbage collection (claim deletes cascade),
+#    namespaces and service accounts.
+start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig="$KUBECONFIG_FILE" \
+  --controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token \
+  --leader-elect=false --bind-address=127.0.0.1 --secure-port=10257 \
+  --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
+  --use-service-account-credentials=false
 
 # 5. agent-sandbox controller with the extensions.
 start agent-sandbox-controller "$BIN/agent-sandbox-controller" --kubeconfig="$KUBECONFIG_FILE" \

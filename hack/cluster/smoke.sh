@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke check of the local cluster: a claim on each seed pool becomes Ready
-# (the warm one adopting a pool sandbox with a different name), and a
-# POST /execute through the Gateway address reaches the upstream runtime.
+# (the warm one adopting a pool sandbox with a different name), a
+# POST /execute through the Gateway address reaches the upstream runtime, and
+# deleting the claim cascades to its Sandbox.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/hack/lib/cluster.sh"
@@ -33,6 +34,12 @@ YAML
   [ "$out" = '{"stdout":"smoke-ok\n","stderr":"","exit_code":0}' ] ||
     die "smoke: unexpected /execute answer through the Gateway for $sandbox: $out"
   kc -n default delete sandboxclaim "$claim" --wait=true --timeout=60s >/dev/null
+  kc -n default wait --for=delete --timeout=60s "sandbox/$sandbox" >/dev/null ||
+    die "smoke: deleting claim $claim did not cascade to sandbox $sandbox"
   trap - EXIT
   log "smoke: pool $pool: claim $claim -> sandbox $sandbox answered through the Gateway at $gw"
 done
+# Reading a v1alpha1 view goes through the conversion webhook on loopback.
+kc -n default get sandboxwarmpools.v1alpha1.extensions.agents.x-k8s.io python -o name >/dev/null 2>&1 ||
+  die "smoke: the agent-sandbox conversion webhook does not answer"
+log "smoke: conversion webhook answers"
