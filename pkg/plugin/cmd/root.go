@@ -11,6 +11,8 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/klog/v2"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
 )
 
 // ExitError carries the exit code of a remote command; main exits with it
@@ -37,7 +39,14 @@ sandbox router.`,
 	configFlags.AddFlags(root.PersistentFlags())
 	addKlogFlags(root)
 
-	root.AddCommand(NewCmdVersion(streams))
+	f := client.New(configFlags)
+	root.AddCommand(
+		NewCmdCreate(f, streams),
+		NewCmdGet(f, streams),
+		NewCmdTemplates(f, streams),
+		NewCmdPools(f, streams),
+		NewCmdVersion(streams),
+	)
 	return root
 }
 
@@ -66,6 +75,6 @@ func Execute(ctx context.Context, streams genericiooptions.IOStreams, args []str
 	if errors.As(err, &exitErr) {
 		return exitErr.Code
 	}
-	fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
+	fmt.Fprintf(streams.ErrOut, "error: %s\n", describeError(err))
 	return 1
 }

@@ -1,0 +1,49 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
+	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/progress"
+)
+
+// waitReady waits for a claim to be Ready within timeout, drawing progress
+// on errOut when it is a terminal.
+func waitReady(ctx context.Context, ext extclient.Interface, ns, name string, timeout time.Duration, errOut io.Writer) (*extv1beta1.SandboxClaim, error) {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	spin := progress.Start(errOut, "waiting for sandboxclaim/"+name)
+	defer spin.Stop()
+	ready, err := claims.WaitReady(wctx, ext, ns, name, timeout, func(c *extv1beta1.SandboxClaim) {
+		if cond := claims.ReadyCondition(c); cond != nil && cond.Reason != "" {
+			spin.Set(fmt.Sprintf("waiting for sandboxclaim/%s: %s", name, cond.Reason))
+		}
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("interrupted while waiting for sandboxclaim %q to become Ready", name)
+	}
+	return ready, err
+}
+
+// waitReadyOrDelete is waitReady that deletes the claim when it does not
+// become Ready (failure, timeout or interrupt), on a fresh bounded context.
+func waitReadyOrDelete(ctx context.Context, ext extclient.Interface, ns, name string, timeout time.Duration, errOut io.Writer) (*extv1beta1.SandboxClaim, error) {
+	ready, err := waitReady(ctx, ext, ns, name, timeout, errOut)
+	if err == nil {
+		return ready, nil
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if derr := claims.Delete(dctx, ext, ns, name, nil); derr != nil && !apierrors.IsNotFound(derr) {
+		return nil, fmt.Errorf("%w; deleting sandboxclaim %q also failed: %v", err, name, derr)
+	}
+	return nil, fmt.Errorf("%w (sandboxclaim %q was deleted)", err, name)
+}

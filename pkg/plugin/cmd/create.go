@@ -1,0 +1,220 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+
+	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
+)
+
+// cleanupTimeout bounds a delete that runs after the main context ended.
+const cleanupTimeout = 30 * time.Second
+
+// CreateFlags are the claim-creation flags shared by create and run.
+type CreateFlags struct {
+	Pool, Template string
+	Labels         string
+	TTL            string
+	ShutdownPolicy string
+	Env            []string
+	Timeout        time.Duration
+}
+
+// AddFlags binds the creation flags to cmd.
+func (f *CreateFlags) AddFlags(cmd *cobra.Command, clients client.Factory, defaultTTL string) {
+	cmd.Flags().StringVar(&f.Pool, "pool", "", "SandboxWarmPool to claim a sandbox from")
+	cmd.Flags().StringVar(&f.Template, "template", "", "SandboxTemplate to use; resolves to the warm pool that serves it")
+	cmd.Flags().StringVarP(&f.Labels, "labels", "l", "", "Labels for the claim, as key=value,key2=value2")
+	cmd.Flags().StringVar(&f.TTL, "ttl", defaultTTL, "Expire the sandbox after this duration (sets lifecycle.shutdownTime); 0 means never")
+	cmd.Flags().StringVar(&f.ShutdownPolicy, "shutdown-policy", "", "What happens at --ttl expiry: Delete (default), DeleteForeground or Retain")
+	cmd.Flags().StringArrayVar(&f.Env, "env", nil, "Environment variable KEY=VALUE for the sandbox's first container (repeatable; forces a cold start)")
+	cmd.Flags().DurationVar(&f.Timeout, "timeout", 3*time.Minute, "How long to wait for the sandbox to become Ready")
+	registerNameCompletion(cmd, clients, "pool", listPoolNames)
+	registerNameCompletion(cmd, clients, "template", listTemplateNames)
+}
+
+// ToSpec validates the flags, without API calls, into a claim spec (the pool
+// is empty when --template is given: it is resolved later).
+func (f *CreateFlags) ToSpec(ns, name string) (claims.Spec, error) {
+	spec := claims.Spec{Namespace: ns, Name: name, Pool: f.Pool}
+	if (f.Pool == "") == (f.Template == "") {
+		return spec, fmt.Errorf("exactly one of --pool or --template is required (list them with: kubectl sandbox pools)")
+	}
+	if name != "" {
+		if err := validateName("claim", name); err != nil {
+			return spec, err
+		}
+	}
+	for what, v := range map[string]string{"pool": f.Pool, "template": f.Template} {
+		if v != "" {
+			if err := validateName(what, v); err != nil {
+				return spec, err
+			}
+		}
+	}
+	var err error
+	if spec.Labels, err = parseLabels(f.Labels); err != nil {
+		return spec, err
+	}
+	if spec.TTL, err = time.ParseDuration(f.TTL); err != nil || spec.TTL < 0 {
+		return spec, fmt.Errorf("invalid --ttl %q: use a positive duration such as 30m or 2h, or 0 for none", f.TTL)
+	}
+	switch p := extv1beta1.ShutdownPolicy(f.ShutdownPolicy); p {
+	case "", extv1beta1.ShutdownPolicyDelete, extv1beta1.ShutdownPolicyDeleteForeground, extv1beta1.ShutdownPolicyRetain:
+		if p != "" && spec.TTL == 0 {
+			return spec, fmt.Errorf("--shutdown-policy needs --ttl")
+		}
+		spec.ShutdownPolicy = p
+	default:
+		return spec, fmt.Errorf("invalid --shutdown-policy %q: must be Delete, DeleteForeground or Retain", f.ShutdownPolicy)
+	}
+	for _, kv := range f.Env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return spec, fmt.Errorf("invalid --env %q: use KEY=VALUE", kv)
+		}
+		if errs := validation.IsEnvVarName(k); len(errs) > 0 {
+			return spec, fmt.Errorf("invalid --env name %q: %s", k, strings.Join(errs, "; "))
+		}
+		spec.Env = append(spec.Env, extv1beta1.EnvVar{Name: k, Value: v})
+	}
+	if f.Timeout <= 0 {
+		return spec, fmt.Errorf("--timeout must be positive")
+	}
+	return spec, nil
+}
+
+// CreateOptions creates a claim and waits for it.
+type CreateOptions struct {
+	CreateFlags
+	PrintFlags *genericclioptions.PrintFlags
+	DryRun     string
+	Wait       bool
+
+	spec    claims.Spec
+	dryRun  dryRunMode
+	printer printers.ResourcePrinter
+
+	Clients client.Factory
+	Now     func() time.Time
+	genericiooptions.IOStreams
+}
+
+// NewCmdCreate returns `kubectl sandbox create`.
+func NewCmdCreate(f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &CreateOptions{
+		PrintFlags: genericclioptions.NewPrintFlags("created"),
+		Wait:       true, Clients: f, Now: time.Now, IOStreams: streams,
+	}
+	cmd := &cobra.Command{
+		Use:   "create [NAME] (--pool POOL | --template TEMPLATE)",
+		Short: "Create a sandbox claim and wait until its sandbox is ready",
+		Example: `  # Claim a sandbox from the warm pool "python" and wait until it is ready
+  kubectl sandbox create --pool python
+
+  # Name the claim, use whichever pool serves the template, expire it in an hour
+  kubectl sandbox create my-sandbox --template python --ttl 1h
+
+  # Print the manifest instead of creating it
+  kubectl sandbox create my-sandbox --pool python --dry-run=client -o yaml`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.CreateFlags.AddFlags(cmd, f, "0")
+	// --template names a SandboxTemplate here; go templates still work as -o go-template=...
+	o.PrintFlags.TemplatePrinterFlags.TemplateArgument = nil
+	o.PrintFlags.AddFlags(cmd)
+	addDryRunFlag(cmd, &o.DryRun)
+	cmd.Flags().BoolVar(&o.Wait, "wait", o.Wait, "Wait until the sandbox is Ready")
+	return cmd
+}
+
+// Complete validates the flags and arguments; it makes no API calls.
+func (o *CreateOptions) Complete(args []string) error {
+	ns, err := o.Clients.Namespace()
+	if err != nil {
+		return err
+	}
+	name := ""
+	if len(args) == 1 {
+		name = args[0]
+	}
+	if o.spec, err = o.ToSpec(ns, name); err != nil {
+		return err
+	}
+	if o.dryRun, err = parseDryRun(o.DryRun); err != nil {
+		return err
+	}
+	o.printer, err = o.PrintFlags.ToPrinter()
+	return err
+}
+
+// Run creates the claim and, with --wait, waits for it. A claim that fails
+// to become Ready is deleted, so a failed create leaves nothing behind.
+func (o *CreateOptions) Run(ctx context.Context) error {
+	ext, err := o.Clients.Extensions()
+	if err != nil {
+		return err
+	}
+	if o.spec.Pool == "" {
+		if o.spec.Pool, err = claims.PoolForTemplate(ctx, ext, o.spec.Namespace, o.Template); err != nil {
+			return err
+		}
+	}
+	if len(o.spec.Env) > 0 {
+		fmt.Fprintln(o.ErrOut, "Warning: --env forces a cold start: the claim cannot adopt a warm sandbox")
+	}
+	claim := claims.NewClaim(o.spec, o.Now())
+	if o.dryRun == dryRunClient {
+		if claim.Name == "" {
+			claim.Name, claim.GenerateName = claims.GenerateNamePrefix+utilrand.String(5), ""
+		}
+		return o.print(claim, "created"+o.dryRun.suffix())
+	}
+	created, err := ext.ExtensionsV1beta1().SandboxClaims(o.spec.Namespace).Create(ctx, claim,
+		metav1.CreateOptions{DryRun: o.dryRun.serverDryRun(), FieldManager: "kubectl-sandbox"})
+	if err != nil {
+		return fmt.Errorf("creating sandboxclaim: %w", err)
+	}
+	created.SetGroupVersionKind(claims.ClaimGVK)
+	if o.dryRun == dryRunServer || !o.Wait {
+		return o.print(created, "created"+o.dryRun.suffix())
+	}
+	if o.PrintFlags.OutputFormat == nil || *o.PrintFlags.OutputFormat == "" {
+		if err := o.print(created, "created"); err != nil {
+			return err
+		}
+	}
+	ready, err := waitReadyOrDelete(ctx, ext, created.Namespace, created.Name, o.Timeout, o.ErrOut)
+	if err != nil {
+		return err
+	}
+	ready.SetGroupVersionKind(claims.ClaimGVK)
+	return o.print(ready, fmt.Sprintf("ready (sandbox %s)", claims.SandboxName(ready)))
+}
+
+// print prints obj with -o, or as a kubectl name line with operation op.
+func (o *CreateOptions) print(obj *extv1beta1.SandboxClaim, op string) error {
+	if o.PrintFlags.OutputFormat == nil || *o.PrintFlags.OutputFormat == "" {
+		return (&printers.NamePrinter{Operation: op}).PrintObj(obj, o.Out)
+	}
+	return o.printer.PrintObj(obj, o.Out)
+}

@@ -1,0 +1,95 @@
+package cmd
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// dryRunMode is the parsed --dry-run flag.
+type dryRunMode int
+
+const (
+	dryRunNone dryRunMode = iota
+	dryRunClient
+	dryRunServer
+)
+
+// addDryRunFlag adds kubectl's --dry-run=none|client|server flag; a bare
+// --dry-run means client.
+func addDryRunFlag(cmd *cobra.Command, target *string) {
+	cmd.Flags().StringVar(target, "dry-run", "none", `Must be "none", "server", or "client". If client strategy, only print the object that would be sent, without sending it. If server strategy, submit a server-side request without persisting the resource.`)
+	cmd.Flags().Lookup("dry-run").NoOptDefVal = "client"
+}
+
+func parseDryRun(s string) (dryRunMode, error) {
+	switch s {
+	case "", "none":
+		return dryRunNone, nil
+	case "client":
+		return dryRunClient, nil
+	case "server":
+		return dryRunServer, nil
+	}
+	return dryRunNone, fmt.Errorf(`invalid --dry-run %q: must be "none", "server", or "client"`, s)
+}
+
+// serverDryRun is the DryRun field of a mutating request.
+func (m dryRunMode) serverDryRun() []string {
+	if m == dryRunServer {
+		return []string{metav1.DryRunAll}
+	}
+	return nil
+}
+
+// suffix is what kubectl appends to a mutation's output line.
+func (m dryRunMode) suffix() string {
+	switch m {
+	case dryRunClient:
+		return " (dry run)"
+	case dryRunServer:
+		return " (server dry run)"
+	}
+	return ""
+}
+
+// validateName checks a claim, pool or template name before any API call.
+func validateName(what, name string) error {
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return fmt.Errorf("invalid %s name %q: %s", what, name, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// parseLabels parses "k=v,k2=v2" and validates keys and values.
+func parseLabels(s string) (map[string]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	m, err := labels.ConvertSelectorToLabelsMap(s)
+	if err != nil {
+		return nil, fmt.Errorf("invalid --labels %q: %w (use key=value,key2=value2)", s, err)
+	}
+	for k, v := range m {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return nil, fmt.Errorf("invalid label key %q: %s", k, strings.Join(errs, "; "))
+		}
+		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+			return nil, fmt.Errorf("invalid label value %q: %s", v, strings.Join(errs, "; "))
+		}
+	}
+	return m, nil
+}
+
+// parseSelector parses a -l label selector.
+func parseSelector(s string) (labels.Selector, error) {
+	sel, err := labels.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("invalid --selector %q: %w", s, err)
+	}
+	return sel, nil
+}

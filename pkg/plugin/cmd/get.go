@@ -1,0 +1,256 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/kubectl/pkg/cmd/get"
+
+	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
+)
+
+// GetOptions lists or gets objects of one kind and prints them with
+// kubectl's printers.
+type GetOptions struct {
+	PrintFlags    *get.PrintFlags
+	Selector      string
+	AllNamespaces bool
+	Watch         bool
+
+	kind      kind
+	names     []string
+	namespace string
+	human     bool
+	printer   printers.ResourcePrinter
+
+	Clients client.Factory
+	Now     func() time.Time
+	genericiooptions.IOStreams
+}
+
+// listCommand describes one listing verb.
+type listCommand struct {
+	use, short, example string
+	aliases             []string
+	kind                kind
+	complete            nameLister
+}
+
+func newListCommand(lc listCommand, f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &GetOptions{PrintFlags: get.NewGetPrintFlags(), kind: lc.kind, Clients: f, Now: time.Now, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use: lc.use, Short: lc.short, Example: lc.example, Aliases: lc.aliases,
+		ValidArgsFunction: completeNames(f, lc.complete),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.PrintFlags.TemplateFlags.TemplateArgument = nil // go templates: -o go-template=...
+	o.PrintFlags.AddFlags(cmd)
+	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Label selector to filter on (e.g. -l key=value)")
+	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "List across all namespaces")
+	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "After listing, watch for changes")
+	return cmd
+}
+
+// NewCmdGet returns `kubectl sandbox get` (alias list).
+func NewCmdGet(f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	return newListCommand(listCommand{
+		use:     "get [NAME...]",
+		aliases: []string{"list"},
+		short:   "List sandbox claims and their sandboxes",
+		example: `  # List the claims in the current namespace
+  kubectl sandbox get
+
+  # Show pod IPs, warm or cold launch, and expiry
+  kubectl sandbox get -o wide
+
+  # List the claims of every namespace, newest last
+  kubectl sandbox get -A --sort-by=.metadata.creationTimestamp
+
+  # Print one claim's bound sandbox name
+  kubectl sandbox get my-sandbox -o jsonpath='{.status.sandbox.name}'`,
+		kind:     claimKind,
+		complete: listClaimNames,
+	}, f, streams)
+}
+
+// NewCmdTemplates returns `kubectl sandbox templates`.
+func NewCmdTemplates(f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	return newListCommand(listCommand{
+		use:   "templates [NAME...]",
+		short: "List sandbox templates and the pools that use them",
+		example: `  # List the templates of the current namespace
+  kubectl sandbox templates`,
+		kind:     templateKind,
+		complete: listTemplateNames,
+	}, f, streams)
+}
+
+// NewCmdPools returns `kubectl sandbox pools`.
+func NewCmdPools(f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	return newListCommand(listCommand{
+		use:   "pools [NAME...]",
+		short: "List sandbox warm pools with their ready and desired sandboxes",
+		example: `  # List the warm pools of the current namespace
+  kubectl sandbox pools`,
+		kind:     poolKind,
+		complete: listPoolNames,
+	}, f, streams)
+}
+
+// Complete resolves the namespace and the printer; it makes no API calls.
+func (o *GetOptions) Complete(args []string) error {
+	o.names = args
+	for _, n := range args {
+		if err := validateName(strings.TrimSuffix(o.kind.resource, "s"), n); err != nil {
+			return err
+		}
+	}
+	if len(args) > 0 && o.Selector != "" {
+		return errors.New("names and --selector cannot be used together")
+	}
+	if _, err := parseSelector(o.Selector); err != nil {
+		return err
+	}
+	if o.AllNamespaces {
+		if err := o.PrintFlags.EnsureWithNamespace(); err != nil {
+			return err
+		}
+	} else {
+		ns, err := o.Clients.Namespace()
+		if err != nil {
+			return err
+		}
+		o.namespace = ns
+	}
+	format := *o.PrintFlags.OutputFormat
+	o.human = format == "" || format == "wide"
+	printer, err := o.PrintFlags.ToPrinter()
+	if err != nil {
+		return err
+	}
+	if sortBy := *o.PrintFlags.HumanReadableFlags.SortBy; sortBy != "" && !o.human {
+		printer = &get.SortingPrinter{Delegate: printer, SortField: sortBy, Decoder: unstructured.UnstructuredJSONScheme}
+	}
+	o.printer = printer
+	return nil
+}
+
+// Run fetches, prints and, with --watch, follows changes.
+func (o *GetOptions) Run(ctx context.Context) error {
+	ext, err := o.Clients.Extensions()
+	if err != nil {
+		return err
+	}
+	list, missing, err := o.fetch(ctx, ext)
+	if err != nil {
+		return err
+	}
+	if err := o.print(ctx, ext, list); err != nil {
+		return err
+	}
+	if o.Watch {
+		return o.watch(ctx, ext, list)
+	}
+	if len(missing) > 0 {
+		return errors.Join(missing...)
+	}
+	return nil
+}
+
+// fetch lists (or gets the named) objects; missing names are returned apart
+// so that the found ones still print, as kubectl does.
+func (o *GetOptions) fetch(ctx context.Context, ext extclient.Interface) (runtime.Object, []error, error) {
+	if len(o.names) == 0 || o.Watch {
+		opts := metav1.ListOptions{LabelSelector: o.Selector}
+		if len(o.names) == 1 {
+			opts.FieldSelector = "metadata.name=" + o.names[0]
+		}
+		list, err := o.kind.list(ctx, ext, o.namespace, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listing %s: %w", o.kind.resource, err)
+		}
+		return o.withKinds(list), nil, nil
+	}
+	var items []runtime.Object
+	var missing []error
+	for _, name := range o.names {
+		obj, err := o.kind.get(ctx, ext, o.namespace, name)
+		switch {
+		case apierrors.IsNotFound(err) && !isMissingAPI(err):
+			missing = append(missing, fmt.Errorf("%s.%s %q not found in namespace %q", strings.ToLower(o.kind.gvk.Kind), o.kind.gvk.Group, name, o.namespace))
+		case err != nil:
+			return nil, nil, fmt.Errorf("getting %s %q: %w", o.kind.resource, name, err)
+		default:
+			items = append(items, obj)
+		}
+	}
+	list := o.kind.newList()
+	if err := meta.SetList(list, items); err != nil {
+		return nil, nil, err
+	}
+	return o.withKinds(list), missing, nil
+}
+
+// withKinds sets the list's and items' apiVersion and kind, which typed
+// clients leave empty and printers need.
+func (o *GetOptions) withKinds(list runtime.Object) runtime.Object {
+	_ = meta.EachListItem(list, func(obj runtime.Object) error {
+		obj.GetObjectKind().SetGroupVersionKind(o.kind.gvk)
+		return nil
+	})
+	list.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "List"})
+	return list
+}
+
+func (o *GetOptions) print(ctx context.Context, ext extclient.Interface, list runtime.Object) error {
+	n := meta.LenList(list)
+	if !o.human {
+		if (len(o.names) == 1 && n == 1) || *o.PrintFlags.OutputFormat == "name" {
+			// kubectl prints a single named object bare; the name printer
+			// takes items one at a time.
+			return meta.EachListItem(list, func(obj runtime.Object) error { return o.printer.PrintObj(obj, o.Out) })
+		}
+		return o.printer.PrintObj(list, o.Out)
+	}
+	if n == 0 && len(o.names) == 0 {
+		if o.namespace == "" {
+			fmt.Fprintln(o.ErrOut, "No resources found")
+		} else {
+			fmt.Fprintf(o.ErrOut, "No resources found in %s namespace.\n", o.namespace)
+		}
+		return nil
+	}
+	table, err := o.kind.table(ctx, ext, o.namespace, list, o.Now())
+	if err != nil {
+		return err
+	}
+	if sortBy := *o.PrintFlags.HumanReadableFlags.SortBy; sortBy != "" {
+		sorter, err := get.NewTableSorter(table, sortBy)
+		if err != nil {
+			return err
+		}
+		if err := sorter.Sort(); err != nil {
+			return err
+		}
+	}
+	return o.printer.PrintObj(table, o.Out)
+}

@@ -1,0 +1,87 @@
+package cmd
+
+import (
+	"context"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+
+	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
+)
+
+// watch prints every change after the initial listing until interrupted. The
+// retry watcher resumes from the last resource version after a dropped
+// connection.
+func (o *GetOptions) watch(ctx context.Context, ext extclient.Interface, list runtime.Object) error {
+	listMeta, err := meta.ListAccessor(list)
+	if err != nil {
+		return err
+	}
+	lw := &cache.ListWatch{WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+		opts.LabelSelector = o.Selector
+		if len(o.names) == 1 {
+			opts.FieldSelector = "metadata.name=" + o.names[0]
+		}
+		return o.kind.watch(ctx, ext, o.namespace, opts)
+	}}
+	rw, err := watchtools.NewRetryWatcherWithContext(ctx, listMeta.GetResourceVersion(), lw)
+	if err != nil {
+		return err
+	}
+	defer rw.Stop()
+	wanted := map[string]bool{}
+	for _, n := range o.names {
+		wanted[n] = true
+	}
+	rows := o.printer
+	if o.human {
+		rows = printers.NewTablePrinter(printers.PrintOptions{
+			NoHeaders: true, Wide: *o.PrintFlags.OutputFormat == "wide", WithNamespace: o.AllNamespaces,
+		})
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-rw.ResultChan():
+			if !ok {
+				return nil
+			}
+			if ev.Type == watch.Error {
+				return apierrors.FromObject(ev.Object)
+			}
+			if ev.Type == watch.Bookmark {
+				continue
+			}
+			obj, err := meta.Accessor(ev.Object)
+			if err != nil || (len(wanted) > 0 && !wanted[obj.GetName()]) {
+				continue
+			}
+			ev.Object.GetObjectKind().SetGroupVersionKind(o.kind.gvk)
+			if err := o.printChange(ctx, ext, rows, ev.Object); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (o *GetOptions) printChange(ctx context.Context, ext extclient.Interface, rows printers.ResourcePrinter, obj runtime.Object) error {
+	if !o.human {
+		return rows.PrintObj(obj, o.Out)
+	}
+	one := o.kind.newList()
+	if err := meta.SetList(one, []runtime.Object{obj}); err != nil {
+		return err
+	}
+	table, err := o.kind.table(ctx, ext, o.namespace, one, o.Now())
+	if err != nil {
+		return err
+	}
+	return rows.PrintObj(table, o.Out)
+}
