@@ -126,3 +126,29 @@ func until(ctx context.Context, client extclient.Interface, ns, name string, pre
 func isTimeout(ctx context.Context, err error) bool {
 	return errors.Is(ctx.Err(), context.DeadlineExceeded) || (wait.Interrupted(err) && ctx.Err() == nil)
 }
+
+// WaitCondition waits until the claim's condition condType has status.
+func WaitCondition(ctx context.Context, client extclient.Interface, ns, name, condType string, status metav1.ConditionStatus, timeout time.Duration) (*extv1beta1.SandboxClaim, error) {
+	ev, err := until(ctx, client, ns, name, mustExist(ns, name), func(ev watch.Event) (bool, error) {
+		c, ok := ev.Object.(*extv1beta1.SandboxClaim)
+		if !ok || c.Name != name {
+			return false, nil
+		}
+		if ev.Type == watch.Deleted {
+			return false, fmt.Errorf("sandboxclaim %q was deleted while waiting for condition %s", name, condType)
+		}
+		for _, cond := range c.Status.Conditions {
+			if cond.Type == condType && cond.Status == status {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		if isTimeout(ctx, err) {
+			return nil, &TimeoutError{Name: name, For: fmt.Sprintf("have condition %s=%s", condType, status), After: timeout}
+		}
+		return nil, err
+	}
+	return ev.Object.(*extv1beta1.SandboxClaim), nil
+}

@@ -93,3 +93,6 @@ func parseSelector(s string) (labels.Selector, error) {
 	}
 	return sel, nil
 }
+
+// claimResource is how kubectl names the claim kind in output lines.
+const claimResource = "sandboxclaim.extensions.agents.x-k8s.io"

@@ -45,6 +45,9 @@ sandbox router.`,
 		NewCmdGet(f, streams),
 		NewCmdTemplates(f, streams),
 		NewCmdPools(f, streams),
+		NewCmdDescribe(f, streams),
+		NewCmdWait(f, streams),
+		NewCmdDelete(f, streams),
 		NewCmdVersion(streams),
 	)
 	return root
