@@ -22,7 +22,7 @@ build: ## build bin/kubectl-sandbox
 test: lint unit e2e ## run every check and test (the README's test command)
 
 unit: ## unit and command tests, with the race detector
-	go test -race -count=1 -v ./...
+	go test -race -count=1 -timeout 10m -v ./...
 
 e2e: build ## end-to-end tests through the real kubectl on the local cluster
 	@mkdir -p _output
