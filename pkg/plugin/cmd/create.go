@@ -117,7 +117,7 @@ type CreateOptions struct {
 func NewCmdCreate(f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &CreateOptions{
 		PrintFlags: genericclioptions.NewPrintFlags("created"),
-		Wait:       true, Clients: f, Now: time.Now, IOStreams: streams,
+		Wait:       true, Clients: f, Now: clock, IOStreams: streams,
 	}
 	cmd := &cobra.Command{
 		Use:   "create [NAME] (--pool POOL | --template TEMPLATE)",

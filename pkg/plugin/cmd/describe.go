@@ -32,7 +32,7 @@ type DescribeOptions struct {
 
 // NewCmdDescribe returns `kubectl sandbox describe`.
 func NewCmdDescribe(f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &DescribeOptions{Clients: f, Now: time.Now, IOStreams: streams}
+	o := &DescribeOptions{Clients: f, Now: clock, IOStreams: streams}
 	return &cobra.Command{
 		Use:   "describe NAME",
 		Short: "Show a claim, its sandbox, its pod, their conditions and recent events",

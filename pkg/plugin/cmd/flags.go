@@ -3,6 +3,7 @@ package cmd
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -70,17 +71,19 @@ func parseLabels(s string) (map[string]string, error) {
 	if s == "" {
 		return nil, nil
 	}
-	m, err := labels.ConvertSelectorToLabelsMap(s)
-	if err != nil {
-		return nil, fmt.Errorf("invalid --labels %q: %w (use key=value,key2=value2)", s, err)
-	}
-	for k, v := range m {
+	m := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("invalid --labels %q: use key=value,key2=value2", s)
+		}
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
 			return nil, fmt.Errorf("invalid label key %q: %s", k, strings.Join(errs, "; "))
 		}
 		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
 			return nil, fmt.Errorf("invalid label value %q: %s", v, strings.Join(errs, "; "))
 		}
+		m[k] = v
 	}
 	return m, nil
 }
@@ -96,3 +99,6 @@ func parseSelector(s string) (labels.Selector, error) {
 
 // claimResource is how kubectl names the claim kind in output lines.
 const claimResource = "sandboxclaim.extensions.agents.x-k8s.io"
+
+// clock is the time source of new commands; tests pin it.
+var clock = time.Now

@@ -51,7 +51,7 @@ type listCommand struct {
 }
 
 func newListCommand(lc listCommand, f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &GetOptions{PrintFlags: get.NewGetPrintFlags(), kind: lc.kind, Clients: f, Now: time.Now, IOStreams: streams}
+	o := &GetOptions{PrintFlags: get.NewGetPrintFlags(), kind: lc.kind, Clients: f, Now: clock, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use: lc.use, Short: lc.short, Example: lc.example, Aliases: lc.aliases,
 		ValidArgsFunction: completeNames(f, lc.complete),

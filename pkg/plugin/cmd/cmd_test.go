@@ -1,0 +1,254 @@
+package cmd
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+
+	agentsclient "sigs.k8s.io/agent-sandbox/clients/k8s/clientset/versioned"
+	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
+	extfake "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned/fake"
+	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
+)
+
+var testNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+// fakeFactory serves a fake extensions clientset; any other client fails
+// the test, since these verbs must not need it.
+type fakeFactory struct {
+	t   *testing.T
+	ext *extfake.Clientset
+}
+
+func (f *fakeFactory) Namespace() (string, error)               { return "default", nil }
+func (f *fakeFactory) RESTConfig() (*rest.Config, error)        { return &rest.Config{}, nil }
+func (f *fakeFactory) Extensions() (extclient.Interface, error) { return f.ext, nil }
+func (f *fakeFactory) Agents() (agentsclient.Interface, error) {
+	f.t.Fatal("unexpected agents client")
+	return nil, nil
+}
+func (f *fakeFactory) Core() (corev1client.CoreV1Interface, error) {
+	f.t.Fatal("unexpected core client")
+	return nil, nil
+}
+func (f *fakeFactory) Gateway() (gatewayclient.Interface, error) {
+	f.t.Fatal("unexpected gateway client")
+	return nil, nil
+}
+
+type result struct {
+	out, errOut string
+	err         error
+}
+
+// run executes the verb made by newCmd with args against objs, with the
+// clock pinned to testNow.
+func run(t *testing.T, newCmd func(client.Factory, genericiooptions.IOStreams) *cobra.Command, args []string, objs ...runtime.Object) (result, *extfake.Clientset) {
+	t.Helper()
+	clock = func() time.Time { return testNow }
+	t.Cleanup(func() { clock = time.Now })
+	f := &fakeFactory{t: t, ext: extfake.NewSimpleClientset(objs...)}
+	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+	cmd := newCmd(f, streams)
+	cmd.SetArgs(args)
+	cmd.SetOut(out)
+	cmd.SetErr(errOut)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err := cmd.ExecuteContext(context.Background())
+	return result{out: out.String(), errOut: errOut.String(), err: err}, f.ext
+}
+
+func TestCreateDryRunClientYAML(t *testing.T) {
+	res, ext := run(t, NewCmdCreate, []string{"c1", "--pool", "python", "--ttl", "90m", "-l", "team=a", "--dry-run=client", "-o", "yaml"})
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	want := `apiVersion: extensions.agents.x-k8s.io/v1beta1
+kind: SandboxClaim
+metadata:
+  annotations:
+    agents.x-k8s.io/client-first-requested-at: "2026-11-25T12:00:00Z"
+  labels:
+    agents.x-k8s.io/created-by: kubectl-sandbox
+    team: a
+  name: c1
+  namespace: default
+spec:
+  additionalPodMetadata: {}
+  lifecycle:
+    shutdownPolicy: Delete
+    shutdownTime: "2026-11-25T13:30:00Z"
+  warmPoolRef:
+    name: python
+`
+	if res.out != want {
+		t.Errorf("got\n%s\nwant\n%s", res.out, want)
+	}
+	if len(ext.Actions()) != 0 {
+		t.Errorf("client dry run made API calls: %v", ext.Actions())
+	}
+}
+
+func TestCreateNoWaitPrintsCreated(t *testing.T) {
+	res, ext := run(t, NewCmdCreate, []string{"c1", "--pool", "python", "--wait=false"})
+	if res.err != nil || res.out != "sandboxclaim.extensions.agents.x-k8s.io/c1 created\n" || res.errOut != "" {
+		t.Fatalf("%+v", res)
+	}
+	got, err := ext.ExtensionsV1beta1().SandboxClaims("default").Get(context.Background(), "c1", metav1.GetOptions{})
+	if err != nil || got.Spec.WarmPoolRef.Name != "python" {
+		t.Fatalf("claim %+v, %v", got, err)
+	}
+}
+
+func TestCreateEnvWarnsAboutColdStart(t *testing.T) {
+	res, _ := run(t, NewCmdCreate, []string{"c1", "--pool", "python", "--env", "A=1", "--env", "B=x=y", "--dry-run", "-o", "jsonpath={.spec.env}"})
+	if res.err != nil || res.out != `[{"name":"A","value":"1"},{"name":"B","value":"x=y"}]` {
+		t.Fatalf("%+v", res)
+	}
+	if res.errOut != "Warning: --env forces a cold start: the claim cannot adopt a warm sandbox\n" {
+		t.Errorf("stderr %q", res.errOut)
+	}
+}
+
+func TestCreateValidation(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--pool", "a", "--template", "b"}, "exactly one of --pool or --template is required (list them with: kubectl sandbox pools)"},
+		{[]string{"--pool", "a", "--ttl", "-5m"}, `invalid --ttl "-5m": use a positive duration such as 30m or 2h, or 0 for none`},
+		{[]string{"--pool", "a", "--shutdown-policy", "Retain"}, "--shutdown-policy needs --ttl"},
+		{[]string{"--pool", "a", "--ttl", "1h", "--shutdown-policy", "Keep"}, `invalid --shutdown-policy "Keep": must be Delete, DeleteForeground or Retain`},
+		{[]string{"--pool", "a", "--env", "1X=2"}, `invalid --env name "1X": a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')`},
+		{[]string{"--pool", "a", "-l", "team"}, `invalid --labels "team": use key=value,key2=value2`},
+		{[]string{"--pool", "a", "-l", "bad key=x"}, `invalid label key "bad key": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`},
+		{[]string{"--pool", "a", "--dry-run=maybe"}, `invalid --dry-run "maybe": must be "none", "server", or "client"`},
+		{[]string{"--pool", "Not_A_Pool"}, `invalid pool name "Not_A_Pool": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`},
+	} {
+		res, ext := run(t, NewCmdCreate, tc.args)
+		if res.err == nil || res.err.Error() != tc.want {
+			t.Errorf("%v: error %v\nwant %s", tc.args, res.err, tc.want)
+		}
+		if len(ext.Actions()) != 0 {
+			t.Errorf("%v: invalid input reached the API: %v", tc.args, ext.Actions())
+		}
+	}
+}
+
+func claimObj(name, pool, sandbox string, created time.Time, ready metav1.ConditionStatus, reason string) *extv1beta1.SandboxClaim {
+	c := &extv1beta1.SandboxClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", CreationTimestamp: metav1.NewTime(created)},
+		Spec:       extv1beta1.SandboxClaimSpec{WarmPoolRef: extv1beta1.SandboxWarmPoolRef{Name: pool}},
+	}
+	c.Status.SandboxStatus.Name = sandbox
+	if sandbox != "" {
+		c.Status.SandboxStatus.PodIPs = []string{"fd00::5", "10.0.0.5"}
+	}
+	if ready != "" {
+		c.Status.Conditions = []metav1.Condition{{Type: "Ready", Status: ready, Reason: reason}}
+	}
+	return c
+}
+
+func poolObj(name, template string, replicas, ready int32) *extv1beta1.SandboxWarmPool {
+	return &extv1beta1.SandboxWarmPool{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", CreationTimestamp: metav1.NewTime(testNow.Add(-time.Hour))},
+		Spec:       extv1beta1.SandboxWarmPoolSpec{Replicas: ptr.To(replicas), TemplateRef: extv1beta1.SandboxTemplateRef{Name: template}},
+		Status:     extv1beta1.SandboxWarmPoolStatus{ReadyReplicas: ready},
+	}
+}
+
+func TestGetTable(t *testing.T) {
+	warm := claimObj("warm-1", "python", "python-abcde", testNow.Add(-90*time.Second), metav1.ConditionTrue, "DependenciesReady")
+	ttl := metav1.NewTime(testNow.Add(time.Hour))
+	warm.Spec.Lifecycle = &extv1beta1.Lifecycle{ShutdownTime: &ttl, ShutdownPolicy: extv1beta1.ShutdownPolicyDelete}
+	cold := claimObj("cold-1", "python-cold", "cold-1", testNow.Add(-3*time.Minute), metav1.ConditionTrue, "DependenciesReady")
+	pending := claimObj("new-1", "gone", "", testNow.Add(-5*time.Second), metav1.ConditionFalse, "WarmPoolNotFound")
+	objs := []runtime.Object{warm, cold, pending, poolObj("python", "python", 2, 2), poolObj("python-cold", "python", 0, 0)}
+
+	res, _ := run(t, NewCmdGet, []string{"--sort-by=.metadata.name"}, objs...)
+	want := `NAME     POOL          TEMPLATE    READY   REASON              SANDBOX        AGE
+cold-1   python-cold   python      True    DependenciesReady   cold-1         3m
+new-1    gone          <unknown>   False   WarmPoolNotFound    <none>         5s
+warm-1   python        python      True    DependenciesReady   python-abcde   90s
+`
+	if res.err != nil || res.out != want {
+		t.Errorf("err %v, got\n%s\nwant\n%s", res.err, res.out, want)
+	}
+	res, _ = run(t, NewCmdGet, []string{"warm-1", "-o", "wide", "--no-headers"}, objs...)
+	want = "warm-1   python   python   True   DependenciesReady   python-abcde   90s   10.0.0.5   warm   in 60m\n"
+	if res.err != nil || res.out != want {
+		t.Errorf("err %v, got\n%q\nwant\n%q", res.err, res.out, want)
+	}
+	res, _ = run(t, NewCmdGet, []string{"warm-1", "nope", "-o", "name"}, objs...)
+	if res.out != "sandboxclaim.extensions.agents.x-k8s.io/warm-1\n" || res.err == nil ||
+		res.err.Error() != `sandboxclaim.extensions.agents.x-k8s.io "nope" not found in namespace "default"` {
+		t.Errorf("%+v", res)
+	}
+	res, _ = run(t, NewCmdGet, nil)
+	if res.out != "" || res.errOut != "No resources found in default namespace.\n" {
+		t.Errorf("%+v", res)
+	}
+}
+
+func TestPoolsAndTemplatesTables(t *testing.T) {
+	tpl := &extv1beta1.SandboxTemplate{ObjectMeta: metav1.ObjectMeta{Name: "python", Namespace: "default", CreationTimestamp: metav1.NewTime(testNow.Add(-2 * time.Hour))}}
+	objs := []runtime.Object{tpl, poolObj("python", "python", 2, 1), poolObj("python-cold", "python", 0, 0)}
+	res, _ := run(t, NewCmdPools, nil, objs...)
+	want := "NAME          TEMPLATE   READY   AGE\npython        python     1/2     60m\npython-cold   python     0/0     60m\n"
+	if res.err != nil || res.out != want {
+		t.Errorf("err %v, got\n%s\nwant\n%s", res.err, res.out, want)
+	}
+	res, _ = run(t, NewCmdTemplates, nil, objs...)
+	want = "NAME     IMAGE    POOLS                ENV          AGE\npython   <none>   python,python-cold   Disallowed   120m\n"
+	if res.err != nil || res.out != want {
+		t.Errorf("err %v, got\n%s\nwant\n%s", res.err, res.out, want)
+	}
+}
+
+func TestDeleteOutputAndNotFound(t *testing.T) {
+	objs := []runtime.Object{claimObj("a", "p", "", testNow, "", ""), claimObj("b", "p", "", testNow, "", "")}
+	res, ext := run(t, NewCmdDelete, []string{"a", "missing", "--wait=false"}, objs...)
+	if res.out != `sandboxclaim.extensions.agents.x-k8s.io "a" deleted`+"\n" || res.err == nil ||
+		res.err.Error() != `sandboxclaim.extensions.agents.x-k8s.io "missing" not found in namespace "default"` {
+		t.Errorf("%+v", res)
+	}
+	if _, err := ext.ExtensionsV1beta1().SandboxClaims("default").Get(context.Background(), "b", metav1.GetOptions{}); err != nil {
+		t.Errorf("b must survive: %v", err)
+	}
+	res, _ = run(t, NewCmdDelete, []string{"--all", "--dry-run"}, objs...)
+	want := `sandboxclaim.extensions.agents.x-k8s.io "a" deleted (dry run)` + "\n" + `sandboxclaim.extensions.agents.x-k8s.io "b" deleted (dry run)` + "\n"
+	if res.err != nil || res.out != want {
+		t.Errorf("%+v", res)
+	}
+	res, _ = run(t, NewCmdDelete, []string{"a", "--all"}, objs...)
+	if res.err == nil || res.err.Error() != "give claim names, --all or --selector (exactly one of them)" {
+		t.Errorf("%+v", res)
+	}
+}
+
+func TestDescribeErrorOneLine(t *testing.T) {
+	for _, tc := range []struct{ err, want string }{
+		{"line one\nline two", "line one; line two"},
+	} {
+		if got := describeError(errString(tc.err)); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("got %q", got)
+		}
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
