@@ -8,15 +8,19 @@ import (
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 )
 
 // describeError turns err into the one line a user sees after "error: ",
 // with a hint where one helps.
 func describeError(err error) string {
 	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+	var conn *sandbox.ConnError
 	var failed *claims.FailedError
 	var timeout *claims.TimeoutError
 	switch {
+	case errors.As(err, &conn):
+		return msg // it carries its own hint
 	case isMissingAPI(err):
 		return msg + ": the server does not serve the agent-sandbox v1beta1 APIs: is agent-sandbox installed? " +
 			"(check with: kubectl get crd sandboxclaims.extensions.agents.x-k8s.io)"

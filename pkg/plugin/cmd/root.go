@@ -48,6 +48,10 @@ sandbox router.`,
 		NewCmdDescribe(f, streams),
 		NewCmdWait(f, streams),
 		NewCmdDelete(f, streams),
+		NewCmdExec(f, streams),
+		NewCmdCp(f, streams),
+		NewCmdLs(f, streams),
+		NewCmdCat(f, streams),
 		NewCmdVersion(streams),
 	)
 	return root

@@ -4,7 +4,6 @@
 package tables
 
 import (
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -81,7 +80,7 @@ func ClaimRow(c *extv1beta1.SandboxClaim, poolTemplates map[string]string, now t
 	obj.SetGroupVersionKind(claims.ClaimGVK)
 	return metav1.TableRow{
 		Cells: []any{c.Name, c.Spec.WarmPoolRef.Name, template, orNone(ready), orNone(reason),
-			orNone(sandbox), age(c.CreationTimestamp, now), orNone(PreferredIP(c.Status.SandboxStatus.PodIPs)),
+			orNone(sandbox), age(c.CreationTimestamp, now), orNone(claims.PreferredIP(c.Status.SandboxStatus.PodIPs)),
 			orNone(launch), orNone(expires)},
 		Object: runtime.RawExtension{Object: obj},
 	}
@@ -144,19 +143,6 @@ func Pools(items []extv1beta1.SandboxWarmPool, now time.Time) *metav1.Table {
 		})
 	}
 	return t
-}
-
-// PreferredIP returns the first IPv4 address, else the first address.
-func PreferredIP(ips []string) string {
-	for _, ip := range ips {
-		if p := net.ParseIP(ip); p != nil && p.To4() != nil {
-			return p.To4().String()
-		}
-	}
-	if len(ips) > 0 {
-		return ips[0]
-	}
-	return ""
 }
 
 func age(ts metav1.Time, now time.Time) string {

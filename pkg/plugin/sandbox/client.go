@@ -1,0 +1,263 @@
+// Package sandbox is the client of the agent-sandbox runtime API (execute,
+// upload, download, list, exists) as reached through the sandbox router.
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Target names the sandbox that the router forwards a request to.
+type Target struct {
+	// SandboxID is the Sandbox's name (not the claim's).
+	SandboxID string
+	Namespace string
+	Port      int
+	// PodIP is sent as X-Sandbox-Pod-IP when known.
+	PodIP string
+}
+
+// Client calls one sandbox's runtime through the router at base.
+type Client struct {
+	base   *url.URL
+	http   *http.Client
+	token  string
+	target Target
+	// Retries and Backoff apply to idempotent GETs only.
+	Retries int
+	Backoff time.Duration
+}
+
+// NewClient returns a client that sends requests for target to the router at
+// base over transport. It never follows redirects. A non-empty token is sent
+// as a bearer token.
+func NewClient(base *url.URL, transport http.RoundTripper, token string, target Target) *Client {
+	return &Client{
+		base:  base,
+		token: token,
+		http: &http.Client{
+			Transport:     transport,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		target:  target,
+		Retries: 3,
+		Backoff: 200 * time.Millisecond,
+	}
+}
+
+// Target returns the sandbox this client talks to.
+func (c *Client) Target() Target { return c.target }
+
+func (c *Client) newRequest(ctx context.Context, method, endpoint string, body io.Reader) (*http.Request, error) {
+	full := strings.TrimSuffix(c.base.String(), "/") + "/" + endpoint
+	req, err := http.NewRequestWithContext(ctx, method, full, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("X-Sandbox-ID", c.target.SandboxID)
+	req.Header.Set("X-Sandbox-Namespace", c.target.Namespace)
+	req.Header.Set("X-Sandbox-Port", strconv.Itoa(c.target.Port))
+	if c.target.PodIP != "" {
+		req.Header.Set("X-Sandbox-Pod-IP", c.target.PodIP)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		req.Header.Set("X-Sandbox-Timeout", strconv.FormatFloat(time.Until(dl).Seconds(), 'f', 3, 64))
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	return req, nil
+}
+
+// send performs one request and turns a non-2xx answer into an *HTTPError.
+func (c *Client) send(req *http.Request, op string) (*http.Response, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, &ConnError{Op: op, Err: err}
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	return nil, newHTTPError(op, c.target, resp)
+}
+
+// get performs an idempotent GET, retrying connection errors and 502, 503
+// and 504 answers with exponential backoff.
+func (c *Client) get(ctx context.Context, endpoint, op string) (*http.Response, error) {
+	backoff := c.Backoff
+	for attempt := 0; ; attempt++ {
+		req, err := c.newRequest(ctx, http.MethodGet, endpoint, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.send(req, op)
+		if err == nil || attempt >= c.Retries || !retryable(err) || ctx.Err() != nil {
+			return resp, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+	}
+}
+
+func retryable(err error) bool {
+	var ce *ConnError
+	var he *HTTPError
+	switch {
+	case errors.As(err, &ce):
+		return true
+	case errors.As(err, &he):
+		return he.Status == http.StatusBadGateway || he.Status == http.StatusServiceUnavailable || he.Status == http.StatusGatewayTimeout
+	}
+	return false
+}
+
+// Result is what a command printed and how it exited.
+type Result struct {
+	Stdout   string `json:"stdout"`
+	Stderr   string `json:"stderr"`
+	ExitCode int    `json:"exitCode"`
+}
+
+// Execute runs a command string in the sandbox. It is sent exactly once:
+// a command must never run twice.
+func (c *Client) Execute(ctx context.Context, command string) (*Result, error) {
+	body, _ := json.Marshal(map[string]string{"command": command})
+	req, err := c.newRequest(ctx, http.MethodPost, "execute", strings.NewReader(string(body)))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.send(req, "execute")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Stdout   string `json:"stdout"`
+		Stderr   string `json:"stderr"`
+		ExitCode *int   `json:"exit_code"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("execute: decoding the runtime's answer: %w", err)
+	}
+	if out.ExitCode == nil {
+		return nil, errors.New("execute: the runtime's answer has no exit_code")
+	}
+	return &Result{Stdout: out.Stdout, Stderr: out.Stderr, ExitCode: *out.ExitCode}, nil
+}
+
+// Upload streams content to path (relative to the runtime's root) as a
+// multipart body through a pipe: nothing is buffered whole.
+func (c *Client) Upload(ctx context.Context, path string, content io.Reader) error {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		part, err := mw.CreateFormFile("file", path)
+		if err == nil {
+			_, err = io.Copy(part, content)
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	req, err := c.newRequest(ctx, http.MethodPost, "upload", pr)
+	if err != nil {
+		pr.CloseWithError(err)
+		return err
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := c.send(req, "upload "+path)
+	pr.CloseWithError(errors.New("request finished"))
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.Body.Close()
+}
+
+// Download opens path for reading; the caller closes the body. size is -1
+// when the runtime does not say.
+func (c *Client) Download(ctx context.Context, path string) (body io.ReadCloser, size int64, err error) {
+	resp, err := c.get(ctx, "download/"+EncodePath(path), "download "+path)
+	if err != nil {
+		return nil, 0, err
+	}
+	return resp.Body, resp.ContentLength, nil
+}
+
+// Entry is one directory entry as the runtime lists it.
+type Entry struct {
+	Name    string  `json:"name"`
+	Size    int64   `json:"size"`
+	Type    string  `json:"type"`
+	ModTime float64 `json:"mod_time"`
+}
+
+// IsDir reports whether the entry is a directory.
+func (e Entry) IsDir() bool { return e.Type == "directory" }
+
+// List lists a directory ("" is the root).
+func (c *Client) List(ctx context.Context, path string) ([]Entry, error) {
+	resp, err := c.get(ctx, "list/"+EncodePath(path), "list "+path)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var entries []Entry
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&entries); err != nil {
+		return nil, fmt.Errorf("list %s: decoding the runtime's answer: %w", path, err)
+	}
+	return entries, nil
+}
+
+// Exists reports whether path exists.
+func (c *Client) Exists(ctx context.Context, path string) (bool, error) {
+	resp, err := c.get(ctx, "exists/"+EncodePath(path), "exists "+path)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Exists bool `json:"exists"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return false, fmt.Errorf("exists %s: decoding the runtime's answer: %w", path, err)
+	}
+	return out.Exists, nil
+}
+
+// EncodePath percent-encodes a runtime path for a URL. The runtime decodes
+// the path parameter once more after the HTTP layer has (and the Go router
+// re-encodes what it decoded), so the path is encoded twice: every byte but
+// A-Z a-z 0-9 - _ . ~ each time.
+func EncodePath(p string) string {
+	return escapeAll(escapeAll(p))
+}
+
+func escapeAll(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch >= 'A' && ch <= 'Z' || ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_' || ch == '.' || ch == '~' {
+			b.WriteByte(ch)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", ch)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,85 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// ConnError is a failure to reach the router at all.
+type ConnError struct {
+	Op  string
+	Err error
+}
+
+func (e *ConnError) Error() string {
+	return fmt.Sprintf("%s: cannot reach the sandbox router: %v (is the router running and reachable? check --router-url, --gateway or the router's port-forward)", e.Op, e.Err)
+}
+
+func (e *ConnError) Unwrap() error { return e.Err }
+
+// HTTPError is a non-2xx answer from the router or the runtime.
+type HTTPError struct {
+	Op     string
+	Status int
+	// Detail is the router's {"detail"} or the runtime's {"message"}, or the
+	// start of the body.
+	Detail  string
+	Sandbox string
+	// FromRuntime is true when the body was the runtime's {"message"} form.
+	FromRuntime bool
+}
+
+func newHTTPError(op string, t Target, resp *http.Response) *HTTPError {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	e := &HTTPError{Op: op, Status: resp.StatusCode, Sandbox: t.SandboxID}
+	var parsed struct {
+		Detail  any    `json:"detail"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(body, &parsed) == nil && (parsed.Detail != nil || parsed.Message != "") {
+		if parsed.Message != "" {
+			e.Detail, e.FromRuntime = parsed.Message, true
+		} else if s, ok := parsed.Detail.(string); ok {
+			e.Detail = s
+		} else {
+			b, _ := json.Marshal(parsed.Detail)
+			e.Detail = string(b)
+		}
+	} else {
+		e.Detail = strings.Join(strings.Fields(string(body)), " ")
+		if len(e.Detail) > 200 {
+			e.Detail = e.Detail[:200] + "..."
+		}
+	}
+	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		e.Detail = "redirected to " + loc + " (redirects are not followed)"
+	}
+	return e
+}
+
+func (e *HTTPError) Error() string {
+	what := fmt.Sprintf("%s: HTTP %d", e.Op, e.Status)
+	if e.Detail != "" {
+		what += ": " + e.Detail
+	}
+	switch {
+	case e.Status == http.StatusBadGateway:
+		return fmt.Sprintf("%s: router could not reach sandbox %s: is it Ready? does its NetworkPolicy admit the router?", what, e.Sandbox)
+	case e.Status == http.StatusGatewayTimeout:
+		return what + ": the sandbox did not answer in time (raise --timeout?)"
+	case e.Status == http.StatusUnauthorized || (e.Status == http.StatusForbidden && !e.FromRuntime):
+		return what + ": the router refused the request (set --router-token, --router-token-file or KUBECTL_SANDBOX_ROUTER_TOKEN)"
+	case e.Status == http.StatusForbidden:
+		return what + ": the path is outside the sandbox's root directory"
+	case e.Status == http.StatusNotFound && e.FromRuntime:
+		return what + ": no such file or directory in the sandbox"
+	case e.Status == http.StatusBadRequest:
+		return what + ": the router rejected the request"
+	case e.Status >= 300 && e.Status < 400:
+		return what + ": is --router-url right?"
+	}
+	return what
+}
