@@ -1,0 +1,258 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+const gatewayName = "external-http-gateway"
+
+// readyClaim creates a Ready claim for the test and deletes it afterwards.
+func readyClaim(t *testing.T, name string, extra ...string) string {
+	t.Helper()
+	cleanupClaim(t, name)
+	Sandbox(t, append([]string{"create", name, "--pool", "python"}, extra...)...).RunOrFail()
+	return name
+}
+
+func TestExecConnectionModes(t *testing.T) {
+	c := readyClaim(t, "e2e-modes")
+	for _, mode := range []struct {
+		name string
+		args []string
+		env  []string
+	}{
+		{"port-forward (default)", nil, nil},
+		{"gateway", []string{"--gateway", gatewayName}, nil},
+		{"router url", []string{"--router-url", "http://127.0.0.10"}, nil},
+		{"router url from the environment", nil, []string{"KUBECTL_SANDBOX_ROUTER_URL=http://127.0.0.10:80"}},
+		{"gateway from the environment", nil, []string{"KUBECTL_SANDBOX_GATEWAY=" + gatewayName, "KUBECTL_SANDBOX_GATEWAY_NAMESPACE=default"}},
+	} {
+		args := append(append([]string{"exec", c}, mode.args...), "--", "echo", "via "+mode.name)
+		res := Sandbox(t, args...).WithEnv(mode.env...).RunOrFail()
+		if res.Stdout != "via "+mode.name+"\n" {
+			t.Errorf("%s: stdout %q stderr %q", mode.name, res.Stdout, res.Stderr)
+		}
+	}
+}
+
+func TestExecExitCodesAndSplitStreams(t *testing.T) {
+	c := readyClaim(t, "e2e-exit")
+	for _, code := range []string{"0", "1", "42"} {
+		res := Sandbox(t, "exec", c, "--router-url", "http://127.0.0.10", "--", "/usr/bin/python3", "-c",
+			"import sys; sys.stdout.write('out\\n'); sys.stderr.write('err\\n'); sys.exit("+code+")").Run()
+		if res.Stdout != "out\n" || res.Stderr != "err\n" || code != itoa(res.ExitCode) {
+			t.Errorf("exit %s: got exit %d stdout %q stderr %q", code, res.ExitCode, res.Stdout, res.Stderr)
+		}
+	}
+	res := Sandbox(t, "exec", c, "--router-url", "http://127.0.0.10", "-o", "json", "--", "sh", "-c", "printf 'a\\nb'; echo e >&2; exit 7").Run()
+	if res.ExitCode != 7 || res.Stdout != `{"stdout":"a\nb","stderr":"e\n","exitCode":7}`+"\n" {
+		t.Errorf("-o json: exit %d stdout %q", res.ExitCode, res.Stdout)
+	}
+	res = Sandbox(t, "exec", c, "--timeout", "1s", "--", "sleep", "10").Run()
+	if res.ExitCode != 1 || res.Stderr != "error: the command did not finish within --timeout 1s (it may still be running in the sandbox)\n" {
+		t.Errorf("--timeout: exit %d stderr %q", res.ExitCode, res.Stderr)
+	}
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+// TestExecHostileArgvRoundTrips: each argument reaches the process exactly.
+func TestExecHostileArgvRoundTrips(t *testing.T) {
+	c := readyClaim(t, "e2e-argv")
+	hostile := []string{"hello world", "it's", `"double"`, `back\slash`, `\\`, "$HOME", "`id`", "a;b|c&d",
+		"line1\nline2", "tab\tx", "ünïcødé 日本語 🎉", "", "  ", "-n", "--", "--flag=x", "*", "'", `'"'"'`, "#x", "~"}
+	args := append([]string{"exec", c, "--", "/usr/bin/python3", "-c", "import json,sys; print(json.dumps(sys.argv[1:]))"}, hostile...)
+	res := Sandbox(t, args...).RunOrFail()
+	var got []string
+	if err := json.Unmarshal([]byte(res.Stdout), &got); err != nil {
+		t.Fatalf("%v: %q", err, res.Stdout)
+	}
+	if !reflect.DeepEqual(got, hostile) {
+		t.Errorf("argv\n got %q\nwant %q", got, hostile)
+	}
+}
+
+func TestExecSelectorRunsInParallelWithPrefixes(t *testing.T) {
+	for _, n := range []string{"e2e-sel-a", "e2e-sel-b", "e2e-sel-c"} {
+		readyClaim(t, n, "-l", "e2e-sel=yes")
+	}
+	res := Sandbox(t, "exec", "-l", "e2e-sel=yes", "--router-url", "http://127.0.0.10", "--", "sh", "-c", "echo hi; echo oops >&2; exit 3").Run()
+	if res.ExitCode != 3 {
+		t.Errorf("exit %d", res.ExitCode)
+	}
+	for _, n := range []string{"e2e-sel-a", "e2e-sel-b", "e2e-sel-c"} {
+		if !strings.Contains(res.Stdout, "["+n+"] hi\n") || !strings.Contains(res.Stderr, "["+n+"] oops\n") {
+			t.Errorf("no prefixed output for %s:\n%s\n%s", n, res.Stdout, res.Stderr)
+		}
+	}
+	if strings.Count(res.Stdout, "\n") != 3 {
+		t.Errorf("stdout %q", res.Stdout)
+	}
+}
+
+// writeTree makes a directory tree of mixed files and returns their sums.
+func writeTree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	big := make([]byte, 3<<20)
+	_, _ = rand.Read(big)
+	files := map[string][]byte{
+		"a.txt": []byte("hello\n"), "empty": nil, "bin/random.dat": big,
+		"nested/deeper/x.json": []byte(`{"k": [1, 2]}`), "ünïcødé dir/名前 %41.txt": []byte("unicode\n"),
+		"nested/with space.txt": []byte("sp"), "bin/nul.dat": {0, 1, 2, 0, 255},
+	}
+	for name, data := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sums(t, root)
+}
+
+func sums(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		sum := sha256.Sum256(b)
+		rel, _ := filepath.Rel(root, p)
+		out[rel] = hex.EncodeToString(sum[:])
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestCpTreeRoundTrip(t *testing.T) {
+	c := readyClaim(t, "e2e-cp")
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "back")
+	want := writeTree(t, src)
+	Sandbox(t, "cp", src, c+":deep/upload/tree").RunOrFail()
+	Sandbox(t, "cp", c+":deep/upload/tree", dst).RunOrFail()
+	if got := sums(t, dst); !reflect.DeepEqual(got, want) {
+		t.Fatalf("tree differs after a round trip\n got %v\nwant %v", got, want)
+	}
+	ls := Sandbox(t, "ls", c+":deep/upload/tree").RunOrFail().Stdout
+	if !regexp.MustCompile(`(?s)^NAME\s+TYPE\s+SIZE\s+MODIFIED\na\.txt\s+file\s+6\s+\S+\nbin\s+directory`).MatchString(ls) {
+		t.Errorf("ls:\n%s", ls)
+	}
+	if cat := Sandbox(t, "cat", c+":/app/deep/upload/tree/ünïcødé dir/名前 %41.txt").RunOrFail().Stdout; cat != "unicode\n" {
+		t.Errorf("cat %q", cat)
+	}
+	// stdin and stdout
+	Sandbox(t, "cp", "-", c+":streamed/in.txt").WithStdin(bytes.NewBufferString("from stdin")).RunOrFail()
+	if out := Sandbox(t, "cp", c+":streamed/in.txt", "-").RunOrFail().Stdout; out != "from stdin" {
+		t.Errorf("stdout copy %q", out)
+	}
+}
+
+func TestCpErrors(t *testing.T) {
+	c := readyClaim(t, "e2e-cperr")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"cat", c + ":../../etc/passwd"}, "error: download ../../etc/passwd: HTTP 403: Access denied: the path is outside the sandbox's root directory\n"},
+		{[]string{"cp", c + ":/etc/passwd", "x"}, "error: sandbox path \"/etc/passwd\" is outside /app, the only directory the sandbox runtime serves\n"},
+		{[]string{"cp", c + ":missing.txt", filepath.Join(t.TempDir(), "m")}, "error: download missing.txt: HTTP 404: File not found: no such file or directory in the sandbox\n"},
+		{[]string{"ls", c + ":nowhere"}, "error: " + c + ":/app/nowhere is not a directory in the sandbox\n"},
+	} {
+		res := Sandbox(t, tc.args...).Run()
+		if res.ExitCode != 1 || res.Stderr != tc.want {
+			t.Errorf("%v: exit %d stderr %q\nwant %q", tc.args, res.ExitCode, res.Stderr, tc.want)
+		}
+	}
+	// A local write failure: the destination's folder does not exist.
+	res := Sandbox(t, "cp", c+":streamless", "/nonexistent-dir/x").Run()
+	if res.ExitCode != 1 {
+		t.Errorf("exit %d", res.ExitCode)
+	}
+}
+
+// TestCpLargeFileFlatMemory copies 200 MiB up and down and checks the
+// plugin's peak RSS (kubectl execs the plugin in the same process).
+func TestCpLargeFileFlatMemory(t *testing.T) {
+	c := readyClaim(t, "e2e-large")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "big.bin")
+	f, err := os.Create(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	if _, err := io.CopyN(io.MultiWriter(f, h), rand.Reader, 200<<20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	want := hex.EncodeToString(h.Sum(nil))
+	for _, dir := range []struct{ name, from, to string }{
+		{"upload", src, c + ":big.bin"},
+		{"download", c + ":big.bin", filepath.Join(dir, "back.bin")},
+	} {
+		cmd := Sandbox(t, "cp", dir.from, dir.to, "--router-url", "http://127.0.0.10").command()
+		var errOut bytes.Buffer
+		cmd.Stderr = &errOut
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: %v: %s", dir.name, err, errOut.String())
+		}
+		maxRSS := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB
+		t.Logf("%s of 200 MiB: peak RSS %d MiB", dir.name, maxRSS/1024)
+		if maxRSS > 100*1024 {
+			t.Errorf("%s of 200 MiB used %d MiB of memory: not streaming", dir.name, maxRSS/1024)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "back.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	if hex.EncodeToString(sum[:]) != want {
+		t.Fatal("the 200 MiB file changed on the way")
+	}
+}
+
+func TestDataPlaneErrors(t *testing.T) {
+	cleanupClaim(t, "e2e-notready")
+	Sandbox(t, "create", "e2e-notready", "--pool", "no-such-pool", "--wait=false").RunOrFail()
+	c := readyClaim(t, "e2e-errs")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"exec", "e2e-notready", "--", "true"}, `error: sandboxclaim "e2e-notready" is not Ready`},
+		{[]string{"exec", "e2e-absent", "--", "true"}, `error: sandboxclaim "e2e-absent" not found in namespace "default"`},
+		{[]string{"exec", c, "--gateway", "no-gateway", "--", "true"}, `error: gateway "no-gateway" not found in namespace "default": check --gateway and --gateway-namespace`},
+		{[]string{"exec", c, "--router-url", "http://127.0.0.11:80", "--", "true"}, "error: execute: cannot reach the sandbox router: "},
+		{[]string{"exec", c, "--router-namespace", "kube-system", "--", "true"}, "error: cannot port-forward to the sandbox router: no service sandbox-router-svc in namespace kube-system"},
+		{[]string{"exec", c, "--router-url", "http://127.0.0.10", "--gateway", gatewayName, "--", "true"}, "error: --router-url and --gateway cannot be used together"},
+		{[]string{"exec", c, "--router-url", "http://router.example.com", "--router-token", "t", "--", "true"}, "error: refusing to send the router token over plain http to router.example.com"},
+	} {
+		res := Sandbox(t, tc.args...).Run()
+		if res.ExitCode != 1 || !strings.HasPrefix(res.Stderr, tc.want) || strings.Count(res.Stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d stderr %q\nwant prefix %q", tc.args, res.ExitCode, res.Stderr, tc.want)
+		}
+	}
+}
