@@ -7,6 +7,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
@@ -46,4 +47,26 @@ func waitReadyOrDelete(ctx context.Context, ext extclient.Interface, ns, name st
 		return nil, fmt.Errorf("%w; deleting sandboxclaim %q also failed: %v", err, name, derr)
 	}
 	return nil, fmt.Errorf("%w (sandboxclaim %q was deleted)", err, name)
+}
+
+// createClaim creates the claim for spec, warning on stderr when --env
+// rules out a warm sandbox.
+func createClaim(ctx context.Context, ext extclient.Interface, spec claims.Spec, errOut io.Writer) (*extv1beta1.SandboxClaim, error) {
+	warnEnv(spec, errOut)
+	created, err := ext.ExtensionsV1beta1().SandboxClaims(spec.Namespace).Create(ctx, claims.NewClaim(spec, clock()),
+		metav1.CreateOptions{FieldManager: fieldManager})
+	if err != nil {
+		return nil, fmt.Errorf("creating sandboxclaim: %w", err)
+	}
+	created.SetGroupVersionKind(claims.ClaimGVK)
+	return created, nil
+}
+
+// fieldManager names the plugin in managedFields.
+const fieldManager = "kubectl-sandbox"
+
+func warnEnv(spec claims.Spec, errOut io.Writer) {
+	if len(spec.Env) > 0 {
+		fmt.Fprintln(errOut, "Warning: --env forces a cold start: the claim cannot adopt a warm sandbox")
+	}
 }

@@ -179,23 +179,29 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	if len(o.spec.Env) > 0 {
-		fmt.Fprintln(o.ErrOut, "Warning: --env forces a cold start: the claim cannot adopt a warm sandbox")
-	}
 	claim := claims.NewClaim(o.spec, o.Now())
 	if o.dryRun == dryRunClient {
+		warnEnv(o.spec, o.ErrOut)
 		if claim.Name == "" {
 			claim.Name, claim.GenerateName = claims.GenerateNamePrefix+utilrand.String(5), ""
 		}
 		return o.print(claim, "created"+o.dryRun.suffix())
 	}
-	created, err := ext.ExtensionsV1beta1().SandboxClaims(o.spec.Namespace).Create(ctx, claim,
-		metav1.CreateOptions{DryRun: o.dryRun.serverDryRun(), FieldManager: "kubectl-sandbox"})
-	if err != nil {
-		return fmt.Errorf("creating sandboxclaim: %w", err)
+	if o.dryRun == dryRunServer {
+		warnEnv(o.spec, o.ErrOut)
+		created, err := ext.ExtensionsV1beta1().SandboxClaims(o.spec.Namespace).Create(ctx, claim,
+			metav1.CreateOptions{DryRun: o.dryRun.serverDryRun(), FieldManager: fieldManager})
+		if err != nil {
+			return fmt.Errorf("creating sandboxclaim: %w", err)
+		}
+		created.SetGroupVersionKind(claims.ClaimGVK)
+		return o.print(created, "created"+o.dryRun.suffix())
 	}
-	created.SetGroupVersionKind(claims.ClaimGVK)
-	if o.dryRun == dryRunServer || !o.Wait {
+	created, err := createClaim(ctx, ext, o.spec, o.ErrOut)
+	if err != nil {
+		return err
+	}
+	if !o.Wait {
 		return o.print(created, "created"+o.dryRun.suffix())
 	}
 	if o.PrintFlags.OutputFormat == nil || *o.PrintFlags.OutputFormat == "" {

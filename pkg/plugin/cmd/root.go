@@ -52,6 +52,7 @@ sandbox router.`,
 		NewCmdCp(f, streams),
 		NewCmdLs(f, streams),
 		NewCmdCat(f, streams),
+		NewCmdRun(f, streams),
 		NewCmdVersion(streams),
 	)
 	return root
