@@ -31,6 +31,9 @@ e2e: build ## end-to-end tests through the real kubectl on the local cluster
 cluster-up: build ## start the local agent-sandbox cluster (builds it on first use)
 	hack/cluster-up.sh
 
+demo: build ## the main job: a one-shot sandbox through kubectl (starts the local cluster if no other)
+	hack/demo.sh
+
 cluster-down: ## stop the local cluster
 	hack/cluster-down.sh
 

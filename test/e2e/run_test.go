@@ -57,7 +57,9 @@ metadata: {name: e2e-never-ready, namespace: default}
 spec: {replicas: 0, sandboxTemplateRef: {name: e2e-never-ready}}
 `
 	Kubectl(t, "apply", "-f", "-").WithStdin(bytes.NewBufferString(manifest)).RunOrFail()
-	t.Cleanup(func() { Kubectl(t, "delete", "sandboxwarmpool,sandboxtemplate", "e2e-never-ready", "--ignore-not-found").Run() })
+	t.Cleanup(func() {
+		Kubectl(t, "delete", "sandboxwarmpool,sandboxtemplate", "e2e-never-ready", "--ignore-not-found").Run()
+	})
 	return "e2e-never-ready"
 }
 
