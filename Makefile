@@ -37,6 +37,10 @@ demo: build ## the main job: a one-shot sandbox through kubectl (starts the loca
 cluster-down: ## stop the local cluster
 	hack/cluster-down.sh
 
+release: ## release archives, checksums and the Krew manifest in dist/ (VERSION=vX.Y.Z [PLATFORMS="linux/amd64 ..."])
+	@test -n "$(filter v%,$(VERSION))" || { echo "usage: make release VERSION=vX.Y.Z" >&2; exit 1; }
+	hack/release.sh $(VERSION) $(if $(PLATFORMS),"$(PLATFORMS)")
+
 lint: vet fmt-check tidy-check ## go vet, gofmt and go mod tidy checks
 
 vet:

@@ -5,9 +5,11 @@ AGENT_SANDBOX_VERSION=v0.5.6
 GATEWAY_API_VERSION=v1.6.3
 TOOLS_BINARIES=(kube-apiserver kube-controller-manager etcd agent-sandbox-controller sandbox-router kwok)
 
-# tools_key hashes everything that decides what the binaries are.
+# tools_key hashes everything that decides what the cluster binaries are.
 tools_key() {
-  (cd "$ROOT" && cat hack/tools/*/go.mod hack/tools/*/go.sum hack/build-cluster-tools.sh && go env GOVERSION GOARCH) |
+  local m mods=(agent-sandbox etcd k8s kwok)
+  (cd "$ROOT/hack/tools" && for m in "${mods[@]}"; do cat "$m/go.mod"; done &&
+    for m in "${mods[@]}"; do cat "$m/go.sum"; done && cat ../build-cluster-tools.sh && go env GOVERSION GOARCH) |
     sha256sum | cut -c1-16
 }
 

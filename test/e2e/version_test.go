@@ -15,7 +15,8 @@ func TestPluginDiscovery(t *testing.T) {
 		t.Fatalf("kubectl plugin list does not show kubectl-sandbox:\n%s%s", list.Stdout, list.Stderr)
 	}
 	res := Sandbox(t, "version").RunOrFail()
-	if !strings.HasPrefix(res.Stdout, "Client Version: ") {
+	if !strings.HasPrefix(res.Stdout, "Client Version: ") ||
+		!strings.HasSuffix(res.Stdout, "\nServer agent-sandbox APIs: agents.x-k8s.io v1alpha1,v1beta1; extensions.agents.x-k8s.io v1alpha1,v1beta1\n") {
 		t.Fatalf("unexpected version output %q", res.Stdout)
 	}
 	res = Sandbox(t, "version", "-o", "json").RunOrFail()

@@ -53,7 +53,7 @@ sandbox router.`,
 		NewCmdLs(f, streams),
 		NewCmdCat(f, streams),
 		NewCmdRun(f, streams),
-		NewCmdVersion(streams),
+		NewCmdVersion(f, streams),
 	)
 	return root
 }
