@@ -11,22 +11,25 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
-	"k8s.io/kubectl/pkg/cmd/get"
 
 	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/tables"
 )
 
 // GetOptions lists or gets objects of one kind and prints them with
 // kubectl's printers.
 type GetOptions struct {
-	PrintFlags    *get.PrintFlags
+	Output        string
+	NoHeaders     bool
+	SortBy        string
+	ShowLabels    bool
 	Selector      string
 	AllNamespaces bool
 	Watch         bool
@@ -51,7 +54,7 @@ type listCommand struct {
 }
 
 func newListCommand(lc listCommand, f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &GetOptions{PrintFlags: get.NewGetPrintFlags(), kind: lc.kind, Clients: f, Now: clock, IOStreams: streams}
+	o := &GetOptions{kind: lc.kind, Clients: f, Now: clock, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use: lc.use, Short: lc.short, Example: lc.example, Aliases: lc.aliases,
 		ValidArgsFunction: completeNames(f, lc.complete),
@@ -62,8 +65,10 @@ func newListCommand(lc listCommand, f client.Factory, streams genericiooptions.I
 			return o.Run(cmd.Context())
 		},
 	}
-	o.PrintFlags.TemplateFlags.TemplateArgument = nil // go templates: -o go-template=...
-	o.PrintFlags.AddFlags(cmd)
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml, name, wide, custom-columns=HEADER:.field,..., jsonpath=..., go-template=...")
+	cmd.Flags().BoolVar(&o.NoHeaders, "no-headers", false, "Do not print headers (default and custom-columns output)")
+	cmd.Flags().StringVar(&o.SortBy, "sort-by", "", "Sort by this field (a JSONPath such as .metadata.creationTimestamp)")
+	cmd.Flags().BoolVar(&o.ShowLabels, "show-labels", false, "Show all labels as the last column")
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Label selector to filter on (e.g. -l key=value)")
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "List across all namespaces")
 	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "After listing, watch for changes")
@@ -130,28 +135,38 @@ func (o *GetOptions) Complete(args []string) error {
 	if _, err := parseSelector(o.Selector); err != nil {
 		return err
 	}
-	if o.AllNamespaces {
-		if err := o.PrintFlags.EnsureWithNamespace(); err != nil {
-			return err
-		}
-	} else {
+	if !o.AllNamespaces {
 		ns, err := o.Clients.Namespace()
 		if err != nil {
 			return err
 		}
 		o.namespace = ns
 	}
-	format := *o.PrintFlags.OutputFormat
-	o.human = format == "" || format == "wide"
-	printer, err := o.PrintFlags.ToPrinter()
-	if err != nil {
-		return err
+	var err error
+	o.printer, err = o.toPrinter()
+	return err
+}
+
+// toPrinter picks kubectl's printer for -o: tables for the default and
+// wide, cli-runtime's printers for json, yaml, name and templates.
+func (o *GetOptions) toPrinter() (printers.ResourcePrinter, error) {
+	switch {
+	case o.Output == "" || o.Output == "wide":
+		o.human = true
+		return printers.NewTablePrinter(printers.PrintOptions{
+			NoHeaders: o.NoHeaders, Wide: o.Output == "wide", WithNamespace: o.AllNamespaces, ShowLabels: o.ShowLabels,
+		}), nil
+	case strings.HasPrefix(o.Output, "custom-columns="):
+		cc, err := tables.NewCustomColumns(strings.TrimPrefix(o.Output, "custom-columns="))
+		if err != nil {
+			return nil, err
+		}
+		cc.NoHeaders = o.NoHeaders
+		return cc, nil
 	}
-	if sortBy := *o.PrintFlags.HumanReadableFlags.SortBy; sortBy != "" && !o.human {
-		printer = &get.SortingPrinter{Delegate: printer, SortField: sortBy, Decoder: unstructured.UnstructuredJSONScheme}
-	}
-	o.printer = printer
-	return nil
+	pf := genericclioptions.NewPrintFlags("")
+	pf.OutputFormat = &o.Output
+	return pf.ToPrinter()
 }
 
 // Run fetches, prints and, with --watch, follows changes.
@@ -224,7 +239,12 @@ func (o *GetOptions) withKinds(list runtime.Object) runtime.Object {
 func (o *GetOptions) print(ctx context.Context, ext extclient.Interface, list runtime.Object) error {
 	n := meta.LenList(list)
 	if !o.human {
-		if (len(o.names) == 1 && n == 1) || *o.PrintFlags.OutputFormat == "name" {
+		if o.SortBy != "" {
+			if err := tables.SortList(list, o.SortBy); err != nil {
+				return err
+			}
+		}
+		if (len(o.names) == 1 && n == 1) || o.Output == "name" {
 			// kubectl prints a single named object bare; the name printer
 			// takes items one at a time.
 			return meta.EachListItem(list, func(obj runtime.Object) error { return o.printer.PrintObj(obj, o.Out) })
@@ -243,12 +263,8 @@ func (o *GetOptions) print(ctx context.Context, ext extclient.Interface, list ru
 	if err != nil {
 		return err
 	}
-	if sortBy := *o.PrintFlags.HumanReadableFlags.SortBy; sortBy != "" {
-		sorter, err := get.NewTableSorter(table, sortBy)
-		if err != nil {
-			return err
-		}
-		if err := sorter.Sort(); err != nil {
+	if o.SortBy != "" {
+		if err := tables.SortRows(table, o.SortBy); err != nil {
 			return err
 		}
 	}

@@ -42,7 +42,7 @@ func (o *GetOptions) watch(ctx context.Context, ext extclient.Interface, list ru
 	rows := o.printer
 	if o.human {
 		rows = printers.NewTablePrinter(printers.PrintOptions{
-			NoHeaders: true, Wide: *o.PrintFlags.OutputFormat == "wide", WithNamespace: o.AllNamespaces,
+			NoHeaders: true, Wide: o.Output == "wide", WithNamespace: o.AllNamespaces, ShowLabels: o.ShowLabels,
 		})
 	}
 	for {
