@@ -34,6 +34,11 @@ cluster-up: build ## start the local agent-sandbox cluster (builds it on first u
 demo: build ## the main job: a one-shot sandbox through kubectl (starts the local cluster if no other)
 	hack/demo.sh
 
+bench: build ## benchmarks against kubectl and curl on the local cluster (-> docs/benchmarks.md)
+	hack/cluster-up.sh
+	@mkdir -p docs
+	go run ./test/bench -out docs/benchmarks.md
+
 cluster-down: ## stop the local cluster
 	hack/cluster-down.sh
 

@@ -166,7 +166,11 @@ func (o *GetOptions) toPrinter() (printers.ResourcePrinter, error) {
 	}
 	pf := genericclioptions.NewPrintFlags("")
 	pf.OutputFormat = &o.Output
-	return pf.ToPrinter()
+	p, err := pf.ToPrinter()
+	if genericclioptions.IsNoCompatiblePrinterError(err) {
+		return nil, fmt.Errorf("unknown --output %q: use json, yaml, name, wide, custom-columns=..., jsonpath=... or go-template=...", o.Output)
+	}
+	return p, err
 }
 
 // Run fetches, prints and, with --watch, follows changes.

@@ -134,7 +134,7 @@ func (c *Client) DownloadFile(ctx context.Context, remote, dst string, progress 
 	if progress != nil {
 		r = progress(remote, body)
 	}
-	n, err := io.Copy(tmp, r)
+	n, err := io.CopyBuffer(tmp, r, make([]byte, copyBufferSize))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
