@@ -24,5 +24,5 @@ if compgen -G "$PID_DIR/*.pid" >/dev/null; then
     rm -f "$f"
   done
 fi
-rm -rf "$CLUSTER_DIR/pods"
+rm -rf "$CLUSTER_DIR/pods" "$PID_DIR"/*.cmd
 log "local cluster is down"

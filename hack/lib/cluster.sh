@@ -17,13 +17,22 @@ die() { log "error: $*"; exit 1; }
 # (a private mount namespace whose /etc/resolv.conf points at loopback, so no
 # component ever asks a resolver off this machine) and record its PID.
 # unshare execs the command, so $! is the component's own PID.
+# The command line is kept beside the PID file so hack/cluster/restart.sh can
+# start the component again.
 start() {
   local name="$1"; shift
   local n; n=$(find "$PID_DIR" -name '*.pid' | wc -l)
   local pidfile; pidfile="$PID_DIR/$(printf '%02d' "$n")-$name.pid"
+  printf '%s\0' "$@" >"${pidfile%.pid}.cmd"
+  launch "$name" "$pidfile" "$@"
+}
+
+# launch NAME PIDFILE CMD...: the jail and PID bookkeeping of start.
+launch() {
+  local name="$1" pidfile="$2"; shift 2
   nohup unshare --mount --propagation private \
     sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$JAIL/resolv.conf" "$@" \
-    >"$LOG_DIR/$name.log" 2>&1 </dev/null &
+    >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
   echo $! >"$pidfile"
 }
 

@@ -70,3 +70,13 @@ func warnEnv(spec claims.Spec, errOut io.Writer) {
 		fmt.Fprintln(errOut, "Warning: --env forces a cold start: the claim cannot adopt a warm sandbox")
 	}
 }
+
+// resolvePool fills spec.Pool from --template when --pool was not given.
+func resolvePool(ctx context.Context, ext extclient.Interface, spec *claims.Spec, template string) error {
+	if spec.Pool != "" {
+		return nil
+	}
+	pool, err := claims.PoolForTemplate(ctx, ext, spec.Namespace, template)
+	spec.Pool = pool
+	return err
+}

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
 
@@ -16,53 +18,34 @@ import (
 // nameLister lists object names in the current namespace, for completion.
 type nameLister func(ctx context.Context, f client.Factory) ([]string, error)
 
-func listClaimNames(ctx context.Context, f client.Factory) ([]string, error) {
-	ext, ns, err := extAndNamespace(f)
-	if err != nil {
-		return nil, err
+// listNames lists the names of one kind in the current namespace.
+func listNames(k kind) nameLister {
+	return func(ctx context.Context, f client.Factory) ([]string, error) {
+		ext, ns, err := extAndNamespace(f)
+		if err != nil {
+			return nil, err
+		}
+		list, err := k.list(ctx, ext, ns, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		var names []string
+		err = meta.EachListItem(list, func(obj runtime.Object) error {
+			m, err := meta.Accessor(obj)
+			if err == nil {
+				names = append(names, m.GetName())
+			}
+			return err
+		})
+		return names, err
 	}
-	list, err := ext.ExtensionsV1beta1().SandboxClaims(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, c := range list.Items {
-		names = append(names, c.Name)
-	}
-	return names, nil
 }
 
-func listPoolNames(ctx context.Context, f client.Factory) ([]string, error) {
-	ext, ns, err := extAndNamespace(f)
-	if err != nil {
-		return nil, err
-	}
-	list, err := ext.ExtensionsV1beta1().SandboxWarmPools(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, p := range list.Items {
-		names = append(names, p.Name)
-	}
-	return names, nil
-}
-
-func listTemplateNames(ctx context.Context, f client.Factory) ([]string, error) {
-	ext, ns, err := extAndNamespace(f)
-	if err != nil {
-		return nil, err
-	}
-	list, err := ext.ExtensionsV1beta1().SandboxTemplates(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, t := range list.Items {
-		names = append(names, t.Name)
-	}
-	return names, nil
-}
+var (
+	listClaimNames    = listNames(claimKind)
+	listPoolNames     = listNames(poolKind)
+	listTemplateNames = listNames(templateKind)
+)
 
 // completeNames completes names from list that start with the typed prefix
 // and are not already arguments.

@@ -174,10 +174,8 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.spec.Pool == "" {
-		if o.spec.Pool, err = claims.PoolForTemplate(ctx, ext, o.spec.Namespace, o.Template); err != nil {
-			return err
-		}
+	if err := resolvePool(ctx, ext, &o.spec, o.Template); err != nil {
+		return err
 	}
 	claim := claims.NewClaim(o.spec, o.Now())
 	if o.dryRun == dryRunClient {

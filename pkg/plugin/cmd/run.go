@@ -153,10 +153,8 @@ func (o *RunOptions) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if o.spec.Pool == "" {
-		if o.spec.Pool, err = claims.PoolForTemplate(ctx, ext, o.spec.Namespace, o.Template); err != nil {
-			return err
-		}
+	if err := resolvePool(ctx, ext, &o.spec, o.Template); err != nil {
+		return err
 	}
 	created, err := createClaim(ctx, ext, o.spec, o.ErrOut)
 	if err != nil {
