@@ -2,13 +2,16 @@ package cmd
 
 import (
 	"context"
-	"strings"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
@@ -239,16 +242,26 @@ func TestDeleteOutputAndNotFound(t *testing.T) {
 	}
 }
 
-func TestDescribeErrorOneLine(t *testing.T) {
-	for _, tc := range []struct{ err, want string }{
-		{"line one\nline two", "line one; line two"},
-	} {
-		if got := describeError(errString(tc.err)); !strings.HasPrefix(got, tc.want) {
-			t.Errorf("got %q", got)
-		}
-	}
-}
-
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+func TestDescribeErrorHints(t *testing.T) {
+	gr := schema.GroupResource{Group: "extensions.agents.x-k8s.io", Resource: "sandboxclaims"}
+	missingAPI := &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: 404,
+		Reason: metav1.StatusReasonNotFound, Message: "the server could not find the requested resource"}}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("listing sandboxclaims: %w", missingAPI), "listing sandboxclaims: the server could not find the requested resource: the server does not serve the agent-sandbox v1beta1 APIs: is agent-sandbox installed? (check with: kubectl get crd sandboxclaims.extensions.agents.x-k8s.io)"},
+		{apierrors.NewNotFound(gr, "x"), `sandboxclaims.extensions.agents.x-k8s.io "x" not found`},
+		{apierrors.NewForbidden(gr, "", errors.New(`User "bob" cannot list resource "sandboxclaims" in API group "extensions.agents.x-k8s.io" in the namespace "default"`)),
+			`sandboxclaims.extensions.agents.x-k8s.io is forbidden: User "bob" cannot list resource "sandboxclaims" in API group "extensions.agents.x-k8s.io" in the namespace "default" (ask a cluster admin for RBAC access; check with: kubectl auth can-i --list)`},
+		{errString("line one\nline two"), "line one; line two"},
+	} {
+		if got := describeError(tc.err); got != tc.want {
+			t.Errorf("got  %q\nwant %q", got, tc.want)
+		}
+	}
+}

@@ -94,6 +94,13 @@ func (r *runtime) command() *exec.Cmd {
 	if c.resolvConf != "" {
 		args = append(args, "--ro-bind", c.resolvConf, "/etc/resolv.conf")
 	}
+	// Literal env values of the container reach the runtime and so the
+	// commands it runs, as a container runtime would give them.
+	for _, e := range r.pod.Spec.Containers[0].Env {
+		if e.ValueFrom == nil {
+			args = append(args, "--setenv", e.Name, e.Value)
+		}
+	}
 	args = append(args, "--chdir", c.runtimeDir, "--setenv", "HOME", "/app",
 		c.python, "-m", "uvicorn", "main:app", "--host", r.pod.Status.PodIP,
 		"--port", strconv.Itoa(r.port()), "--log-level", "warning")

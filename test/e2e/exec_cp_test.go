@@ -256,3 +256,27 @@ func TestDataPlaneErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvReachesTheSandbox: --env forces a cold start (with a warning) and
+// the variable reaches the sandbox's commands.
+func TestEnvReachesTheSandbox(t *testing.T) {
+	res := Sandbox(t, "run", "--pool", "python", "--env", "GREETING=hello there", "-l", "e2e-run=env", "--", "printenv", "GREETING").RunOrFail()
+	if res.Stdout != "hello there\n" || res.Stderr != "Warning: --env forces a cold start: the claim cannot adopt a warm sandbox\n" {
+		t.Errorf("stdout %q stderr %q", res.Stdout, res.Stderr)
+	}
+}
+
+// TestRouterTokenIsNeverPrinted: even at -v=10 the token stays out of the output.
+func TestRouterTokenIsNeverPrinted(t *testing.T) {
+	c := readyClaim(t, "e2e-token")
+	const token = "s3cr3t-t0ken-value"
+	for _, args := range [][]string{
+		{"exec", c, "--router-url", "http://127.0.0.10", "--router-token", token, "-v=10", "--", "true"},
+		{"exec", c, "-v=10", "--", "true"}, // port-forward mode, token from the environment
+	} {
+		res := Sandbox(t, args...).WithEnv("KUBECTL_SANDBOX_ROUTER_TOKEN=" + token).RunOrFail()
+		if strings.Contains(res.Stdout+res.Stderr, token) {
+			t.Errorf("%v printed the router token", args)
+		}
+	}
+}
