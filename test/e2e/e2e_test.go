@@ -163,3 +163,16 @@ func (c *Cmd) RunOrFail() Result {
 	}
 	return res
 }
+
+// runScript runs an arbitrary program with the environment kubectl gets
+// (KUBECONFIG, bin/ on PATH) and returns its combined output.
+func (c *Cmd) runScript(name string, args ...string) string {
+	c.t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = c.command().Env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return string(out)
+}

@@ -5,9 +5,13 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 const claimRes = "sandboxclaim.extensions.agents.x-k8s.io"
@@ -199,5 +203,55 @@ func TestInvalidInputFailsBeforeAnyAPICall(t *testing.T) {
 		if res.ExitCode != 1 || res.Stderr != tc.want+"\n" {
 			t.Errorf("%v: exit %d stderr %q\nwant %q", tc.args, res.ExitCode, res.Stderr, tc.want)
 		}
+	}
+}
+
+// TestGetWatch prints the initial list, then every change, until interrupted.
+func TestGetWatch(t *testing.T) {
+	cleanupClaim(t, "e2e-watch")
+	cmd := Sandbox(t, "get", "-w", "-l", "e2e=watch").command()
+	var out bytes.Buffer
+	var mu sync.Mutex
+	cmd.Stdout = lockedWriter{&mu, &out}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	Sandbox(t, "create", "e2e-watch", "--pool", "python", "-l", "e2e=watch").RunOrFail()
+	ready := regexp.MustCompile(`(?m)^e2e-watch\s+python\s+python\s+True\s+DependenciesReady\s+python-\S+\s+\S+$`)
+	eventually(t, 30*time.Second, "the watch to print the Ready claim", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return ready.MatchString(out.String())
+	})
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("get -w after Ctrl-C: %v", err)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// TestProgressOnlyOnATerminal: on a terminal (script(1) gives one), create
+// shows what it waits on on stderr; elsewhere stderr stays empty, as the
+// exact-output tests check.
+func TestProgressOnlyOnATerminal(t *testing.T) {
+	cleanupClaim(t, "e2e-tty")
+	kubectlPath, _ := exec.LookPath("kubectl")
+	line := fmt.Sprintf("%s sandbox create e2e-tty --pool python-cold", kubectlPath)
+	res := (&Cmd{t: t, args: nil}).runScript("script", "-qec", line, "/dev/null")
+	if !strings.Contains(res, "waiting for sandboxclaim/e2e-tty") || !strings.Contains(res, "e2e-tty ready (sandbox e2e-tty)") {
+		t.Errorf("terminal transcript %q", res)
 	}
 }
