@@ -11,7 +11,7 @@ LDFLAGS  := -s -w -X $(MODULE)/pkg/plugin/version.version=$(VERSION) \
             -X $(MODULE)/pkg/plugin/version.commit=$(COMMIT) \
             -X $(MODULE)/pkg/plugin/version.date=$(DATE)
 
-.PHONY: help build test unit e2e cluster-up cluster-down demo bench release lint vet fmt-check tidy-check
+.PHONY: help build test unit e2e cluster-up cluster-down demo bench release lint vet fmt-check tidy-check golangci
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -46,7 +46,7 @@ release: ## release archives, checksums and the Krew manifest in dist/ (VERSION=
 	@test -n "$(filter v%,$(VERSION))" || { echo "usage: make release VERSION=vX.Y.Z" >&2; exit 1; }
 	hack/release.sh $(VERSION) $(if $(PLATFORMS),"$(PLATFORMS)")
 
-lint: vet fmt-check tidy-check ## go vet, gofmt and go mod tidy checks
+lint: vet fmt-check tidy-check golangci ## go vet, gofmt, go mod tidy and golangci-lint
 
 vet:
 	go vet ./...
@@ -58,3 +58,6 @@ fmt-check:
 
 tidy-check:
 	hack/check-tidy.sh
+
+golangci:
+	hack/lint.sh

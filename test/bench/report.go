@@ -60,7 +60,7 @@ func memTotal() string {
 	var kb int64
 	for _, l := range strings.Split(string(b), "\n") {
 		if strings.HasPrefix(l, "MemTotal:") {
-			fmt.Sscanf(strings.TrimPrefix(l, "MemTotal:"), "%d", &kb)
+			_, _ = fmt.Sscanf(strings.TrimPrefix(l, "MemTotal:"), "%d", &kb)
 		}
 	}
 	return fmt.Sprintf("%.0f GiB RAM", float64(kb)/(1<<20))

@@ -206,7 +206,9 @@ func TestCpLargeFileFlatMemory(t *testing.T) {
 	if _, err := io.CopyN(io.MultiWriter(f, h), rand.Reader, 200<<20); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	want := hex.EncodeToString(h.Sum(nil))
 	for _, dir := range []struct{ name, from, to string }{
 		{"upload", src, c + ":big.bin"},

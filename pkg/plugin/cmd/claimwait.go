@@ -44,7 +44,7 @@ func waitReadyOrDelete(ctx context.Context, ext extclient.Interface, ns, name st
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	if derr := claims.Delete(dctx, ext, ns, name, nil); derr != nil && !apierrors.IsNotFound(derr) {
-		return nil, fmt.Errorf("%w; deleting sandboxclaim %q also failed: %v", err, name, derr)
+		return nil, fmt.Errorf("%w; deleting sandboxclaim %q also failed: %w", err, name, derr)
 	}
 	return nil, fmt.Errorf("%w (sandboxclaim %q was deleted)", err, name)
 }

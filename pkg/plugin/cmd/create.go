@@ -138,7 +138,7 @@ func NewCmdCreate(f client.Factory, streams genericiooptions.IOStreams) *cobra.C
 			return o.Run(cmd.Context())
 		},
 	}
-	o.CreateFlags.AddFlags(cmd, f, "0")
+	o.AddFlags(cmd, f, "0")
 	// --template names a SandboxTemplate here; go templates still work as -o go-template=...
 	o.PrintFlags.TemplatePrinterFlags.TemplateArgument = nil
 	o.PrintFlags.AddFlags(cmd)

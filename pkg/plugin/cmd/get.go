@@ -168,7 +168,7 @@ func (o *GetOptions) toPrinter() (printers.ResourcePrinter, error) {
 	pf.OutputFormat = &o.Output
 	p, err := pf.ToPrinter()
 	if genericclioptions.IsNoCompatiblePrinterError(err) {
-		return nil, fmt.Errorf("unknown --output %q: use json, yaml, name, wide, custom-columns=..., jsonpath=... or go-template=...", o.Output)
+		return nil, fmt.Errorf("unknown --output %q: use json, yaml, name, wide, custom-columns=, jsonpath= or go-template=", o.Output)
 	}
 	return p, err
 }

@@ -73,7 +73,7 @@ is killed outright.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	o.CreateFlags.AddFlags(cmd, f, "1h")
+	o.AddFlags(cmd, f, "1h")
 	o.Router.AddFlags(cmd)
 	cmd.Flags().StringArrayVar(&o.CpIn, "cp-in", nil, "Copy LOCAL:REMOTE into the sandbox before the command (repeatable)")
 	cmd.Flags().StringArrayVar(&o.CpOut, "cp-out", nil, "Copy REMOTE:LOCAL out of the sandbox after the command (repeatable)")

@@ -52,7 +52,7 @@ func portForward(ctx context.Context, clients client.Factory, namespaces []strin
 	}
 	done := make(chan error, 1)
 	go func() { done <- fw.ForwardPorts() }()
-	closeFn := func() { close(stop); <-done }
+	closeFn := func() { close(stop); <-done } //nolint:errcheck // after stop, ForwardPorts ends without an error worth reporting
 	select {
 	case <-ready:
 	case err := <-done:
@@ -64,7 +64,7 @@ func portForward(ctx context.Context, clients client.Factory, namespaces []strin
 	ports, err := fw.GetPorts()
 	if err != nil || len(ports) == 0 {
 		closeFn()
-		return nil, fmt.Errorf("port-forward to router pod %s/%s: no local port: %v", ns, pod, err)
+		return nil, fmt.Errorf("port-forward to router pod %s/%s: no local port: %w", ns, pod, err)
 	}
 	base := &url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(int(ports[0].Local))}
 	return &Conn{BaseURL: base, Via: fmt.Sprintf("port-forward to pod %s/%s", ns, pod), close: closeFn}, nil

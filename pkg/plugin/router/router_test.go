@@ -16,7 +16,7 @@ func gateway(addrs []string, listeners ...gatewayv1.Listener) *gatewayv1.Gateway
 }
 
 func listener(proto gatewayv1.ProtocolType, port int32) gatewayv1.Listener {
-	return gatewayv1.Listener{Name: "l", Protocol: proto, Port: gatewayv1.PortNumber(port)}
+	return gatewayv1.Listener{Name: "l", Protocol: proto, Port: port}
 }
 
 func TestGatewayURL(t *testing.T) {

@@ -107,7 +107,7 @@ func (c *Client) uploadFile(ctx context.Context, local, remote string, progress 
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: nothing to lose
 	var r io.Reader = f
 	if progress != nil {
 		r = progress(remote, f)

@@ -65,9 +65,9 @@ func ClaimRow(c *extv1beta1.SandboxClaim, poolTemplates map[string]string, now t
 	}
 	sandbox := claims.SandboxName(c)
 	launch := ""
-	switch {
-	case sandbox == "":
-	case sandbox == c.Name:
+	switch sandbox {
+	case "":
+	case c.Name:
 		launch = "cold"
 	default:
 		launch = "warm"
