@@ -240,6 +240,16 @@ func TestDataPlaneErrors(t *testing.T) {
 	cleanupClaim(t, "e2e-notready")
 	Sandbox(t, "create", "e2e-notready", "--pool", "no-such-pool", "--wait=false").RunOrFail()
 	c := readyClaim(t, "e2e-errs")
+	// A Gateway that no controller ever gives an address.
+	gw := `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: e2e-no-address, namespace: default}
+spec:
+  gatewayClassName: local
+  listeners: [{name: http, protocol: HTTP, port: 80}]
+`
+	Kubectl(t, "apply", "-f", "-").WithStdin(bytes.NewBufferString(gw)).RunOrFail()
+	t.Cleanup(func() { Kubectl(t, "delete", "gateway", "e2e-no-address", "--ignore-not-found").Run() })
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -247,6 +257,7 @@ func TestDataPlaneErrors(t *testing.T) {
 		{[]string{"exec", "e2e-notready", "--", "true"}, `error: sandboxclaim "e2e-notready" is not Ready`},
 		{[]string{"exec", "e2e-absent", "--", "true"}, `error: sandboxclaim "e2e-absent" not found in namespace "default"`},
 		{[]string{"exec", c, "--gateway", "no-gateway", "--", "true"}, `error: gateway "no-gateway" not found in namespace "default": check --gateway and --gateway-namespace`},
+		{[]string{"exec", c, "--gateway", "e2e-no-address", "--gateway-timeout", "2s", "--", "true"}, "error: gateway default/e2e-no-address has no usable address after 2s (status.addresses has no IP address or hostname yet): is a Gateway controller programming it?"},
 		{[]string{"exec", c, "--router-url", "http://127.0.0.11:80", "--", "true"}, "error: execute: cannot reach the sandbox router: "},
 		{[]string{"exec", c, "--router-namespace", "kube-system", "--", "true"}, "error: cannot port-forward to the sandbox router: no service sandbox-router-svc in namespace kube-system"},
 		{[]string{"exec", c, "--router-url", "http://127.0.0.10", "--gateway", gatewayName, "--", "true"}, "error: --router-url and --gateway cannot be used together"},

@@ -1,7 +1,13 @@
 package router
 
 import (
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -72,5 +78,39 @@ func TestTokenIsNotSentInClearOffLoopback(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("%s allow=%v: %v", tc.url, tc.allow, err)
 		}
+	}
+}
+
+// TestTLSIsVerifiedByDefault: an https router needs its CA (--router-ca-file)
+// unless verification is explicitly skipped.
+func TestTLSIsVerifiedByDefault(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	get := func(o Options) error {
+		rt, err := transport(o)
+		if err != nil {
+			return err
+		}
+		resp, err := (&http.Client{Transport: rt}).Get(srv.URL)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := get(Options{}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("an unknown CA was accepted: %v", err)
+	}
+	if err := get(Options{CAFile: caFile}); err != nil {
+		t.Errorf("with --router-ca-file: %v", err)
+	}
+	if err := get(Options{InsecureSkipTLSVerify: true}); err != nil {
+		t.Errorf("with --router-insecure-skip-tls-verify: %v", err)
+	}
+	if _, err := transport(Options{CAFile: filepath.Join(t.TempDir(), "missing.pem")}); err == nil {
+		t.Error("a missing CA file was accepted")
 	}
 }
