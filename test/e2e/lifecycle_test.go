@@ -210,9 +210,9 @@ func TestInvalidInputFailsBeforeAnyAPICall(t *testing.T) {
 func TestGetWatch(t *testing.T) {
 	cleanupClaim(t, "e2e-watch")
 	cmd := Sandbox(t, "get", "-w", "-l", "e2e=watch").command()
-	var out bytes.Buffer
+	var out, errOut bytes.Buffer
 	var mu sync.Mutex
-	cmd.Stdout = lockedWriter{&mu, &out}
+	cmd.Stdout, cmd.Stderr = lockedWriter{&mu, &out}, lockedWriter{&mu, &errOut}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestGetWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := cmd.Wait(); err != nil {
-		t.Errorf("get -w after Ctrl-C: %v", err)
+		t.Errorf("get -w after Ctrl-C: %v; stderr %q", err, errOut.String())
 	}
 }
 

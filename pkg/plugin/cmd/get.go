@@ -18,6 +18,7 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 
 	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
+	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/tables"
@@ -39,6 +40,8 @@ type GetOptions struct {
 	namespace string
 	human     bool
 	printer   printers.ResourcePrinter
+	// pools are read once per invocation for the TEMPLATE and POOLS columns.
+	pools []extv1beta1.SandboxWarmPool
 
 	Clients client.Factory
 	Now     func() time.Time
@@ -263,7 +266,7 @@ func (o *GetOptions) print(ctx context.Context, ext extclient.Interface, list ru
 		}
 		return nil
 	}
-	table, err := o.kind.table(ctx, ext, o.namespace, list, o.Now())
+	table, err := o.table(ctx, ext, list)
 	if err != nil {
 		return err
 	}
@@ -273,4 +276,16 @@ func (o *GetOptions) print(ctx context.Context, ext extclient.Interface, list ru
 		}
 	}
 	return o.printer.PrintObj(table, o.Out)
+}
+
+// table renders list, reading the namespace's warm pools once if needed.
+func (o *GetOptions) table(ctx context.Context, ext extclient.Interface, list runtime.Object) (*metav1.Table, error) {
+	if o.kind.needsPools && o.pools == nil {
+		pools, err := ext.ExtensionsV1beta1().SandboxWarmPools(o.namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("listing sandboxwarmpools: %w", err)
+		}
+		o.pools = append([]extv1beta1.SandboxWarmPool{}, pools.Items...)
+	}
+	return o.kind.table(list, o.pools, o.Now()), nil
 }

@@ -50,8 +50,8 @@ func (o *GetOptions) watch(ctx context.Context, ext extclient.Interface, list ru
 		case <-ctx.Done():
 			return nil
 		case ev, ok := <-rw.ResultChan():
-			if !ok {
-				return nil
+			if !ok || ctx.Err() != nil {
+				return nil // interrupted: the end of a watch, not an error
 			}
 			if ev.Type == watch.Error {
 				return apierrors.FromObject(ev.Object)
@@ -65,6 +65,9 @@ func (o *GetOptions) watch(ctx context.Context, ext extclient.Interface, list ru
 			}
 			ev.Object.GetObjectKind().SetGroupVersionKind(o.kind.gvk)
 			if err := o.printChange(ctx, ext, rows, ev.Object); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
 				return err
 			}
 		}
@@ -79,7 +82,7 @@ func (o *GetOptions) printChange(ctx context.Context, ext extclient.Interface, r
 	if err := meta.SetList(one, []runtime.Object{obj}); err != nil {
 		return err
 	}
-	table, err := o.kind.table(ctx, ext, o.namespace, one, o.Now())
+	table, err := o.table(ctx, ext, one)
 	if err != nil {
 		return err
 	}

@@ -25,8 +25,10 @@ type kind struct {
 	list     func(ctx context.Context, ext extclient.Interface, ns string, o metav1.ListOptions) (runtime.Object, error)
 	get      func(ctx context.Context, ext extclient.Interface, ns, name string) (runtime.Object, error)
 	watch    func(ctx context.Context, ext extclient.Interface, ns string, o metav1.ListOptions) (watch.Interface, error)
-	// table renders a list of this kind; it may read related objects.
-	table func(ctx context.Context, ext extclient.Interface, ns string, list runtime.Object, now time.Time) (*metav1.Table, error)
+	// needsPools says whether table uses the warm pools of the namespace.
+	needsPools bool
+	// table renders a list of this kind.
+	table func(list runtime.Object, pools []extv1beta1.SandboxWarmPool, now time.Time) *metav1.Table
 }
 
 var claimKind = kind{
@@ -42,16 +44,13 @@ var claimKind = kind{
 	watch: func(ctx context.Context, ext extclient.Interface, ns string, o metav1.ListOptions) (watch.Interface, error) {
 		return ext.ExtensionsV1beta1().SandboxClaims(ns).Watch(ctx, o)
 	},
-	table: func(ctx context.Context, ext extclient.Interface, ns string, list runtime.Object, now time.Time) (*metav1.Table, error) {
-		pools, err := ext.ExtensionsV1beta1().SandboxWarmPools(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return nil, err
-		}
+	needsPools: true,
+	table: func(list runtime.Object, pools []extv1beta1.SandboxWarmPool, now time.Time) *metav1.Table {
 		templates := map[string]string{}
-		for _, p := range pools.Items {
+		for _, p := range pools {
 			templates[tables.PoolKey(p.Namespace, p.Name)] = p.Spec.TemplateRef.Name
 		}
-		return tables.Claims(list.(*extv1beta1.SandboxClaimList).Items, templates, now), nil
+		return tables.Claims(list.(*extv1beta1.SandboxClaimList).Items, templates, now)
 	},
 }
 
@@ -68,12 +67,9 @@ var templateKind = kind{
 	watch: func(ctx context.Context, ext extclient.Interface, ns string, o metav1.ListOptions) (watch.Interface, error) {
 		return ext.ExtensionsV1beta1().SandboxTemplates(ns).Watch(ctx, o)
 	},
-	table: func(ctx context.Context, ext extclient.Interface, ns string, list runtime.Object, now time.Time) (*metav1.Table, error) {
-		pools, err := ext.ExtensionsV1beta1().SandboxWarmPools(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return nil, err
-		}
-		return tables.Templates(list.(*extv1beta1.SandboxTemplateList).Items, pools.Items, now), nil
+	needsPools: true,
+	table: func(list runtime.Object, pools []extv1beta1.SandboxWarmPool, now time.Time) *metav1.Table {
+		return tables.Templates(list.(*extv1beta1.SandboxTemplateList).Items, pools, now)
 	},
 }
 
@@ -90,7 +86,7 @@ var poolKind = kind{
 	watch: func(ctx context.Context, ext extclient.Interface, ns string, o metav1.ListOptions) (watch.Interface, error) {
 		return ext.ExtensionsV1beta1().SandboxWarmPools(ns).Watch(ctx, o)
 	},
-	table: func(_ context.Context, _ extclient.Interface, _ string, list runtime.Object, now time.Time) (*metav1.Table, error) {
-		return tables.Pools(list.(*extv1beta1.SandboxWarmPoolList).Items, now), nil
+	table: func(list runtime.Object, _ []extv1beta1.SandboxWarmPool, now time.Time) *metav1.Table {
+		return tables.Pools(list.(*extv1beta1.SandboxWarmPoolList).Items, now)
 	},
 }

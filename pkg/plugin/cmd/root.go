@@ -83,6 +83,10 @@ func Execute(ctx context.Context, streams genericiooptions.IOStreams, args []str
 	if errors.As(err, &exitErr) {
 		return exitErr.Code
 	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		fmt.Fprintln(streams.ErrOut, "error: interrupted")
+		return 1
+	}
 	fmt.Fprintf(streams.ErrOut, "error: %s\n", describeError(err))
 	return 1
 }
