@@ -177,6 +177,9 @@ func (b *bench) copy() {
 		src := filepath.Join(b.dir, fmt.Sprintf("f%d.bin", mib))
 		b.sh(fmt.Sprintf("head -c %dM /dev/urandom > %s", mib, src))
 		n := b.n(5)
+		if mib == 256 {
+			n = b.n(7)
+		}
 		remote := fmt.Sprintf("f%d.bin", mib)
 		up := append([]string{"-sS", "-f", "-o", "/dev/null", "-F", "file=@" + src + ";filename=" + remote, router + "/upload"}, curlHeaders(sandbox, ip)...)
 		aUp, bUp := pair(n, 1, nil, b.p("cp", src, name+":"+remote, "--router-url", router), b.cmd("curl", up...))

@@ -49,12 +49,10 @@ func waitReadyOrDelete(ctx context.Context, ext extclient.Interface, ns, name st
 	return nil, fmt.Errorf("%w (sandboxclaim %q was deleted)", err, name)
 }
 
-// createClaim creates the claim for spec, warning on stderr when --env
-// rules out a warm sandbox.
-func createClaim(ctx context.Context, ext extclient.Interface, spec claims.Spec, errOut io.Writer) (*extv1beta1.SandboxClaim, error) {
-	warnEnv(spec, errOut)
-	created, err := ext.ExtensionsV1beta1().SandboxClaims(spec.Namespace).Create(ctx, claims.NewClaim(spec, clock()),
-		metav1.CreateOptions{FieldManager: fieldManager})
+// createClaim creates claim (a server-side dry run when dryRun is set).
+func createClaim(ctx context.Context, ext extclient.Interface, claim *extv1beta1.SandboxClaim, dryRun []string) (*extv1beta1.SandboxClaim, error) {
+	created, err := ext.ExtensionsV1beta1().SandboxClaims(claim.Namespace).Create(ctx, claim,
+		metav1.CreateOptions{FieldManager: fieldManager, DryRun: dryRun})
 	if err != nil {
 		return nil, fmt.Errorf("creating sandboxclaim: %w", err)
 	}
@@ -65,6 +63,7 @@ func createClaim(ctx context.Context, ext extclient.Interface, spec claims.Spec,
 // fieldManager names the plugin in managedFields.
 const fieldManager = "kubectl-sandbox"
 
+// warnEnv warns on stderr when --env rules out a warm sandbox.
 func warnEnv(spec claims.Spec, errOut io.Writer) {
 	if len(spec.Env) > 0 {
 		fmt.Fprintln(errOut, "Warning: --env forces a cold start: the claim cannot adopt a warm sandbox")

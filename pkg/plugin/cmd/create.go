@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -178,28 +177,18 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 		return err
 	}
 	claim := claims.NewClaim(o.spec, o.Now())
+	warnEnv(o.spec, o.ErrOut)
 	if o.dryRun == dryRunClient {
-		warnEnv(o.spec, o.ErrOut)
 		if claim.Name == "" {
 			claim.Name, claim.GenerateName = claims.GenerateNamePrefix+utilrand.String(5), ""
 		}
 		return o.print(claim, "created"+o.dryRun.suffix())
 	}
-	if o.dryRun == dryRunServer {
-		warnEnv(o.spec, o.ErrOut)
-		created, err := ext.ExtensionsV1beta1().SandboxClaims(o.spec.Namespace).Create(ctx, claim,
-			metav1.CreateOptions{DryRun: o.dryRun.serverDryRun(), FieldManager: fieldManager})
-		if err != nil {
-			return fmt.Errorf("creating sandboxclaim: %w", err)
-		}
-		created.SetGroupVersionKind(claims.ClaimGVK)
-		return o.print(created, "created"+o.dryRun.suffix())
-	}
-	created, err := createClaim(ctx, ext, o.spec, o.ErrOut)
+	created, err := createClaim(ctx, ext, claim, o.dryRun.serverDryRun())
 	if err != nil {
 		return err
 	}
-	if !o.Wait {
+	if o.dryRun == dryRunServer || !o.Wait {
 		return o.print(created, "created"+o.dryRun.suffix())
 	}
 	if o.PrintFlags.OutputFormat == nil || *o.PrintFlags.OutputFormat == "" {

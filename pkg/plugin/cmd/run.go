@@ -156,7 +156,8 @@ func (o *RunOptions) Run(ctx context.Context) (err error) {
 	if err := resolvePool(ctx, ext, &o.spec, o.Template); err != nil {
 		return err
 	}
-	created, err := createClaim(ctx, ext, o.spec, o.ErrOut)
+	warnEnv(o.spec, o.ErrOut)
+	created, err := createClaim(ctx, ext, claims.NewClaim(o.spec, clock()), nil)
 	if err != nil {
 		return err
 	}

@@ -150,12 +150,21 @@ func (c *Client) DownloadFile(ctx context.Context, remote, dst string, progress 
 // DownloadTree copies a sandbox file or directory tree to local. It returns
 // the files copied.
 func (c *Client) DownloadTree(ctx context.Context, remote, local string, progress func(string, io.Reader) io.Reader) (int, error) {
-	entries, err := c.List(ctx, remote)
-	var he *HTTPError
-	if errors.As(err, &he) && he.Status == 404 {
-		return 1, c.DownloadFile(ctx, remote, local, progress) // not a directory
+	var fileErr error
+	if remote != "" {
+		// Most copies are of one file: try that first, in one request.
+		fileErr = c.DownloadFile(ctx, remote, local, progress)
+		var he *HTTPError
+		if !errors.As(fileErr, &he) || he.Status != 404 {
+			return 1, fileErr
+		}
 	}
+	entries, err := c.List(ctx, remote)
 	if err != nil {
+		var he *HTTPError
+		if fileErr != nil && errors.As(err, &he) && he.Status == 404 {
+			return 0, fileErr // neither a file nor a directory: "no such file"
+		}
 		return 0, err
 	}
 	if err := os.MkdirAll(local, 0o755); err != nil {
