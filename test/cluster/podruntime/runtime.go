@@ -84,9 +84,13 @@ func (r *runtime) superviseProcess(ctx context.Context, cmd *exec.Cmd, exited <-
 
 func (r *runtime) command() *exec.Cmd {
 	c := r.sup.cfg
+	// The runtime's folder is bound under the private /tmp, so that it is
+	// found even when it lives below the host's /tmp.
+	const runtimeMount = "/tmp/.sandbox-runtime"
 	args := []string{
 		"--ro-bind", "/", "/",
 		"--tmpfs", "/tmp",
+		"--ro-bind", c.runtimeDir, runtimeMount,
 		"--bind", r.dir, "/app",
 		"--proc", "/proc", "--dev", "/dev",
 		"--unshare-pid", "--die-with-parent",
@@ -101,7 +105,7 @@ func (r *runtime) command() *exec.Cmd {
 			args = append(args, "--setenv", e.Name, e.Value)
 		}
 	}
-	args = append(args, "--chdir", c.runtimeDir, "--setenv", "HOME", "/app",
+	args = append(args, "--chdir", runtimeMount, "--setenv", "HOME", "/app",
 		c.python, "-m", "uvicorn", "main:app", "--host", r.pod.Status.PodIP,
 		"--port", strconv.Itoa(r.port()), "--log-level", "warning")
 	cmd := exec.Command("bwrap", args...)
