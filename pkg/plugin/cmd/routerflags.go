@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
@@ -107,6 +108,7 @@ func openRouter(ctx context.Context, f client.Factory, opts router.Options, port
 	if err != nil {
 		return nil, err
 	}
+	klog.V(2).Infof("reaching the sandbox router by %s", conn.Via)
 	return &sandboxes{conn: conn, opts: opts, port: port}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -34,6 +35,18 @@ func viaGateway(ctx context.Context, clients client.Factory, o Options) (*Conn, 
 		}
 	}
 	gateways := gw.GatewayV1().Gateways(ns)
+	// The common case, an addressed Gateway, takes one GET; only a Gateway
+	// still waiting for its address is watched.
+	g, err := gateways.Get(ctx, o.Gateway, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("gateway %q not found in namespace %q: check --gateway and --gateway-namespace", o.Gateway, ns)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading gateway %s/%s: %w", ns, o.Gateway, err)
+	}
+	if base, _ := gatewayURL(g); base != nil {
+		return &Conn{BaseURL: base, Via: fmt.Sprintf("gateway %s/%s at %s", ns, o.Gateway, base.Host)}, nil
+	}
 	sel := fields.OneTermEqualSelector("metadata.name", o.Gateway).String()
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
