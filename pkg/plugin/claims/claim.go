@@ -20,7 +20,6 @@ const (
 	SandboxNameAnnotation      = "agents.x-k8s.io/sandbox-name"
 	PodNameAnnotation          = "agents.x-k8s.io/pod-name"
 	LaunchTypeLabel            = "agents.x-k8s.io/launch-type"
-	TemplateRefAnnotation      = "agents.x-k8s.io/sandbox-template-ref"
 
 	// GenerateNamePrefix names claims the way the Go SDK does.
 	GenerateNamePrefix = "sandbox-claim-"

@@ -3,6 +3,7 @@ package claims
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -26,7 +27,7 @@ func (e *NoPoolError) Error() string {
 	}
 	msg := fmt.Sprintf("no SandboxWarmPool in namespace %q uses SandboxTemplate %q; pools: %s; templates: %s",
 		e.Namespace, e.Template, listOrNone(pools), listOrNone(e.Templates))
-	if contains(e.Templates, e.Template) {
+	if slices.Contains(e.Templates, e.Template) {
 		return msg + fmt.Sprintf("; create a pool for it (spec.sandboxTemplateRef.name: %s, replicas: 0 for cold starts) or use --pool", e.Template)
 	}
 	return msg + "; check the template name, or use --pool"
@@ -37,15 +38,6 @@ func listOrNone(items []string) string {
 		return "none"
 	}
 	return strings.Join(items, ", ")
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // PoolForTemplate picks the warm pool that serves template: the one with the

@@ -3,6 +3,7 @@ package cmd
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/tables"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/version"
 )
 
@@ -81,7 +83,7 @@ func (o *VersionOptions) Run() error {
 		} else {
 			out.ServerAPIs = apis
 			for _, g := range agentGroups {
-				if !contains(apis[g], "v1beta1") {
+				if !slices.Contains(apis[g], "v1beta1") {
 					w := fmt.Sprintf("the cluster does not serve %s/v1beta1: kubectl sandbox needs agent-sandbox v0.5.6 or newer", g)
 					out.Warnings = append(out.Warnings, w)
 					fmt.Fprintln(o.ErrOut, "Warning: "+w)
@@ -109,7 +111,7 @@ func (o *VersionOptions) Run() error {
 	if out.ServerAPIs != nil {
 		var parts []string
 		for _, g := range agentGroups {
-			parts = append(parts, fmt.Sprintf("%s %s", g, orNone(strings.Join(out.ServerAPIs[g], ","))))
+			parts = append(parts, fmt.Sprintf("%s %s", g, tables.OrNone(strings.Join(out.ServerAPIs[g], ","))))
 		}
 		fmt.Fprintf(o.Out, "Server agent-sandbox APIs: %s\n", strings.Join(parts, "; "))
 	}
@@ -134,7 +136,7 @@ func (o *VersionOptions) serverAPIs() (map[string][]string, error) {
 	}
 	apis := map[string][]string{}
 	for _, g := range groups.Groups {
-		if contains(agentGroups, g.Name) {
+		if slices.Contains(agentGroups, g.Name) {
 			for _, v := range g.Versions {
 				apis[g.Name] = append(apis[g.Name], v.Version)
 			}
@@ -142,20 +144,4 @@ func (o *VersionOptions) serverAPIs() (map[string][]string, error) {
 		}
 	}
 	return apis, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "<none>"
-	}
-	return s
 }

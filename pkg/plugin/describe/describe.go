@@ -18,6 +18,7 @@ import (
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/tables"
 )
 
 // View is everything describe shows; Sandbox and Pod may be nil.
@@ -39,7 +40,7 @@ func Print(w io.Writer, v View, now time.Time) error {
 	line(tw, 0, "Annotations:", kv(c.Annotations))
 	line(tw, 0, "Created:", stamp(c.CreationTimestamp.Time, now))
 	line(tw, 0, "Pool:", c.Spec.WarmPoolRef.Name)
-	line(tw, 0, "Template:", orNone(v.Template))
+	line(tw, 0, "Template:", tables.OrNone(v.Template))
 	if lc := c.Spec.Lifecycle; lc != nil && lc.ShutdownTime != nil {
 		line(tw, 0, "Expires:", fmt.Sprintf("%s (policy %s)", stamp(lc.ShutdownTime.Time, now), lc.ShutdownPolicy))
 	} else {
@@ -52,19 +53,19 @@ func Print(w io.Writer, v View, now time.Time) error {
 	fmt.Fprintln(tw, "Sandbox:")
 	if s := v.Sandbox; s != nil {
 		line(tw, 1, "Name:", s.Name)
-		line(tw, 1, "Launch:", orNone(s.Labels[claims.LaunchTypeLabel]))
-		line(tw, 1, "Pod IPs:", orNone(strings.Join(s.Status.PodIPs, ",")))
-		line(tw, 1, "Service:", orNone(s.Status.ServiceFQDN))
+		line(tw, 1, "Launch:", tables.OrNone(s.Labels[claims.LaunchTypeLabel]))
+		line(tw, 1, "Pod IPs:", tables.OrNone(strings.Join(s.Status.PodIPs, ",")))
+		line(tw, 1, "Service:", tables.OrNone(s.Status.ServiceFQDN))
 		conditions(tw, 1, s.Status.Conditions, now)
 	} else {
-		line(tw, 1, "<none>", orNone(claims.SandboxName(c)))
+		line(tw, 1, "<none>", tables.OrNone(claims.SandboxName(c)))
 	}
 	fmt.Fprintln(tw, "Pod:")
 	if p := v.Pod; p != nil {
 		line(tw, 1, "Name:", p.Name)
 		line(tw, 1, "Phase:", string(p.Status.Phase))
-		line(tw, 1, "Node:", orNone(p.Spec.NodeName))
-		line(tw, 1, "IP:", orNone(p.Status.PodIP))
+		line(tw, 1, "Node:", tables.OrNone(p.Spec.NodeName))
+		line(tw, 1, "IP:", tables.OrNone(p.Status.PodIP))
 		podConditions(tw, p.Status.Conditions, now)
 	} else {
 		line(tw, 1, "<none>", "")
@@ -85,14 +86,14 @@ func conditions(w io.Writer, indent int, conds []metav1.Condition, now time.Time
 	}
 	fmt.Fprintf(w, "%sConditions:\n%s  Type\tStatus\tReason\tAge\tMessage\n", pad, pad)
 	for _, c := range conds {
-		fmt.Fprintf(w, "%s  %s\t%s\t%s\t%s\t%s\n", pad, c.Type, c.Status, orNone(c.Reason), ago(c.LastTransitionTime.Time, now), c.Message)
+		fmt.Fprintf(w, "%s  %s\t%s\t%s\t%s\t%s\n", pad, c.Type, c.Status, tables.OrNone(c.Reason), ago(c.LastTransitionTime.Time, now), c.Message)
 	}
 }
 
 func podConditions(w io.Writer, conds []corev1.PodCondition, now time.Time) {
 	fmt.Fprintf(w, "  Conditions:\n    Type\tStatus\tReason\tAge\tMessage\n")
 	for _, c := range conds {
-		fmt.Fprintf(w, "    %s\t%s\t%s\t%s\t%s\n", c.Type, c.Status, orNone(c.Reason), ago(c.LastTransitionTime.Time, now), c.Message)
+		fmt.Fprintf(w, "    %s\t%s\t%s\t%s\t%s\n", c.Type, c.Status, tables.OrNone(c.Reason), ago(c.LastTransitionTime.Time, now), c.Message)
 	}
 }
 
@@ -109,7 +110,7 @@ func events(w io.Writer, evs []corev1.Event, now time.Time) {
 			from = e.ReportingController
 		}
 		obj := strings.ToLower(e.InvolvedObject.Kind) + "/" + e.InvolvedObject.Name
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%s\n", e.Type, e.Reason, ago(eventTime(e), now), obj, orNone(from), strings.TrimSpace(e.Message))
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%s\n", e.Type, e.Reason, ago(eventTime(e), now), obj, tables.OrNone(from), strings.TrimSpace(e.Message))
 	}
 }
 
@@ -146,14 +147,7 @@ func stamp(t, now time.Time) string {
 	if t.IsZero() {
 		return "<unknown>"
 	}
-	return t.UTC().Format(time.RFC3339) + " (" + relative(t, now) + ")"
-}
-
-func relative(t, now time.Time) string {
-	if t.After(now) {
-		return "in " + duration.HumanDuration(t.Sub(now))
-	}
-	return duration.HumanDuration(now.Sub(t)) + " ago"
+	return t.UTC().Format(time.RFC3339) + " (" + tables.Relative(t, now) + ")"
 }
 
 func ago(t, now time.Time) string {
@@ -161,11 +155,4 @@ func ago(t, now time.Time) string {
 		return "<unknown>"
 	}
 	return duration.HumanDuration(now.Sub(t))
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "<none>"
-	}
-	return s
 }

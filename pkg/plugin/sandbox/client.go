@@ -58,9 +58,6 @@ func NewClient(base *url.URL, transport http.RoundTripper, token string, target 
 	}
 }
 
-// Target returns the sandbox this client talks to.
-func (c *Client) Target() Target { return c.target }
-
 func (c *Client) newRequest(ctx context.Context, method, endpoint string, body io.Reader) (*http.Request, error) {
 	full := strings.TrimSuffix(c.base.String(), "/") + "/" + endpoint
 	req, err := http.NewRequestWithContext(ctx, method, full, body)

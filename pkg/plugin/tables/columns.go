@@ -95,7 +95,7 @@ func (c *CustomColumns) PrintObj(obj runtime.Object, out io.Writer) error {
 			for _, v := range vals {
 				parts = append(parts, fmt.Sprint(v.Interface()))
 			}
-			cells[i] = orNone(strings.Join(parts, ","))
+			cells[i] = OrNone(strings.Join(parts, ","))
 		}
 		fmt.Fprintln(w, strings.Join(cells, "\t"))
 	}

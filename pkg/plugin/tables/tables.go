@@ -74,14 +74,14 @@ func ClaimRow(c *extv1beta1.SandboxClaim, poolTemplates map[string]string, now t
 	}
 	expires := ""
 	if lc := c.Spec.Lifecycle; lc != nil && lc.ShutdownTime != nil {
-		expires = relative(lc.ShutdownTime.Time, now)
+		expires = Relative(lc.ShutdownTime.Time, now)
 	}
 	obj := c.DeepCopy()
 	obj.SetGroupVersionKind(claims.ClaimGVK)
 	return metav1.TableRow{
-		Cells: []any{c.Name, c.Spec.WarmPoolRef.Name, template, orNone(ready), orNone(reason),
-			orNone(sandbox), age(c.CreationTimestamp, now), orNone(claims.PreferredIP(c.Status.SandboxStatus.PodIPs)),
-			orNone(launch), orNone(expires)},
+		Cells: []any{c.Name, c.Spec.WarmPoolRef.Name, template, OrNone(ready), OrNone(reason),
+			OrNone(sandbox), age(c.CreationTimestamp, now), OrNone(claims.PreferredIP(c.Status.SandboxStatus.PodIPs)),
+			OrNone(launch), OrNone(expires)},
 		Object: runtime.RawExtension{Object: obj},
 	}
 }
@@ -113,7 +113,7 @@ func Templates(items []extv1beta1.SandboxTemplate, pools []extv1beta1.SandboxWar
 			env = "Disallowed"
 		}
 		t.Rows = append(t.Rows, metav1.TableRow{
-			Cells:  []any{tpl.Name, orNone(image), orNone(strings.Join(byTemplate[tpl.Name], ",")), env, age(tpl.CreationTimestamp, now)},
+			Cells:  []any{tpl.Name, OrNone(image), OrNone(strings.Join(byTemplate[tpl.Name], ",")), env, age(tpl.CreationTimestamp, now)},
 			Object: runtime.RawExtension{Object: tpl},
 		})
 	}
@@ -152,14 +152,16 @@ func age(ts metav1.Time, now time.Time) string {
 	return duration.HumanDuration(now.Sub(ts.Time))
 }
 
-func relative(t, now time.Time) string {
+// Relative says how far t is from now: "in 5m" or "5m ago".
+func Relative(t, now time.Time) string {
 	if t.After(now) {
 		return "in " + duration.HumanDuration(t.Sub(now))
 	}
 	return duration.HumanDuration(now.Sub(t)) + " ago"
 }
 
-func orNone(s string) string {
+// OrNone prints an empty value as <none>, as kubectl does.
+func OrNone(s string) string {
 	if s == "" {
 		return none
 	}
