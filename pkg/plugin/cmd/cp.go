@@ -167,14 +167,12 @@ func (o *CpOptions) runDownload(ctx context.Context, c *sandbox.Client, spin *pr
 		_, err = io.Copy(o.Out, spin.CountingReader(remote, body))
 		return err
 	}
-	local := o.local
-	if info, err := os.Stat(local); err == nil && info.IsDir() && remote != "" {
-		// A file lands in an existing directory under its own name; a
-		// directory's contents go into it.
-		if _, lerr := c.List(ctx, remote); lerr != nil {
-			local = filepath.Join(local, path.Base(remote))
-		}
+	// A file lands in an existing directory under its own name; a
+	// directory's contents go into the destination.
+	fileDst := o.local
+	if info, err := os.Stat(o.local); err == nil && info.IsDir() && remote != "" {
+		fileDst = filepath.Join(o.local, path.Base(remote))
 	}
-	_, err := c.DownloadTree(ctx, remote, local, spin.CountingReader)
+	_, err := c.DownloadTree(ctx, remote, fileDst, o.local, spin.CountingReader)
 	return err
 }

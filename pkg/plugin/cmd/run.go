@@ -195,7 +195,7 @@ func (o *RunOptions) Run(ctx context.Context) (err error) {
 		return err
 	}
 	for _, p := range o.cpOut {
-		if _, err := c.DownloadTree(ctx, p.remote, p.local, nil); err != nil {
+		if _, err := c.DownloadTree(ctx, p.remote, p.local, p.local, nil); err != nil {
 			return interrupted(ctx, fmt.Errorf("--cp-out %s: %w", p.remote, err))
 		}
 	}

@@ -147,24 +147,29 @@ func (c *Client) DownloadFile(ctx context.Context, remote, dst string, progress 
 	return os.Rename(tmp.Name(), dst)
 }
 
-// DownloadTree copies a sandbox file or directory tree to local. It returns
-// the files copied.
-func (c *Client) DownloadTree(ctx context.Context, remote, local string, progress func(string, io.Reader) io.Reader) (int, error) {
-	var fileErr error
-	if remote != "" {
-		// Most copies are of one file: try that first, in one request.
-		fileErr = c.DownloadFile(ctx, remote, local, progress)
-		var he *HTTPError
-		if !errors.As(fileErr, &he) || he.Status != 404 {
-			return 1, fileErr
-		}
+// DownloadTree copies a sandbox file to fileDst, or a sandbox directory
+// tree into dirDst. A file is tried first (one request, the common case); a
+// path that is no file is listed as a directory. It returns the files copied.
+func (c *Client) DownloadTree(ctx context.Context, remote, fileDst, dirDst string, progress func(string, io.Reader) io.Reader) (int, error) {
+	if remote == "" {
+		return c.downloadDir(ctx, remote, dirDst, progress)
 	}
+	fileErr := c.DownloadFile(ctx, remote, fileDst, progress)
+	var he *HTTPError
+	if !errors.As(fileErr, &he) || he.Status != 404 {
+		return 1, fileErr
+	}
+	n, err := c.downloadDir(ctx, remote, dirDst, progress)
+	if errors.As(err, &he) && he.Status == 404 && n == 0 {
+		return 0, fileErr // neither a file nor a directory: "no such file"
+	}
+	return n, err
+}
+
+// downloadDir copies the directory remote into local, recursively.
+func (c *Client) downloadDir(ctx context.Context, remote, local string, progress func(string, io.Reader) io.Reader) (int, error) {
 	entries, err := c.List(ctx, remote)
 	if err != nil {
-		var he *HTTPError
-		if fileErr != nil && errors.As(err, &he) && he.Status == 404 {
-			return 0, fileErr // neither a file nor a directory: "no such file"
-		}
 		return 0, err
 	}
 	if err := os.MkdirAll(local, 0o755); err != nil {
@@ -177,7 +182,7 @@ func (c *Client) DownloadTree(ctx context.Context, remote, local string, progres
 		}
 		r, l := path.Join(remote, e.Name), filepath.Join(local, e.Name)
 		if e.IsDir() {
-			n, err := c.DownloadTree(ctx, r, l, progress)
+			n, err := c.downloadDir(ctx, r, l, progress)
 			count += n
 			if err != nil {
 				return count, err
