@@ -255,3 +255,28 @@ func TestProgressOnlyOnATerminal(t *testing.T) {
 		t.Errorf("terminal transcript %q", res)
 	}
 }
+
+// TestDeleteBySelectorAndAll deletes with -l and with --all, and waits.
+func TestDeleteBySelectorAndAll(t *testing.T) {
+	Kubectl(t, "create", "namespace", "e2e-delete").RunOrFail()
+	t.Cleanup(func() { Kubectl(t, "delete", "namespace", "e2e-delete", "--wait=false").Run() })
+	for _, n := range []string{"a", "b", "c"} {
+		args := []string{"create", n, "-n", "e2e-delete", "--pool", "none", "--wait=false"}
+		if n != "c" {
+			args = append(args, "-l", "group=ab")
+		}
+		Sandbox(t, args...).RunOrFail()
+	}
+	res := Sandbox(t, "delete", "-n", "e2e-delete", "-l", "group=ab").RunOrFail()
+	if res.Stdout != claimRes+` "a" deleted`+"\n"+claimRes+` "b" deleted`+"\n" {
+		t.Errorf("delete -l: %q", res.Stdout)
+	}
+	if left := Sandbox(t, "get", "-n", "e2e-delete", "-o", "name").RunOrFail().Stdout; left != claimRes+"/c\n" {
+		t.Errorf("after delete -l: %q", left)
+	}
+	Sandbox(t, "delete", "-n", "e2e-delete", "--all").RunOrFail()
+	res = Sandbox(t, "get", "-n", "e2e-delete").RunOrFail()
+	if res.Stdout != "" || res.Stderr != "No resources found in e2e-delete namespace.\n" {
+		t.Errorf("after delete --all: %q %q", res.Stdout, res.Stderr)
+	}
+}
