@@ -21,8 +21,10 @@ build: ## build bin/kubectl-sandbox
 
 test: lint unit e2e ## run every check and test (the README's test command)
 
-unit: ## unit and command tests, with the race detector
-	go test -race -count=1 -timeout 10m -v ./...
+unit: ## unit and command tests, with the race detector; prints coverage of pkg/ (floor 80%)
+	@mkdir -p _output
+	go test -race -count=1 -timeout 10m -v -coverprofile=_output/unit.cover ./...
+	hack/coverage.sh _output/unit.cover 80
 
 e2e: build ## end-to-end tests through the real kubectl on the local cluster
 	@mkdir -p _output

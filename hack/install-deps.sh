@@ -2,12 +2,13 @@
 # Installs the Debian packages the local cluster needs, when they are missing:
 # the upstream python runtime's dependencies (FastAPI, uvicorn,
 # python-multipart under /usr/bin/python3), bubblewrap for the per-pod
-# sandbox of each runtime, and the tools the scripts use.
+# sandbox of each runtime, the tools the scripts use, and zsh and fish for
+# the completion tests.
 set -euo pipefail
 missing=()
 /usr/bin/python3 -c 'import fastapi, uvicorn, multipart' 2>/dev/null ||
   missing+=(python3-fastapi python3-uvicorn python3-multipart)
-for tool in bwrap:bubblewrap openssl:openssl curl:curl unshare:util-linux; do
+for tool in bwrap:bubblewrap openssl:openssl curl:curl unshare:util-linux zsh:zsh fish:fish; do
   command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

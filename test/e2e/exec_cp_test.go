@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -64,7 +65,7 @@ func TestExecExitCodesAndSplitStreams(t *testing.T) {
 		t.Errorf("-o json: exit %d stdout %q", res.ExitCode, res.Stdout)
 	}
 	res = Sandbox(t, "exec", c, "--timeout", "1s", "--", "sleep", "10").Run()
-	if res.ExitCode != 1 || res.Stderr != "error: the command did not finish within --timeout 1s (it may still be running in the sandbox)\n" {
+	if res.ExitCode != 1 || res.Stderr != "error: the command did not finish within 1s; it may still be running in the sandbox (raise --timeout)\n" {
 		t.Errorf("--timeout: exit %d stderr %q", res.ExitCode, res.Stderr)
 	}
 }
@@ -88,14 +89,15 @@ func TestExecHostileArgvRoundTrips(t *testing.T) {
 }
 
 func TestExecSelectorRunsInParallelWithPrefixes(t *testing.T) {
-	for _, n := range []string{"e2e-sel-a", "e2e-sel-b", "e2e-sel-c"} {
+	names := []string{"e2e-sel-a", "e2e-sel-b", "e2e-sel-c"}
+	for _, n := range names {
 		readyClaim(t, n, "-l", "e2e-sel=yes")
 	}
 	res := Sandbox(t, "exec", "-l", "e2e-sel=yes", "--router-url", "http://127.0.0.10", "--", "sh", "-c", "echo hi; echo oops >&2; exit 3").Run()
 	if res.ExitCode != 3 {
 		t.Errorf("exit %d", res.ExitCode)
 	}
-	for _, n := range []string{"e2e-sel-a", "e2e-sel-b", "e2e-sel-c"} {
+	for _, n := range names {
 		if !strings.Contains(res.Stdout, "["+n+"] hi\n") || !strings.Contains(res.Stderr, "["+n+"] oops\n") {
 			t.Errorf("no prefixed output for %s:\n%s\n%s", n, res.Stdout, res.Stderr)
 		}
@@ -103,6 +105,50 @@ func TestExecSelectorRunsInParallelWithPrefixes(t *testing.T) {
 	if strings.Count(res.Stdout, "\n") != 3 {
 		t.Errorf("stdout %q", res.Stdout)
 	}
+	// Each sandbox prints when its command starts and ends. In parallel,
+	// every start comes before every end; with --max-parallel 1, no two
+	// runs overlap.
+	spans := func(args ...string) [][2]float64 {
+		t.Helper()
+		res := Sandbox(t, append(append([]string{"exec", "-l", "e2e-sel=yes"}, args...),
+			"--", "sh", "-c", "date +%s.%N; sleep 1; date +%s.%N")...).RunOrFail()
+		var out [][2]float64
+		for _, n := range names {
+			var s [2]float64
+			if _, err := fmt.Sscanf(strings.Join(prefixed(res.Stdout, n), " "), "%f %f", &s[0], &s[1]); err != nil {
+				t.Fatalf("%s: %v in %q", n, err, res.Stdout)
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	par := spans()
+	for _, a := range par {
+		for _, b := range par {
+			if a[0] >= b[1] {
+				t.Errorf("not parallel: a run started at %.3f, after another ended at %.3f", a[0], b[1])
+			}
+		}
+	}
+	seq := spans("--max-parallel", "1")
+	for i, a := range seq {
+		for j, b := range seq {
+			if i != j && a[0] < b[1] && b[0] < a[1] {
+				t.Errorf("--max-parallel 1: runs %v and %v overlap", a, b)
+			}
+		}
+	}
+}
+
+// prefixed returns the lines of out that carry [name], without the prefix.
+func prefixed(out, name string) []string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(l, "["+name+"] "); ok {
+			lines = append(lines, rest)
+		}
+	}
+	return lines
 }
 
 // writeTree makes a directory tree of mixed files and returns their sums.
@@ -175,7 +221,7 @@ func TestCpErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"cat", c + ":../../etc/passwd"}, "error: download ../../etc/passwd: HTTP 403: Access denied: the path is outside the sandbox's root directory\n"},
+		{[]string{"cat", c + ":../../etc/passwd"}, "error: sandbox path \"../../etc/passwd\" is outside /app, the only directory the sandbox runtime serves\n"},
 		{[]string{"cp", c + ":/etc/passwd", "x"}, "error: sandbox path \"/etc/passwd\" is outside /app, the only directory the sandbox runtime serves\n"},
 		{[]string{"cp", c + ":missing.txt", filepath.Join(t.TempDir(), "m")}, "error: download missing.txt: HTTP 404: File not found: no such file or directory in the sandbox\n"},
 		{[]string{"ls", c + ":nowhere"}, "error: " + c + ":/app/nowhere is not a directory in the sandbox\n"},
@@ -185,10 +231,16 @@ func TestCpErrors(t *testing.T) {
 			t.Errorf("%v: exit %d stderr %q\nwant %q", tc.args, res.ExitCode, res.Stderr, tc.want)
 		}
 	}
-	// A local write failure: the destination's folder does not exist.
-	res := Sandbox(t, "cp", c+":streamless", "/nonexistent-dir/x").Run()
-	if res.ExitCode != 1 {
-		t.Errorf("exit %d", res.ExitCode)
+	// A local write failure: the file exists in the sandbox, but the local
+	// destination's folder does not.
+	src := filepath.Join(t.TempDir(), "there.txt")
+	if err := os.WriteFile(src, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	Sandbox(t, "cp", src, c+":there.txt").RunOrFail()
+	res := Sandbox(t, "cp", c+":there.txt", "/nonexistent-dir/x").Run()
+	if want := "error: writing /nonexistent-dir/x: no such file or directory\n"; res.ExitCode != 1 || res.Stderr != want {
+		t.Errorf("exit %d stderr %q\nwant %q", res.ExitCode, res.Stderr, want)
 	}
 }
 

@@ -98,9 +98,29 @@ func TestCompletion(t *testing.T) {
 	if !strings.HasPrefix(res.Stdout, "e2e-complete\n") {
 		t.Errorf("kubectl plugin completion: %q", res.Stdout)
 	}
-	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
-		if out := Sandbox(t, "completion", shell).RunOrFail().Stdout; !strings.Contains(out, "kubectl-sandbox") {
-			t.Errorf("completion %s: %.80q", shell, out)
-		}
+	// Each shell's script, loaded into that shell, completes verbs and the
+	// names of claims (through the plugin's __complete).
+	sh := Kubectl(t)
+	bash := sh.runScript("bash", "-c", `source <(kubectl-sandbox completion bash)
+complete_line() { COMP_LINE="$1"; read -ra COMP_WORDS <<<"$1"; [[ "$1" == *" " ]] && COMP_WORDS+=(""); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); COMP_POINT=${#COMP_LINE}; COMPREPLY=(); __start_kubectl-sandbox; printf '%s\n' "${COMPREPLY[@]}"; }
+complete_line "kubectl-sandbox cr"; echo --; complete_line "kubectl-sandbox describe e2e-comp"`)
+	if bash != "create\n--\ne2e-complete\n" {
+		t.Errorf("bash completion: %q", bash)
+	}
+	fish := sh.runScript("fish", "-c", `kubectl-sandbox completion fish | source
+complete -C "kubectl-sandbox cr"; echo --; complete -C "kubectl-sandbox describe e2e-comp"`)
+	if !strings.HasPrefix(fish, "create\tCreate a sandbox claim and wait until its sandbox is ready\n--\ne2e-complete") {
+		t.Errorf("fish completion: %q", fish)
+	}
+	// zsh: the script parses (driving zsh's completion system needs a
+	// terminal); powershell is not on the machine: its script names the
+	// command.
+	zsh := filepath.Join(t.TempDir(), "_kubectl-sandbox")
+	if err := os.WriteFile(zsh, []byte(Sandbox(t, "completion", "zsh").RunOrFail().Stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh.runScript("zsh", "-n", zsh)
+	if out := Sandbox(t, "completion", "powershell").RunOrFail().Stdout; !strings.Contains(out, "Register-ArgumentCompleter -CommandName 'kubectl-sandbox'") {
+		t.Errorf("completion powershell: %.200q", out)
 	}
 }

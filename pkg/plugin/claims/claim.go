@@ -1,12 +1,14 @@
-// Package claims holds the SandboxClaim lifecycle: building a claim,
-// resolving a template to a warm pool, waiting on conditions with watches,
-// and deleting. It speaks agent-sandbox v1beta1 only.
+// Package claims holds the SandboxClaim lifecycle: building and creating a
+// claim, resolving a template to a warm pool, waiting on conditions with
+// watches, deleting, and gathering what describe shows. It speaks
+// agent-sandbox v1beta1 only, takes client-go clientsets, returns typed
+// errors and never prints.
 package claims
 
 import (
-	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
@@ -79,14 +81,12 @@ func NewClaim(spec Spec, now time.Time) *extv1beta1.SandboxClaim {
 	return c
 }
 
+// ConditionReady is the claim condition that says its sandbox is usable.
+const ConditionReady = "Ready"
+
 // ReadyCondition returns the claim's Ready condition, or nil.
 func ReadyCondition(c *extv1beta1.SandboxClaim) *metav1.Condition {
-	for i := range c.Status.Conditions {
-		if c.Status.Conditions[i].Type == "Ready" {
-			return &c.Status.Conditions[i]
-		}
-	}
-	return nil
+	return meta.FindStatusCondition(c.Status.Conditions, ConditionReady)
 }
 
 // IsReady reports whether the claim's sandbox is usable: Ready=True and a
@@ -111,15 +111,6 @@ var terminalReasons = map[string]bool{
 	"TemplateNotFound": true, "WarmPoolNotFound": true, "InvalidMetadata": true,
 	"EnvVarsInjectionRejected": true, "VolumeClaimTemplatesError": true,
 	"ClaimExpired": true, "SandboxExpired": true,
-}
-
-// FailedError reports a claim that reached a terminal Ready=False reason.
-type FailedError struct {
-	Name, Reason, Message string
-}
-
-func (e *FailedError) Error() string {
-	return fmt.Sprintf("sandboxclaim %q failed: %s: %s", e.Name, e.Reason, e.Message)
 }
 
 // Failure returns a FailedError when the claim is in a terminal state.

@@ -25,13 +25,12 @@ func (e *NoPoolError) Error() string {
 	for _, p := range e.Pools {
 		pools = append(pools, p.Name+" (template "+p.Spec.TemplateRef.Name+")")
 	}
-	msg := fmt.Sprintf("no SandboxWarmPool in namespace %q uses SandboxTemplate %q; pools: %s; templates: %s",
+	return fmt.Sprintf("no SandboxWarmPool in namespace %q uses SandboxTemplate %q; pools: %s; templates: %s",
 		e.Namespace, e.Template, listOrNone(pools), listOrNone(e.Templates))
-	if slices.Contains(e.Templates, e.Template) {
-		return msg + fmt.Sprintf("; create a pool for it (spec.sandboxTemplateRef.name: %s, replicas: 0 for cold starts) or use --pool", e.Template)
-	}
-	return msg + "; check the template name, or use --pool"
 }
+
+// TemplateExists says whether the template exists (it only lacks a pool).
+func (e *NoPoolError) TemplateExists() bool { return slices.Contains(e.Templates, e.Template) }
 
 func listOrNone(items []string) string {
 	if len(items) == 0 {
@@ -45,7 +44,7 @@ func listOrNone(items []string) string {
 func PoolForTemplate(ctx context.Context, client extclient.Interface, ns, template string) (string, error) {
 	pools, err := client.ExtensionsV1beta1().SandboxWarmPools(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("listing sandboxwarmpools: %w", err)
 	}
 	var matches []extv1beta1.SandboxWarmPool
 	for _, p := range pools.Items {
@@ -57,7 +56,7 @@ func PoolForTemplate(ctx context.Context, client extclient.Interface, ns, templa
 		e := &NoPoolError{Namespace: ns, Template: template, Pools: pools.Items}
 		templates, err := client.ExtensionsV1beta1().SandboxTemplates(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("listing sandboxtemplates: %w", err)
 		}
 		for _, t := range templates.Items {
 			e.Templates = append(e.Templates, t.Name)

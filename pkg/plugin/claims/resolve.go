@@ -2,11 +2,10 @@ package claims
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
+	"sort"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
@@ -15,7 +14,8 @@ import (
 
 // NotReadyError reports a claim whose sandbox cannot take requests yet.
 type NotReadyError struct {
-	Name   string
+	Name string
+	// Reason is the Ready condition's reason and message, if any.
 	Reason string
 }
 
@@ -24,20 +24,26 @@ func (e *NotReadyError) Error() string {
 	if e.Reason != "" {
 		msg += " (" + e.Reason + ")"
 	}
-	return msg + fmt.Sprintf(": wait for it with: kubectl sandbox wait %s --for=condition=Ready", e.Name)
+	return msg
+}
+
+// Get reads one claim; a claim that does not exist is a *NotFoundError.
+func Get(ctx context.Context, client extclient.Interface, ns, name string) (*extv1beta1.SandboxClaim, error) {
+	c, err := client.ExtensionsV1beta1().SandboxClaims(ns).Get(ctx, name, metav1.GetOptions{})
+	if IsObjectNotFound(err) {
+		return nil, &NotFoundError{Namespace: ns, Name: name}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("getting sandboxclaim %q: %w", name, err)
+	}
+	return c, nil
 }
 
 // GetReady reads a claim with one GET and checks that its sandbox is usable.
 func GetReady(ctx context.Context, client extclient.Interface, ns, name string) (*extv1beta1.SandboxClaim, error) {
-	c, err := client.ExtensionsV1beta1().SandboxClaims(ns).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		var status apierrors.APIStatus
-		if errors.As(err, &status) && status.Status().Details != nil && status.Status().Details.Name != "" {
-			return nil, &NotFoundError{Namespace: ns, Name: name}
-		}
-	}
+	c, err := Get(ctx, client, ns, name)
 	if err != nil {
-		return nil, fmt.Errorf("getting sandboxclaim %q: %w", name, err)
+		return nil, err
 	}
 	if !IsReady(c) {
 		e := &NotReadyError{Name: name}
@@ -50,6 +56,17 @@ func GetReady(ctx context.Context, client extclient.Interface, ns, name string) 
 		return nil, e
 	}
 	return c, nil
+}
+
+// List lists the claims of a namespace that match a label selector, sorted
+// by name.
+func List(ctx context.Context, client extclient.Interface, ns, selector string) ([]extv1beta1.SandboxClaim, error) {
+	list, err := client.ExtensionsV1beta1().SandboxClaims(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, fmt.Errorf("listing sandboxclaims: %w", err)
+	}
+	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
+	return list.Items, nil
 }
 
 // PreferredIP returns the first IPv4 address (unmapping IPv4-mapped IPv6),

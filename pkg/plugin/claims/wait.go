@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -18,81 +19,104 @@ import (
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 )
 
-// NotFoundError reports a claim that does not exist.
-type NotFoundError struct{ Namespace, Name string }
-
-func (e *NotFoundError) Error() string {
-	return fmt.Sprintf("sandboxclaim %q not found in namespace %q", e.Name, e.Namespace)
+// Condition is what WaitFor waits for: a claim condition with a status, or
+// the claim's deletion.
+type Condition struct {
+	// Deleted waits until the claim is gone (a claim already gone counts).
+	Deleted bool
+	Type    string
+	Status  metav1.ConditionStatus
 }
 
-// TimeoutError reports a wait that ran out of time, with the last state seen.
-type TimeoutError struct {
-	Name, For string
-	After     time.Duration
-	Last      *metav1.Condition
-}
+// Ready is the usable state: Ready=True with a bound sandbox. Waiting for
+// it fails fast on the terminal reasons.
+var Ready = Condition{Type: ConditionReady, Status: metav1.ConditionTrue}
 
-func (e *TimeoutError) Error() string {
-	msg := fmt.Sprintf("timed out after %s waiting for sandboxclaim %q to %s", e.After, e.Name, e.For)
-	if e.Last != nil {
-		msg += fmt.Sprintf(" (last Ready=%s, reason %s: %s)", e.Last.Status, e.Last.Reason, e.Last.Message)
+// Deleted is the claim's deletion.
+var Deleted = Condition{Deleted: true}
+
+// String words the condition for messages ("become Ready", "be deleted").
+func (c Condition) String() string {
+	switch {
+	case c.Deleted:
+		return "be deleted"
+	case c == Ready:
+		return "become Ready"
 	}
-	return msg
+	return fmt.Sprintf("have condition %s=%s", c.Type, c.Status)
 }
 
 // Observer sees every state of the claim while waiting (to show progress).
 type Observer func(*extv1beta1.SandboxClaim)
 
-// WaitReady waits, with a watch that survives dropped connections and
-// apiserver restarts, until the claim is Ready=True with a bound sandbox. It
-// fails fast on terminal reasons and when the claim is deleted. timeout is
-// only used to word the timeout error; ctx carries the deadline.
-func WaitReady(ctx context.Context, client extclient.Interface, ns, name string, timeout time.Duration, observe Observer) (*extv1beta1.SandboxClaim, error) {
+// WaitFor waits, with a watch that survives dropped connections and
+// apiserver restarts, until the claim meets cond or timeout passes. It
+// returns the claim as last seen (nil for Deleted). A claim deleted while
+// waiting for a condition, and a terminal Ready reason while waiting for
+// Ready, end the wait with an error. Errors are *TimeoutError,
+// *InterruptedError (the caller's context ended), *NotFoundError,
+// *DeletedError, *FailedError or API errors.
+func WaitFor(ctx context.Context, client extclient.Interface, ns, name string, cond Condition, timeout time.Duration, observe Observer) (*extv1beta1.SandboxClaim, error) {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	var last *extv1beta1.SandboxClaim
-	ev, err := until(ctx, client, ns, name, mustExist(ns, name), func(ev watch.Event) (bool, error) {
+	pre := mustExist(ns, name)
+	if cond.Deleted {
+		pre = func(store cache.Store) (bool, error) {
+			_, exists, err := store.Get(&metav1.ObjectMeta{Namespace: ns, Name: name})
+			return !exists, err
+		}
+	}
+	ev, err := until(wctx, client, ns, name, pre, func(ev watch.Event) (bool, error) {
 		c, ok := ev.Object.(*extv1beta1.SandboxClaim)
 		if !ok || c.Name != name {
 			return false, nil
 		}
 		if ev.Type == watch.Deleted {
-			return false, fmt.Errorf("sandboxclaim %q was deleted while waiting for it to become Ready", name)
+			if cond.Deleted {
+				return true, nil
+			}
+			return false, &DeletedError{Name: name, For: cond.String()}
 		}
 		last = c
 		if observe != nil {
 			observe(c)
 		}
+		return met(c, cond)
+	})
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return nil, &InterruptedError{Name: name, For: cond.String()}
+	case errors.Is(wctx.Err(), context.DeadlineExceeded) || wait.Interrupted(err):
+		te := &TimeoutError{Name: name, For: cond.String(), After: timeout}
+		if last != nil && !cond.Deleted {
+			te.Last = ReadyCondition(last)
+		}
+		return nil, te
+	default:
+		return nil, err
+	}
+	if cond.Deleted || ev == nil {
+		return nil, nil
+	}
+	c, _ := ev.Object.(*extv1beta1.SandboxClaim)
+	return c, nil
+}
+
+// met says whether c meets cond, or fails for good.
+func met(c *extv1beta1.SandboxClaim, cond Condition) (bool, error) {
+	switch {
+	case cond.Deleted:
+		return false, nil
+	case cond == Ready:
 		if IsReady(c) {
 			return true, nil
 		}
 		return false, Failure(c)
-	})
-	if err != nil {
-		if isTimeout(ctx, err) {
-			te := &TimeoutError{Name: name, For: "become Ready", After: timeout}
-			if last != nil {
-				te.Last = ReadyCondition(last)
-			}
-			return nil, te
-		}
-		return nil, err
 	}
-	return ev.Object.(*extv1beta1.SandboxClaim), nil
-}
-
-// WaitDeleted waits until the claim is gone. A claim that is already gone
-// counts as deleted.
-func WaitDeleted(ctx context.Context, client extclient.Interface, ns, name string, timeout time.Duration) error {
-	gone := func(store cache.Store) (bool, error) {
-		_, exists, err := store.Get(&metav1.ObjectMeta{Namespace: ns, Name: name})
-		return !exists, err
-	}
-	_, err := until(ctx, client, ns, name, gone, func(ev watch.Event) (bool, error) {
-		return ev.Type == watch.Deleted, nil
-	})
-	if err != nil && isTimeout(ctx, err) {
-		return &TimeoutError{Name: name, For: "be deleted", After: timeout}
-	}
-	return err
+	got := meta.FindStatusCondition(c.Status.Conditions, cond.Type)
+	return got != nil && got.Status == cond.Status, nil
 }
 
 func mustExist(ns, name string) watchtools.PreconditionFunc {
@@ -123,32 +147,22 @@ func until(ctx context.Context, client extclient.Interface, ns, name string, pre
 	return watchtools.UntilWithSync(ctx, lw, &extv1beta1.SandboxClaim{}, pre, cond)
 }
 
-func isTimeout(ctx context.Context, err error) bool {
-	return errors.Is(ctx.Err(), context.DeadlineExceeded) || (wait.Interrupted(err) && ctx.Err() == nil)
-}
-
-// WaitCondition waits until the claim's condition condType has status.
-func WaitCondition(ctx context.Context, client extclient.Interface, ns, name, condType string, status metav1.ConditionStatus, timeout time.Duration) (*extv1beta1.SandboxClaim, error) {
-	ev, err := until(ctx, client, ns, name, mustExist(ns, name), func(ev watch.Event) (bool, error) {
-		c, ok := ev.Object.(*extv1beta1.SandboxClaim)
-		if !ok || c.Name != name {
-			return false, nil
-		}
-		if ev.Type == watch.Deleted {
-			return false, fmt.Errorf("sandboxclaim %q was deleted while waiting for condition %s", name, condType)
-		}
-		for _, cond := range c.Status.Conditions {
-			if cond.Type == condType && cond.Status == status {
-				return true, nil
+// WaitForAll waits for each claim in turn to meet cond, within timeout in
+// all; done, if set, is called as each one does.
+func WaitForAll(ctx context.Context, client extclient.Interface, ns string, names []string, cond Condition, timeout time.Duration, done func(name string)) error {
+	start := time.Now()
+	for _, name := range names {
+		left := max(timeout-time.Since(start), time.Nanosecond)
+		if _, err := WaitFor(ctx, client, ns, name, cond, left, nil); err != nil {
+			var te *TimeoutError
+			if errors.As(err, &te) {
+				te.After = timeout
 			}
+			return err
 		}
-		return false, nil
-	})
-	if err != nil {
-		if isTimeout(ctx, err) {
-			return nil, &TimeoutError{Name: name, For: fmt.Sprintf("have condition %s=%s", condType, status), After: timeout}
+		if done != nil {
+			done(name)
 		}
-		return nil, err
 	}
-	return ev.Object.(*extv1beta1.SandboxClaim), nil
+	return nil
 }

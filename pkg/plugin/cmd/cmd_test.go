@@ -8,47 +8,79 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	k8sfake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
-	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+	gatewayfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
 
-	agentsclient "sigs.k8s.io/agent-sandbox/clients/k8s/clientset/versioned"
-	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
+	sandboxv1beta1 "sigs.k8s.io/agent-sandbox/api/v1beta1"
+	agentsfake "sigs.k8s.io/agent-sandbox/clients/k8s/clientset/versioned/fake"
 	extfake "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned/fake"
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 )
 
 var testNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-// fakeFactory serves a fake extensions clientset; any other client fails
-// the test, since these verbs must not need it.
+// fakeFactory serves fake clientsets: extensions, agents and core.
 type fakeFactory struct {
-	t   *testing.T
-	ext *extfake.Clientset
+	ext     *extfake.Clientset
+	agents  *agentsfake.Clientset
+	core    *k8sfake.Clientset
+	gateway *gatewayfake.Clientset
+	config  *rest.Config
 }
 
-func (f *fakeFactory) Namespace() (string, error)               { return "default", nil }
-func (f *fakeFactory) RESTConfig() (*rest.Config, error)        { return &rest.Config{}, nil }
-func (f *fakeFactory) Extensions() (extclient.Interface, error) { return f.ext, nil }
-func (f *fakeFactory) Agents() (agentsclient.Interface, error) {
-	f.t.Fatal("unexpected agents client")
-	return nil, nil
+func newFakeFactory(objs ...runtime.Object) *fakeFactory {
+	var ext, core []runtime.Object
+	var sandboxes []*sandboxv1beta1.Sandbox
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *sandboxv1beta1.Sandbox:
+			sandboxes = append(sandboxes, o)
+		case *corev1.Pod, *corev1.Event, *corev1.Service:
+			core = append(core, o)
+		default:
+			ext = append(ext, o)
+		}
+	}
+	f := &fakeFactory{
+		ext: extfake.NewSimpleClientset(ext...), agents: agentsfake.NewSimpleClientset(),
+		core: k8sfake.NewClientset(core...), gateway: gatewayfake.NewSimpleClientset(),
+		config: &rest.Config{Host: "http://127.0.0.1:1"},
+	}
+	f.ext.PrependWatchReactor("*", noStreamingList)
+	// The fake tracker guesses the resource "sandboxs" for objects given to
+	// NewSimpleClientset; a create goes through the right one.
+	for _, sb := range sandboxes {
+		if _, err := f.agents.AgentsV1beta1().Sandboxes(sb.Namespace).Create(context.Background(), sb, metav1.CreateOptions{}); err != nil {
+			panic(err)
+		}
+	}
+	return f
 }
-func (f *fakeFactory) Core() (corev1client.CoreV1Interface, error) {
-	f.t.Fatal("unexpected core client")
-	return nil, nil
+
+// noStreamingList refuses a streaming list, which the fakes cannot serve, so
+// that reflectors fall back to LIST and WATCH, as against servers without it.
+func noStreamingList(a k8stesting.Action) (bool, watch.Interface, error) {
+	if wa, ok := a.(k8stesting.WatchActionImpl); ok && wa.ListOptions.SendInitialEvents != nil {
+		return true, nil, errors.New("this fake does not stream lists")
+	}
+	return false, nil, nil
 }
-func (f *fakeFactory) Gateway() (gatewayclient.Interface, error) {
-	f.t.Fatal("unexpected gateway client")
-	return nil, nil
+
+func (f *fakeFactory) Namespace() (string, error) { return "default", nil }
+func (f *fakeFactory) Clients() (*kube.Clients, error) {
+	return &kube.Clients{Config: f.config, Core: f.core.CoreV1(), Ext: f.ext, Agents: f.agents, Gateway: f.gateway}, nil
 }
 
 type result struct {
@@ -58,19 +90,26 @@ type result struct {
 
 // run executes the verb made by newCmd with args against objs, with the
 // clock pinned to testNow.
-func run(t *testing.T, newCmd func(client.Factory, genericiooptions.IOStreams) *cobra.Command, args []string, objs ...runtime.Object) (result, *extfake.Clientset) {
+func run(t *testing.T, newCmd func(Factory, genericiooptions.IOStreams) *cobra.Command, args []string, objs ...runtime.Object) (result, *extfake.Clientset) {
+	t.Helper()
+	f := newFakeFactory(objs...)
+	return runWith(t, f, newCmd, "", args), f.ext
+}
+
+// runWith executes a verb against f, with stdin and the clock pinned.
+func runWith(t *testing.T, f Factory, newCmd func(Factory, genericiooptions.IOStreams) *cobra.Command, stdin string, args []string) result {
 	t.Helper()
 	clock = func() time.Time { return testNow }
 	t.Cleanup(func() { clock = time.Now })
-	f := &fakeFactory{t: t, ext: extfake.NewSimpleClientset(objs...)}
-	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+	streams, in, out, errOut := genericiooptions.NewTestIOStreams()
+	in.WriteString(stdin)
 	cmd := newCmd(f, streams)
 	cmd.SetArgs(args)
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	err := cmd.ExecuteContext(context.Background())
-	return result{out: out.String(), errOut: errOut.String(), err: err}, f.ext
+	return result{out: out.String(), errOut: errOut.String(), err: err}
 }
 
 func TestCreateDryRunClientYAML(t *testing.T) {
@@ -260,7 +299,7 @@ func TestDescribeErrorHints(t *testing.T) {
 			`sandboxclaims.extensions.agents.x-k8s.io is forbidden: User "bob" cannot list resource "sandboxclaims" in API group "extensions.agents.x-k8s.io" in the namespace "default" (ask a cluster admin for RBAC access; check with: kubectl auth can-i --list)`},
 		{errString("line one\nline two"), "line one; line two"},
 	} {
-		if got := describeError(tc.err); got != tc.want {
+		if got := describeError(tc.err, "get"); got != tc.want {
 			t.Errorf("got  %q\nwant %q", got, tc.want)
 		}
 	}

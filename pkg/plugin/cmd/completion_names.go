@@ -9,23 +9,23 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-
-	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
-
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
 )
 
 // nameLister lists object names in the current namespace, for completion.
-type nameLister func(ctx context.Context, f client.Factory) ([]string, error)
+type nameLister func(ctx context.Context, f Factory) ([]string, error)
 
 // listNames lists the names of one kind in the current namespace.
 func listNames(k kind) nameLister {
-	return func(ctx context.Context, f client.Factory) ([]string, error) {
-		ext, ns, err := extAndNamespace(f)
+	return func(ctx context.Context, f Factory) ([]string, error) {
+		ns, err := f.Namespace()
 		if err != nil {
 			return nil, err
 		}
-		list, err := k.list(ctx, ext, ns, metav1.ListOptions{})
+		clients, err := f.Clients()
+		if err != nil {
+			return nil, err
+		}
+		list, err := k.list(ctx, clients.Ext, ns, metav1.ListOptions{})
 		if err != nil {
 			return nil, err
 		}
@@ -49,7 +49,7 @@ var (
 
 // completeNames completes names from list that start with the typed prefix
 // and are not already arguments.
-func completeNames(f client.Factory, list nameLister) cobra.CompletionFunc {
+func completeNames(f Factory, list nameLister) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -72,16 +72,6 @@ func completeNames(f client.Factory, list nameLister) cobra.CompletionFunc {
 }
 
 // registerNameCompletion completes a flag's value with list.
-func registerNameCompletion(cmd *cobra.Command, f client.Factory, flag string, list nameLister) {
+func registerNameCompletion(cmd *cobra.Command, f Factory, flag string, list nameLister) {
 	_ = cmd.RegisterFlagCompletionFunc(flag, completeNames(f, list))
-}
-
-// extAndNamespace returns the extensions client and the current namespace.
-func extAndNamespace(f client.Factory) (extclient.Interface, string, error) {
-	ns, err := f.Namespace()
-	if err != nil {
-		return nil, "", err
-	}
-	ext, err := f.Extensions()
-	return ext, ns, err
 }

@@ -3,39 +3,36 @@ package cmd
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"path"
-	"path/filepath"
 	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/progress"
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
 
 // CpOptions copies files and directory trees to and from a sandbox.
 type CpOptions struct {
 	Router RouterFlags
 
+	src, dst      string
 	claim         string
-	remote, local string // remote is a runtime path; local may be "-"
+	remote, local string // remote is as typed; local may be "-"
 	upload        bool
 	namespace     string
-	router        router.Options
+	session       session.Options
 
-	Clients client.Factory
+	Clients Factory
 	genericiooptions.IOStreams
 }
 
 // NewCmdCp returns `kubectl sandbox cp`.
-func NewCmdCp(f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+func NewCmdCp(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &CpOptions{Clients: f, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "cp SRC DST",
@@ -56,6 +53,9 @@ stream: memory stays flat whatever the size.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -83,16 +83,27 @@ func parseSpec(s string) (claim, p string, remote bool) {
 	return m[1], m[3], true
 }
 
-// Complete works out the direction and validates both sides.
+// Complete takes the two sides, the router flags and the namespace.
 func (o *CpOptions) Complete(args []string) error {
-	srcClaim, src, srcRemote := parseSpec(args[0])
-	dstClaim, dst, dstRemote := parseSpec(args[1])
+	o.src, o.dst = args[0], args[1]
+	var err error
+	if o.session, err = o.Router.ToOptions(); err != nil {
+		return err
+	}
+	o.namespace, err = o.Clients.Namespace()
+	return err
+}
+
+// Validate works out the direction and checks both sides; it reads no file
+// and makes no API call.
+func (o *CpOptions) Validate() error {
+	srcClaim, src, srcRemote := parseSpec(o.src)
+	dstClaim, dst, dstRemote := parseSpec(o.dst)
 	switch {
 	case srcRemote == dstRemote:
 		return errors.New("exactly one of SRC and DST must be CLAIM:PATH (prefix a local path that contains ':' with ./)")
 	case dstRemote:
-		o.claim, o.local, o.upload = dstClaim, src, true
-		o.remote = dst
+		o.claim, o.local, o.remote, o.upload = dstClaim, src, dst, true
 	default:
 		o.claim, o.local, o.remote = srcClaim, dst, src
 	}
@@ -102,77 +113,50 @@ func (o *CpOptions) Complete(args []string) error {
 	if _, err := sandbox.RemotePath(o.remote); err != nil {
 		return err
 	}
-	var err error
-	if o.router, err = o.Router.ToOptions(); err != nil {
-		return err
+	if o.upload && o.local == "-" && (o.remote == "" || strings.HasSuffix(o.remote, "/")) {
+		return errors.New("copying from stdin needs a file name in the sandbox, not a directory")
 	}
-	o.namespace, err = o.Clients.Namespace()
-	return err
+	return nil
 }
 
 // Run performs the copy.
 func (o *CpOptions) Run(ctx context.Context) error {
-	c, closeRouter, err := openClaim(ctx, o.Clients, o.router, o.Router.ServerPort, o.namespace, o.claim)
+	clients, err := o.Clients.Clients()
 	if err != nil {
 		return err
 	}
-	defer closeRouter()
+	s := session.New(clients, o.namespace, o.session)
+	defer s.Close()
+	rt, _, err := s.Open(ctx, o.claim)
+	if err != nil {
+		return err
+	}
 	spin := progress.Start(o.ErrOut, "copying")
 	defer spin.Stop()
-	if o.upload {
-		return o.runUpload(ctx, c, spin)
-	}
-	return o.runDownload(ctx, c, spin)
-}
-
-func (o *CpOptions) runUpload(ctx context.Context, c *sandbox.Client, spin *progress.Spinner) error {
-	dirTarget := strings.HasSuffix(o.remote, "/") || o.remote == ""
 	remote, _ := sandbox.RemotePath(o.remote)
-	if o.local == "-" {
-		if dirTarget {
-			return errors.New("copying from stdin needs a file name in the sandbox, not a directory")
+	switch {
+	case o.upload && o.local == "-":
+		return sandbox.WriteFile(ctx, rt, remote, spin.CountingReader(remote, o.In))
+	case o.upload:
+		if strings.HasSuffix(o.remote, "/") && remote != "" {
+			remote += "/" // a directory target
 		}
-		if dir := path.Dir(remote); dir != "." {
-			if err := c.MkdirAll(ctx, dir); err != nil {
-				return err
-			}
-		}
-		return c.Upload(ctx, remote, spin.CountingReader(remote, o.In))
+		_, err = sandbox.CopyTo(ctx, rt, o.local, remote, spin.CountingReader)
+	case o.local == "-":
+		err = catFile(ctx, rt, remote, o.Out, spin.CountingReader)
+	default:
+		_, err = sandbox.CopyFrom(ctx, rt, remote, o.local, spin.CountingReader)
 	}
-	info, err := os.Stat(o.local)
-	if err != nil {
-		return fmt.Errorf("cannot read %s: %w", o.local, errors.Unwrap(err))
-	}
-	if !info.IsDir() && !dirTarget {
-		// An existing remote directory receives the file under its own name.
-		if _, err := c.List(ctx, remote); err == nil {
-			dirTarget = true
-		}
-	}
-	if !info.IsDir() && dirTarget {
-		remote = path.Join(remote, filepath.Base(o.local))
-	}
-	_, err = c.UploadTree(ctx, o.local, remote, spin.CountingReader)
 	return err
 }
 
-func (o *CpOptions) runDownload(ctx context.Context, c *sandbox.Client, spin *progress.Spinner) error {
-	remote, _ := sandbox.RemotePath(o.remote)
-	if o.local == "-" {
-		body, _, err := c.Download(ctx, remote)
-		if err != nil {
-			return err
-		}
-		defer body.Close()
-		_, err = io.Copy(o.Out, spin.CountingReader(remote, body))
+// catFile streams a sandbox file to w.
+func catFile(ctx context.Context, rt sandbox.Runtime, remote string, w io.Writer, progress sandbox.Progress) error {
+	body, _, err := rt.Download(ctx, remote)
+	if err != nil {
 		return err
 	}
-	// A file lands in an existing directory under its own name; a
-	// directory's contents go into the destination.
-	fileDst := o.local
-	if info, err := os.Stat(o.local); err == nil && info.IsDir() && remote != "" {
-		fileDst = filepath.Join(o.local, path.Base(remote))
-	}
-	_, err := c.DownloadTree(ctx, remote, fileDst, o.local, spin.CountingReader)
+	defer body.Close()
+	_, err = io.Copy(w, progress.Wrap(remote, body))
 	return err
 }

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -16,11 +17,7 @@ import (
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
 )
-
-// cleanupTimeout bounds a delete that runs after the main context ended.
-const cleanupTimeout = 30 * time.Second
 
 // CreateFlags are the claim-creation flags shared by create and run.
 type CreateFlags struct {
@@ -33,7 +30,7 @@ type CreateFlags struct {
 }
 
 // AddFlags binds the creation flags to cmd.
-func (f *CreateFlags) AddFlags(cmd *cobra.Command, clients client.Factory, defaultTTL string) {
+func (f *CreateFlags) AddFlags(cmd *cobra.Command, clients Factory, defaultTTL string) {
 	cmd.Flags().StringVar(&f.Pool, "pool", "", "SandboxWarmPool to claim a sandbox from")
 	cmd.Flags().StringVar(&f.Template, "template", "", "SandboxTemplate to use; resolves to the warm pool that serves it")
 	cmd.Flags().StringVarP(&f.Labels, "labels", "l", "", "Labels for the claim, as key=value,key2=value2")
@@ -46,7 +43,7 @@ func (f *CreateFlags) AddFlags(cmd *cobra.Command, clients client.Factory, defau
 }
 
 // ToSpec validates the flags, without API calls, into a claim spec (the pool
-// is empty when --template is given: it is resolved later).
+// is empty when --template is given: the engine resolves it).
 func (f *CreateFlags) ToSpec(ns, name string) (claims.Spec, error) {
 	spec := claims.Spec{Namespace: ns, Name: name, Pool: f.Pool}
 	if (f.Pool == "") == (f.Template == "") {
@@ -96,6 +93,13 @@ func (f *CreateFlags) ToSpec(ns, name string) (claims.Spec, error) {
 	return spec, nil
 }
 
+// warnEnv warns on stderr when --env rules out a warm sandbox.
+func warnEnv(spec claims.Spec, errOut io.Writer) {
+	if len(spec.Env) > 0 {
+		fmt.Fprintln(errOut, "Warning: --env forces a cold start: the claim cannot adopt a warm sandbox")
+	}
+}
+
 // CreateOptions creates a claim and waits for it.
 type CreateOptions struct {
 	CreateFlags
@@ -103,17 +107,18 @@ type CreateOptions struct {
 	DryRun     string
 	Wait       bool
 
-	spec    claims.Spec
-	dryRun  dryRunMode
-	printer printers.ResourcePrinter
+	name, namespace string
+	spec            claims.Spec
+	dryRun          dryRunMode
+	printer         printers.ResourcePrinter
 
-	Clients client.Factory
+	Clients Factory
 	Now     func() time.Time
 	genericiooptions.IOStreams
 }
 
 // NewCmdCreate returns `kubectl sandbox create`.
-func NewCmdCreate(f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+func NewCmdCreate(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &CreateOptions{
 		PrintFlags: genericclioptions.NewPrintFlags("created"),
 		Wait:       true, Clients: f, Now: clock, IOStreams: streams,
@@ -134,6 +139,9 @@ func NewCmdCreate(f client.Factory, streams genericiooptions.IOStreams) *cobra.C
 			if err := o.Complete(args); err != nil {
 				return err
 			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
 			return o.Run(cmd.Context())
 		},
 	}
@@ -146,17 +154,21 @@ func NewCmdCreate(f client.Factory, streams genericiooptions.IOStreams) *cobra.C
 	return cmd
 }
 
-// Complete validates the flags and arguments; it makes no API calls.
+// Complete takes the name and the namespace.
 func (o *CreateOptions) Complete(args []string) error {
-	ns, err := o.Clients.Namespace()
-	if err != nil {
-		return err
-	}
-	name := ""
 	if len(args) == 1 {
-		name = args[0]
+		o.name = args[0]
 	}
-	if o.spec, err = o.ToSpec(ns, name); err != nil {
+	var err error
+	o.namespace, err = o.Clients.Namespace()
+	return err
+}
+
+// Validate checks the flags and builds the spec and the printer; it makes
+// no API calls.
+func (o *CreateOptions) Validate() error {
+	var err error
+	if o.spec, err = o.ToSpec(o.namespace, o.name); err != nil {
 		return err
 	}
 	if o.dryRun, err = parseDryRun(o.DryRun); err != nil {
@@ -169,44 +181,50 @@ func (o *CreateOptions) Complete(args []string) error {
 // Run creates the claim and, with --wait, waits for it. A claim that fails
 // to become Ready is deleted, so a failed create leaves nothing behind.
 func (o *CreateOptions) Run(ctx context.Context) error {
-	ext, err := o.Clients.Extensions()
+	clients, err := o.Clients.Clients()
 	if err != nil {
 		return err
 	}
-	if err := resolvePool(ctx, ext, &o.spec, o.Template); err != nil {
+	if err := claims.ResolvePool(ctx, clients.Ext, &o.spec, o.Template); err != nil {
 		return err
 	}
 	claim := claims.NewClaim(o.spec, o.Now())
 	warnEnv(o.spec, o.ErrOut)
-	if o.dryRun == dryRunClient {
+	switch {
+	case o.dryRun == dryRunClient:
 		if claim.Name == "" {
 			claim.Name, claim.GenerateName = claims.GenerateNamePrefix+utilrand.String(5), ""
 		}
 		return o.print(claim, "created"+o.dryRun.suffix())
-	}
-	created, err := createClaim(ctx, ext, claim, o.dryRun.serverDryRun())
-	if err != nil {
-		return err
-	}
-	if o.dryRun == dryRunServer || !o.Wait {
-		return o.print(created, "created"+o.dryRun.suffix())
-	}
-	if o.PrintFlags.OutputFormat == nil || *o.PrintFlags.OutputFormat == "" {
-		if err := o.print(created, "created"); err != nil {
+	case o.dryRun == dryRunServer || !o.Wait:
+		created, err := claims.Create(ctx, clients.Ext, claim, o.dryRun == dryRunServer)
+		if err != nil {
 			return err
 		}
+		return o.print(created, "created"+o.dryRun.suffix())
 	}
-	ready, err := waitReadyOrDelete(ctx, ext, created.Namespace, created.Name, o.Timeout, o.ErrOut)
+	p := &claimProgress{errOut: o.ErrOut}
+	defer p.stop()
+	ready, err := claims.CreateAndWait(ctx, clients.Ext, claim, o.Timeout, p.hooks(func(c *extv1beta1.SandboxClaim) {
+		if o.namesOnly() {
+			_ = o.print(c, "created")
+		}
+	}))
+	p.stop()
 	if err != nil {
 		return err
 	}
-	ready.SetGroupVersionKind(claims.ClaimGVK)
 	return o.print(ready, fmt.Sprintf("ready (sandbox %s)", claims.SandboxName(ready)))
+}
+
+// namesOnly says whether output is kubectl's "NAME created" lines (no -o).
+func (o *CreateOptions) namesOnly() bool {
+	return o.PrintFlags.OutputFormat == nil || *o.PrintFlags.OutputFormat == ""
 }
 
 // print prints obj with -o, or as a kubectl name line with operation op.
 func (o *CreateOptions) print(obj *extv1beta1.SandboxClaim, op string) error {
-	if o.PrintFlags.OutputFormat == nil || *o.PrintFlags.OutputFormat == "" {
+	if o.namesOnly() {
 		return (&printers.NamePrinter{Operation: op}).PrintObj(obj, o.Out)
 	}
 	return o.printer.PrintObj(obj, o.Out)

@@ -7,12 +7,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
 )
 
 // DeleteOptions deletes claims; owner references cascade to their Sandbox,
@@ -29,12 +26,12 @@ type DeleteOptions struct {
 	namespace string
 	dryRun    dryRunMode
 
-	Clients client.Factory
+	Clients Factory
 	genericiooptions.IOStreams
 }
 
 // NewCmdDelete returns `kubectl sandbox delete`.
-func NewCmdDelete(f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+func NewCmdDelete(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &DeleteOptions{Wait: true, Clients: f, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "delete (NAME... | --all | -l SELECTOR)",
@@ -49,6 +46,9 @@ func NewCmdDelete(f client.Factory, streams genericiooptions.IOStreams) *cobra.C
 			if err := o.Complete(args); err != nil {
 				return err
 			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
 			return o.Run(cmd.Context())
 		},
 	}
@@ -61,10 +61,19 @@ func NewCmdDelete(f client.Factory, streams genericiooptions.IOStreams) *cobra.C
 	return cmd
 }
 
-// Complete checks that exactly one way of choosing claims is used.
+// Complete takes the names and the namespace.
 func (o *DeleteOptions) Complete(args []string) error {
+	o.names = args
+	var err error
+	o.namespace, err = o.Clients.Namespace()
+	return err
+}
+
+// Validate checks that exactly one way of choosing claims is used, and the
+// flags; it makes no API calls.
+func (o *DeleteOptions) Validate() error {
 	ways := 0
-	for _, used := range []bool{len(args) > 0, o.All, o.Selector != ""} {
+	for _, used := range []bool{len(o.names) > 0, o.All, o.Selector != ""} {
 		if used {
 			ways++
 		}
@@ -72,7 +81,7 @@ func (o *DeleteOptions) Complete(args []string) error {
 	if ways != 1 {
 		return errors.New("give claim names, --all or --selector (exactly one of them)")
 	}
-	for _, n := range args {
+	for _, n := range o.names {
 		if err := validateName("claim", n); err != nil {
 			return err
 		}
@@ -80,7 +89,6 @@ func (o *DeleteOptions) Complete(args []string) error {
 	if _, err := parseSelector(o.Selector); err != nil {
 		return err
 	}
-	o.names = args
 	var err error
 	if o.dryRun, err = parseDryRun(o.DryRun); err != nil {
 		return err
@@ -88,23 +96,22 @@ func (o *DeleteOptions) Complete(args []string) error {
 	if o.Timeout <= 0 {
 		return errors.New("--timeout must be positive")
 	}
-	o.namespace, err = o.Clients.Namespace()
-	return err
+	return nil
 }
 
 // Run deletes the claims, then waits for all of them to be gone.
 func (o *DeleteOptions) Run(ctx context.Context) error {
-	ext, err := o.Clients.Extensions()
+	clients, err := o.Clients.Clients()
 	if err != nil {
 		return err
 	}
 	names := o.names
 	if len(names) == 0 {
-		list, err := ext.ExtensionsV1beta1().SandboxClaims(o.namespace).List(ctx, metav1.ListOptions{LabelSelector: o.Selector})
+		list, err := claims.List(ctx, clients.Ext, o.namespace, o.Selector)
 		if err != nil {
-			return fmt.Errorf("listing sandboxclaims: %w", err)
+			return err
 		}
-		for _, c := range list.Items {
+		for _, c := range list {
 			names = append(names, c.Name)
 		}
 		if len(names) == 0 {
@@ -112,32 +119,23 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 			return nil
 		}
 	}
-	var deleted []string
-	var errs []error
-	for _, name := range names {
-		if o.dryRun != dryRunClient {
-			err := claims.Delete(ctx, ext, o.namespace, name, o.dryRun.serverDryRun())
-			switch {
-			case apierrors.IsNotFound(err) && !isMissingAPI(err):
-				if !o.IgnoreNotFound {
-					errs = append(errs, fmt.Errorf("%s %q not found in namespace %q", claimResource, name, o.namespace))
-				}
-				continue
-			case err != nil:
-				return fmt.Errorf("deleting sandboxclaim %q: %w", name, err)
-			}
-		}
+	printDeleted := func(name string) {
 		fmt.Fprintf(o.Out, "%s %q deleted%s\n", claimResource, name, o.dryRun.suffix())
-		deleted = append(deleted, name)
 	}
-	if o.Wait && o.dryRun == dryRunNone {
-		wctx, cancel := context.WithTimeout(ctx, o.Timeout)
-		defer cancel()
-		for _, name := range deleted {
-			if err := claims.WaitDeleted(wctx, ext, o.namespace, name, o.Timeout); err != nil {
-				return err
-			}
+	if o.dryRun == dryRunClient {
+		for _, name := range names {
+			printDeleted(name)
+		}
+		return nil
+	}
+	missing, err := claims.DeleteAll(ctx, clients.Ext, o.namespace, names, claims.DeleteOptions{
+		DryRun: o.dryRun == dryRunServer, Wait: o.Wait, Timeout: o.Timeout, Deleted: printDeleted,
+	})
+	var errs []error
+	if !o.IgnoreNotFound {
+		for _, name := range missing {
+			errs = append(errs, fmt.Errorf("%s %q not found in namespace %q", claimResource, name, o.namespace))
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, err)...)
 }

@@ -11,9 +11,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
 
 // ExecOptions runs a command in one sandbox, or in every Ready sandbox whose
@@ -25,17 +24,18 @@ type ExecOptions struct {
 	Selector    string
 	MaxParallel int
 
-	claim     string
-	command   string
+	claims    []string // before the --
+	argv      []string
+	dash      int
 	namespace string
-	router    router.Options
+	session   session.Options
 
-	Clients client.Factory
+	Clients Factory
 	genericiooptions.IOStreams
 }
 
 // NewCmdExec returns `kubectl sandbox exec`.
-func NewCmdExec(f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+func NewCmdExec(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &ExecOptions{Clients: f, IOStreams: streams, MaxParallel: 8}
 	cmd := &cobra.Command{
 		Use:   "exec (CLAIM | -l SELECTOR) -- COMMAND [ARG...]",
@@ -57,6 +57,9 @@ byte for byte to this command's, and this command exits with its exit code.`,
 			if err := o.Complete(args, cmd.ArgsLenAtDash()); err != nil {
 				return err
 			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
 			return o.Run(cmd.Context())
 		},
 	}
@@ -68,28 +71,39 @@ byte for byte to this command's, and this command exits with its exit code.`,
 	return cmd
 }
 
-// Complete splits the claim from the command and validates the flags.
+// Complete splits the claim from the command at the -- (dash is its
+// position, -1 if absent), reads the router flags and takes the namespace.
 func (o *ExecOptions) Complete(args []string, dash int) error {
-	if dash < 0 {
-		return errors.New("put the command after --, as in: kubectl sandbox exec CLAIM -- COMMAND [ARG...]")
+	o.dash = dash
+	if dash >= 0 {
+		o.claims, o.argv = args[:dash], args[dash:]
 	}
-	before, argv := args[:dash], args[dash:]
+	var err error
+	if o.session, err = o.Router.ToOptions(); err != nil {
+		return err
+	}
+	o.namespace, err = o.Clients.Namespace()
+	return err
+}
+
+// Validate checks the arguments and flags; it makes no API calls.
+func (o *ExecOptions) Validate() error {
 	switch {
-	case o.Selector == "" && len(before) != 1:
+	case o.dash < 0:
+		return errors.New("put the command after --, as in: kubectl sandbox exec CLAIM -- COMMAND [ARG...]")
+	case o.Selector == "" && len(o.claims) != 1:
 		return errors.New("give exactly one claim before --, or -l SELECTOR")
-	case o.Selector != "" && len(before) != 0:
+	case o.Selector != "" && len(o.claims) != 0:
 		return errors.New("give a claim or -l SELECTOR, not both")
 	}
 	if o.Selector == "" {
-		o.claim = before[0]
-		if err := validateName("claim", o.claim); err != nil {
+		if err := validateName("claim", o.claims[0]); err != nil {
 			return err
 		}
 	} else if _, err := parseSelector(o.Selector); err != nil {
 		return err
 	}
-	var err error
-	if o.command, err = sandbox.JoinArgv(argv); err != nil {
+	if _, err := sandbox.JoinArgv(o.argv); err != nil {
 		return err
 	}
 	if o.Output != "" && o.Output != "json" {
@@ -98,65 +112,43 @@ func (o *ExecOptions) Complete(args []string, dash int) error {
 	if o.Timeout < 0 || o.MaxParallel < 1 {
 		return errors.New("--timeout must not be negative and --max-parallel must be at least 1")
 	}
-	if o.router, err = o.Router.ToOptions(); err != nil {
-		return err
-	}
-	o.namespace, err = o.Clients.Namespace()
-	return err
+	return nil
 }
 
 // Run executes the command and returns an *ExitError carrying a non-zero
 // remote exit code.
 func (o *ExecOptions) Run(ctx context.Context) error {
+	clients, err := o.Clients.Clients()
+	if err != nil {
+		return err
+	}
+	s := session.New(clients, o.namespace, o.session)
+	defer s.Close()
 	if o.Selector != "" {
-		return o.runSelected(ctx)
+		return o.runSelected(ctx, s)
 	}
-	c, closeRouter, err := openClaim(ctx, o.Clients, o.router, o.Router.ServerPort, o.namespace, o.claim)
+	rt, _, err := s.Open(ctx, o.claims[0])
 	if err != nil {
 		return err
 	}
-	defer closeRouter()
-	res, err := o.execute(ctx, c)
+	res, err := sandbox.Exec(ctx, rt, sandbox.Command{Argv: o.argv}, o.Timeout)
 	if err != nil {
 		return err
 	}
-	if err := o.print(res); err != nil {
+	if err := printResult(o.IOStreams, o.Output, res); err != nil {
 		return err
 	}
 	return exitCode(res.ExitCode)
 }
 
-func (o *ExecOptions) execute(ctx context.Context, c *sandbox.Client) (*sandbox.Result, error) {
-	if o.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
-		defer cancel()
+// printResult writes a command's output, split or as JSON.
+func printResult(streams genericiooptions.IOStreams, output string, res *sandbox.Result) error {
+	if output == "json" {
+		return json.NewEncoder(streams.Out).Encode(res)
 	}
-	res, err := c.Execute(ctx, o.command)
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return nil, fmt.Errorf("the command did not finish within --timeout %s (it may still be running in the sandbox)", o.Timeout)
-	}
-	return res, err
-}
-
-func (o *ExecOptions) print(res *sandbox.Result) error {
-	if o.Output == "json" {
-		return json.NewEncoder(o.Out).Encode(res)
-	}
-	if _, err := io.WriteString(o.Out, res.Stdout); err != nil {
+	if _, err := io.WriteString(streams.Out, res.Stdout); err != nil {
 		return err
 	}
-	_, err := io.WriteString(o.ErrOut, res.Stderr)
+	_, err := io.WriteString(streams.ErrOut, res.Stderr)
 	return err
-}
-
-// exitCode turns a remote exit code into the plugin's.
-func exitCode(code int) error {
-	if code == 0 {
-		return nil
-	}
-	if code < 0 || code > 255 {
-		code = 1
-	}
-	return &ExitError{Code: code}
 }

@@ -5,16 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"sync"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
 
 // selectedResult is one sandbox's outcome in exec -l -o json.
@@ -25,22 +23,21 @@ type selectedResult struct {
 }
 
 // runSelected runs the command on every Ready claim matching the selector,
-// at most MaxParallel at a time, over one shared router connection. Output
-// lines carry a [claim] prefix; the exit code is the first non-zero one in
-// claim-name order.
-func (o *ExecOptions) runSelected(ctx context.Context) error {
-	ext, err := o.Clients.Extensions()
+// at most MaxParallel at a time, over the session's one router connection.
+// Output lines carry a [claim] prefix; the exit code is the first non-zero
+// one in claim-name order.
+func (o *ExecOptions) runSelected(ctx context.Context, s *session.Session) error {
+	clients, err := o.Clients.Clients()
 	if err != nil {
 		return err
 	}
-	list, err := ext.ExtensionsV1beta1().SandboxClaims(o.namespace).List(ctx, metav1.ListOptions{LabelSelector: o.Selector})
+	list, err := claims.List(ctx, clients.Ext, o.namespace, o.Selector)
 	if err != nil {
-		return fmt.Errorf("listing sandboxclaims: %w", err)
+		return err
 	}
 	var ready []*extv1beta1.SandboxClaim
-	for i := range list.Items {
-		c := &list.Items[i]
-		if claims.IsReady(c) {
+	for i := range list {
+		if c := &list[i]; claims.IsReady(c) {
 			ready = append(ready, c)
 		} else {
 			fmt.Fprintf(o.ErrOut, "Warning: skipping sandboxclaim %q: it is not Ready\n", c.Name)
@@ -49,39 +46,31 @@ func (o *ExecOptions) runSelected(ctx context.Context) error {
 	if len(ready) == 0 {
 		return fmt.Errorf("no Ready sandboxclaim in namespace %q matches -l %s", o.namespace, o.Selector)
 	}
-	sort.Slice(ready, func(i, j int) bool { return ready[i].Name < ready[j].Name })
-	s, err := openRouter(ctx, o.Clients, o.router, o.Router.ServerPort, o.namespace)
+	results := make([]selectedResult, len(ready))
+	index := map[string]int{}
+	for i, c := range ready {
+		index[c.Name] = i
+	}
+	var mu sync.Mutex
+	err = s.Each(ctx, ready, o.MaxParallel, func(ctx context.Context, c *extv1beta1.SandboxClaim, rt sandbox.Runtime) error {
+		r := selectedResult{Claim: c.Name}
+		res, err := sandbox.Exec(ctx, rt, sandbox.Command{Argv: o.argv}, o.Timeout)
+		if err != nil {
+			r.Error, r.ExitCode = describeError(err, "exec"), 1
+		} else {
+			r.Result = *res
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		results[index[c.Name]] = r
+		if o.Output != "json" {
+			o.printPrefixed(r)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-
-	results := make([]selectedResult, len(ready))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, o.MaxParallel)
-	for i, c := range ready {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			res, err := o.execute(ctx, s.client(c))
-			<-sem
-			r := selectedResult{Claim: c.Name}
-			if err != nil {
-				r.Error, r.ExitCode = err.Error(), 1
-			} else {
-				r.Result = *res
-			}
-			results[i] = r
-			if o.Output != "json" {
-				mu.Lock()
-				o.printPrefixed(r)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
 	if o.Output == "json" {
 		if err := json.NewEncoder(o.Out).Encode(results); err != nil {
 			return err

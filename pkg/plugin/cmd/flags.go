@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -37,14 +36,6 @@ func parseDryRun(s string) (dryRunMode, error) {
 		return dryRunServer, nil
 	}
 	return dryRunNone, fmt.Errorf(`invalid --dry-run %q: must be "none", "server", or "client"`, s)
-}
-
-// serverDryRun is the DryRun field of a mutating request.
-func (m dryRunMode) serverDryRun() []string {
-	if m == dryRunServer {
-		return []string{metav1.DryRunAll}
-	}
-	return nil
 }
 
 // suffix is what kubectl appends to a mutation's output line.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -20,7 +19,7 @@ import (
 	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/tables"
 )
 
@@ -43,7 +42,7 @@ type GetOptions struct {
 	// pools are read once per invocation for the TEMPLATE and POOLS columns.
 	pools []extv1beta1.SandboxWarmPool
 
-	Clients client.Factory
+	Clients Factory
 	Now     func() time.Time
 	genericiooptions.IOStreams
 }
@@ -56,13 +55,16 @@ type listCommand struct {
 	complete            nameLister
 }
 
-func newListCommand(lc listCommand, f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+func newListCommand(lc listCommand, f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &GetOptions{kind: lc.kind, Clients: f, Now: clock, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use: lc.use, Short: lc.short, Example: lc.example, Aliases: lc.aliases,
 		ValidArgsFunction: completeNames(f, lc.complete),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -79,7 +81,7 @@ func newListCommand(lc listCommand, f client.Factory, streams genericiooptions.I
 }
 
 // NewCmdGet returns `kubectl sandbox get` (alias list).
-func NewCmdGet(f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+func NewCmdGet(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	return newListCommand(listCommand{
 		use:     "get [NAME...]",
 		aliases: []string{"list"},
@@ -101,7 +103,7 @@ func NewCmdGet(f client.Factory, streams genericiooptions.IOStreams) *cobra.Comm
 }
 
 // NewCmdTemplates returns `kubectl sandbox templates`.
-func NewCmdTemplates(f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+func NewCmdTemplates(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	return newListCommand(listCommand{
 		use:   "templates [NAME...]",
 		short: "List sandbox templates and the pools that use them",
@@ -113,7 +115,7 @@ func NewCmdTemplates(f client.Factory, streams genericiooptions.IOStreams) *cobr
 }
 
 // NewCmdPools returns `kubectl sandbox pools`.
-func NewCmdPools(f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+func NewCmdPools(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	return newListCommand(listCommand{
 		use:   "pools [NAME...]",
 		short: "List sandbox warm pools with their ready and desired sandboxes",
@@ -124,26 +126,32 @@ func NewCmdPools(f client.Factory, streams genericiooptions.IOStreams) *cobra.Co
 	}, f, streams)
 }
 
-// Complete resolves the namespace and the printer; it makes no API calls.
+// Complete takes the names and, without -A, the namespace.
 func (o *GetOptions) Complete(args []string) error {
 	o.names = args
-	for _, n := range args {
+	if o.AllNamespaces {
+		return nil
+	}
+	var err error
+	o.namespace, err = o.Clients.Namespace()
+	return err
+}
+
+// Validate checks the names, the selector and -o; it makes no API calls.
+func (o *GetOptions) Validate() error {
+	for _, n := range o.names {
 		if err := validateName(strings.TrimSuffix(o.kind.resource, "s"), n); err != nil {
 			return err
 		}
 	}
-	if len(args) > 0 && o.Selector != "" {
+	switch {
+	case len(o.names) > 0 && o.Selector != "":
 		return errors.New("names and --selector cannot be used together")
+	case len(o.names) > 0 && o.AllNamespaces:
+		return errors.New("a resource cannot be retrieved by name across all namespaces (drop -A, or use -n NAMESPACE)")
 	}
 	if _, err := parseSelector(o.Selector); err != nil {
 		return err
-	}
-	if !o.AllNamespaces {
-		ns, err := o.Clients.Namespace()
-		if err != nil {
-			return err
-		}
-		o.namespace = ns
 	}
 	var err error
 	o.printer, err = o.toPrinter()
@@ -176,12 +184,15 @@ func (o *GetOptions) toPrinter() (printers.ResourcePrinter, error) {
 	return p, err
 }
 
-// Run fetches, prints and, with --watch, follows changes.
+// Run fetches, prints and, with --watch, follows changes. Names that do
+// not exist are reported after the ones that do are printed; with --watch
+// they end the command before it watches, as kubectl does.
 func (o *GetOptions) Run(ctx context.Context) error {
-	ext, err := o.Clients.Extensions()
+	clients, err := o.Clients.Clients()
 	if err != nil {
 		return err
 	}
+	ext := clients.Ext
 	list, missing, err := o.fetch(ctx, ext)
 	if err != nil {
 		return err
@@ -189,17 +200,19 @@ func (o *GetOptions) Run(ctx context.Context) error {
 	if err := o.print(ctx, ext, list); err != nil {
 		return err
 	}
-	if o.Watch {
-		return o.watch(ctx, ext, list)
-	}
 	if len(missing) > 0 {
 		return errors.Join(missing...)
+	}
+	if o.Watch {
+		return o.watch(ctx, ext, list)
 	}
 	return nil
 }
 
 // fetch lists (or gets the named) objects; missing names are returned apart
 // so that the found ones still print, as kubectl does.
+// With --watch, named objects are picked out of one list, whose resource
+// version the watch starts from.
 func (o *GetOptions) fetch(ctx context.Context, ext extclient.Interface) (runtime.Object, []error, error) {
 	if len(o.names) == 0 || o.Watch {
 		opts := metav1.ListOptions{LabelSelector: o.Selector}
@@ -210,26 +223,64 @@ func (o *GetOptions) fetch(ctx context.Context, ext extclient.Interface) (runtim
 		if err != nil {
 			return nil, nil, fmt.Errorf("listing %s: %w", o.kind.resource, err)
 		}
-		return o.withKinds(list), nil, nil
-	}
-	var items []runtime.Object
-	var missing []error
-	for _, name := range o.names {
-		obj, err := o.kind.get(ctx, ext, o.namespace, name)
-		switch {
-		case apierrors.IsNotFound(err) && !isMissingAPI(err):
-			missing = append(missing, fmt.Errorf("%s.%s %q not found in namespace %q", strings.ToLower(o.kind.gvk.Kind), o.kind.gvk.Group, name, o.namespace))
-		case err != nil:
-			return nil, nil, fmt.Errorf("getting %s %q: %w", o.kind.resource, name, err)
-		default:
-			items = append(items, obj)
+		if len(o.names) == 0 {
+			return o.withKinds(list), nil, nil
 		}
+		found := map[string]runtime.Object{}
+		err = meta.EachListItem(list, func(obj runtime.Object) error {
+			m, err := meta.Accessor(obj)
+			if err == nil {
+				found[m.GetName()] = obj
+			}
+			return err
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		items, missing := o.pick(func(name string) (runtime.Object, bool) { obj, ok := found[name]; return obj, ok })
+		if err := meta.SetList(list, items); err != nil {
+			return nil, nil, err
+		}
+		return o.withKinds(list), missing, nil
+	}
+	var getErr error
+	items, missing := o.pick(func(name string) (runtime.Object, bool) {
+		if getErr != nil {
+			return nil, true
+		}
+		obj, err := o.kind.get(ctx, ext, o.namespace, name)
+		if claims.IsObjectNotFound(err) {
+			return nil, false
+		}
+		if err != nil {
+			getErr = fmt.Errorf("getting %s %q: %w", o.kind.resource, name, err)
+		}
+		return obj, true
+	})
+	if getErr != nil {
+		return nil, nil, getErr
 	}
 	list := o.kind.newList()
 	if err := meta.SetList(list, items); err != nil {
 		return nil, nil, err
 	}
 	return o.withKinds(list), missing, nil
+}
+
+// pick looks up each name in order; missing ones become errors.
+func (o *GetOptions) pick(lookup func(name string) (runtime.Object, bool)) ([]runtime.Object, []error) {
+	var items []runtime.Object
+	var missing []error
+	for _, name := range o.names {
+		obj, ok := lookup(name)
+		switch {
+		case !ok:
+			missing = append(missing, fmt.Errorf("%s.%s %q not found in namespace %q", strings.ToLower(o.kind.gvk.Kind), o.kind.gvk.Group, name, o.namespace))
+		case obj != nil:
+			items = append(items, obj)
+		}
+	}
+	return items, missing
 }
 
 // withKinds sets the list's and items' apiVersion and kind, which typed

@@ -14,9 +14,8 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
 
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
 
 // FilesOptions backs ls and cat: one claim and one sandbox path.
@@ -24,42 +23,82 @@ type FilesOptions struct {
 	Router RouterFlags
 	Output string
 
-	claim, path, namespace string
-	router                 router.Options
+	arg, claim, path, namespace string
+	needPath                    bool
+	session                     session.Options
 
-	Clients client.Factory
+	Clients Factory
 	genericiooptions.IOStreams
 }
 
-// complete parses CLAIM[:PATH].
-func (o *FilesOptions) complete(arg string, needPath bool) error {
-	claim, p, hasPath := strings.Cut(arg, ":")
-	if needPath && (!hasPath || p == "") {
-		return fmt.Errorf("give the file as CLAIM:PATH, not %q", arg)
-	}
-	if err := validateName("claim", claim); err != nil {
-		return err
-	}
+// Complete takes CLAIM[:PATH], the router flags and the namespace.
+func (o *FilesOptions) Complete(args []string) error {
+	o.arg = args[0]
 	var err error
-	if o.path, err = sandbox.RemotePath(p); err != nil {
-		return err
-	}
-	o.claim = claim
-	if o.router, err = o.Router.ToOptions(); err != nil {
+	if o.session, err = o.Router.ToOptions(); err != nil {
 		return err
 	}
 	o.namespace, err = o.Clients.Namespace()
 	return err
 }
 
-func (o *FilesOptions) open(ctx context.Context) (*sandbox.Client, func(), error) {
-	return openClaim(ctx, o.Clients, o.router, o.Router.ServerPort, o.namespace, o.claim)
+// Validate parses CLAIM[:PATH] and checks -o; it makes no API calls.
+func (o *FilesOptions) Validate() error {
+	if o.Output != "" && o.Output != "json" {
+		return fmt.Errorf(`invalid --output %q: only "json" is supported`, o.Output)
+	}
+	claim, p, hasPath := strings.Cut(o.arg, ":")
+	if o.needPath && (!hasPath || p == "") {
+		return fmt.Errorf("give the file as CLAIM:PATH, not %q", o.arg)
+	}
+	if err := validateName("claim", claim); err != nil {
+		return err
+	}
+	var err error
+	o.path, err = sandbox.RemotePath(p)
+	o.claim = claim
+	return err
+}
+
+// open resolves the claim and returns its runtime; close ends the session.
+func (o *FilesOptions) open(ctx context.Context) (rt sandbox.Runtime, close func(), err error) {
+	clients, err := o.Clients.Clients()
+	if err != nil {
+		return nil, nil, err
+	}
+	s := session.New(clients, o.namespace, o.session)
+	rt, _, err = s.Open(ctx, o.claim)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return rt, s.Close, nil
+}
+
+func newFilesCommand(o *FilesOptions, cmd *cobra.Command, run func(context.Context, sandbox.Runtime) error) *cobra.Command {
+	cmd.Args = cobra.ExactArgs(1)
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if err := o.Complete(args); err != nil {
+			return err
+		}
+		if err := o.Validate(); err != nil {
+			return err
+		}
+		rt, closeSession, err := o.open(c.Context())
+		if err != nil {
+			return err
+		}
+		defer closeSession()
+		return run(c.Context(), rt)
+	}
+	o.Router.AddFlags(cmd)
+	return cmd
 }
 
 // NewCmdLs returns `kubectl sandbox ls`.
-func NewCmdLs(f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+func NewCmdLs(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &FilesOptions{Clients: f, IOStreams: streams}
-	cmd := &cobra.Command{
+	cmd := newFilesCommand(o, &cobra.Command{
 		Use:   "ls CLAIM[:PATH]",
 		Short: "List a directory in a sandbox",
 		Example: `  # List the sandbox's working directory (/app)
@@ -67,19 +106,8 @@ func NewCmdLs(f client.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 
   # List a subdirectory as JSON
   kubectl sandbox ls my-sandbox:results -o json`,
-		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeNames(f, listClaimNames),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.Output != "" && o.Output != "json" {
-				return fmt.Errorf(`invalid --output %q: only "json" is supported`, o.Output)
-			}
-			if err := o.complete(args[0], false); err != nil {
-				return err
-			}
-			return o.runLs(cmd.Context())
-		},
-	}
-	o.Router.AddFlags(cmd)
+	}, o.runLs)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", `"json" prints the entries as JSON`)
 	return cmd
 }
@@ -91,15 +119,9 @@ type lsEntry struct {
 	Modified time.Time `json:"modified"`
 }
 
-func (o *FilesOptions) runLs(ctx context.Context) error {
-	c, closeRouter, err := o.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeRouter()
-	entries, err := c.List(ctx, o.path)
-	var he *sandbox.HTTPError
-	if errors.As(err, &he) && he.Status == 404 {
+func (o *FilesOptions) runLs(ctx context.Context, rt sandbox.Runtime) error {
+	entries, err := rt.List(ctx, o.path)
+	if errors.Is(err, sandbox.ErrNotFound) {
 		return fmt.Errorf("%s:%s is not a directory in the sandbox", o.claim, "/"+strings.TrimPrefix(sandbox.Root+"/"+o.path, "/"))
 	}
 	if err != nil {
@@ -107,9 +129,7 @@ func (o *FilesOptions) runLs(ctx context.Context) error {
 	}
 	out := make([]lsEntry, 0, len(entries))
 	for _, e := range entries {
-		sec := int64(e.ModTime)
-		out = append(out, lsEntry{Name: e.Name, Type: e.Type, Size: e.Size,
-			Modified: time.Unix(sec, int64((e.ModTime-float64(sec))*1e9)).UTC().Truncate(time.Second)})
+		out = append(out, lsEntry{Name: e.Name, Type: e.Type, Size: e.Size, Modified: e.ModTime.Truncate(time.Second)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	if o.Output == "json" {
@@ -130,33 +150,15 @@ func printEntries(w io.Writer, entries []lsEntry) error {
 }
 
 // NewCmdCat returns `kubectl sandbox cat`.
-func NewCmdCat(f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &FilesOptions{Clients: f, IOStreams: streams}
-	cmd := &cobra.Command{
+func NewCmdCat(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &FilesOptions{Clients: f, IOStreams: streams, needPath: true}
+	return newFilesCommand(o, &cobra.Command{
 		Use:   "cat CLAIM:PATH",
 		Short: "Write a sandbox file to stdout",
 		Example: `  # Print a result file
   kubectl sandbox cat my-sandbox:results/out.txt`,
-		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeNames(f, listClaimNames),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(args[0], true); err != nil {
-				return err
-			}
-			c, closeRouter, err := o.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeRouter()
-			body, _, err := c.Download(cmd.Context(), o.path)
-			if err != nil {
-				return err
-			}
-			defer body.Close()
-			_, err = io.Copy(o.Out, body)
-			return err
-		},
-	}
-	o.Router.AddFlags(cmd)
-	return cmd
+	}, func(ctx context.Context, rt sandbox.Runtime) error {
+		return catFile(ctx, rt, o.path, o.Out, nil)
+	})
 }

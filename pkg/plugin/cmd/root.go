@@ -1,4 +1,7 @@
-// Package cmd holds the cobra wiring of kubectl-sandbox: one file per verb.
+// Package cmd is the command-line front-end of kubectl-sandbox: the cobra
+// wiring of one verb per file, the flags, and the one place where errors
+// gain hints. Each verb is NewCmdX + XOptions with Complete, Validate (pure)
+// and Run, which calls the engine packages.
 package cmd
 
 import (
@@ -11,8 +14,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/klog/v2"
-
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
 )
 
 // ExitError carries the exit code of a remote command; main exits with it
@@ -21,10 +22,29 @@ type ExitError struct{ Code int }
 
 func (e *ExitError) Error() string { return fmt.Sprintf("command exited with code %d", e.Code) }
 
+// exitCode turns a remote exit code into the plugin's.
+func exitCode(code int) error {
+	if code == 0 {
+		return nil
+	}
+	if code < 0 || code > 255 {
+		code = 1
+	}
+	return &ExitError{Code: code}
+}
+
 // NewCmdSandbox returns the root command, `kubectl sandbox`.
 func NewCmdSandbox(streams genericiooptions.IOStreams) *cobra.Command {
 	configFlags := genericclioptions.NewConfigFlags(true).WithDeprecatedPasswordFlag()
-	root := &cobra.Command{
+	root := newRoot()
+	configFlags.AddFlags(root.PersistentFlags())
+	addKlogFlags(root)
+	addVerbs(root, NewFactory(configFlags), streams)
+	return root
+}
+
+func newRoot() *cobra.Command {
+	return &cobra.Command{
 		Use:   "kubectl-sandbox",
 		Short: "Create, use and clean up agent-sandbox sandboxes",
 		Long: `kubectl sandbox creates agent-sandbox SandboxClaims, waits for them to become
@@ -36,10 +56,9 @@ sandbox router.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	configFlags.AddFlags(root.PersistentFlags())
-	addKlogFlags(root)
+}
 
-	f := client.New(configFlags)
+func addVerbs(root *cobra.Command, f Factory, streams genericiooptions.IOStreams) {
 	root.AddCommand(
 		NewCmdCreate(f, streams),
 		NewCmdGet(f, streams),
@@ -55,7 +74,6 @@ sandbox router.`,
 		NewCmdRun(f, streams),
 		NewCmdVersion(f, streams),
 	)
-	return root
 }
 
 // addKlogFlags exposes klog's -v (and --vmodule) the way kubectl does.
@@ -70,12 +88,15 @@ func addKlogFlags(root *cobra.Command) {
 // Execute runs the root command with args and returns the process exit code.
 // It prints a plugin error as one line on stderr.
 func Execute(ctx context.Context, streams genericiooptions.IOStreams, args []string) int {
-	root := NewCmdSandbox(streams)
+	return execute(ctx, NewCmdSandbox(streams), streams, args)
+}
+
+func execute(ctx context.Context, root *cobra.Command, streams genericiooptions.IOStreams, args []string) int {
 	root.SetArgs(args)
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
-	err := root.ExecuteContext(ctx)
+	verb, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
 	}
@@ -87,6 +108,10 @@ func Execute(ctx context.Context, streams genericiooptions.IOStreams, args []str
 		fmt.Fprintln(streams.ErrOut, "error: interrupted")
 		return 1
 	}
-	fmt.Fprintf(streams.ErrOut, "error: %s\n", describeError(err))
+	name := ""
+	if verb != nil {
+		name = verb.Name()
+	}
+	fmt.Fprintf(streams.ErrOut, "error: %s\n", describeError(err, name))
 	return 1
 }

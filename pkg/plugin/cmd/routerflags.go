@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,14 +9,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/klog/v2"
 
-	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
-
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
 
 // Environment variables that give the router flags their defaults, so that
@@ -64,79 +58,55 @@ func (r *RouterFlags) AddFlags(cmd *cobra.Command) {
 	fs.IntVar(&r.ServerPort, "server-port", port, "Port of the sandbox runtime, sent as X-Sandbox-Port [$"+envServerPort+"]")
 }
 
-// ToOptions validates the flags into router options; it reads the token
-// file but makes no API call.
-func (r *RouterFlags) ToOptions() (router.Options, error) {
-	o := router.Options{
-		URL: r.URL, Gateway: r.Gateway, GatewayNamespace: r.GatewayNamespace, GatewayTimeout: r.GatewayTimeout,
-		Namespace: r.Namespace, CAFile: r.CAFile, InsecureSkipTLSVerify: r.InsecureSkipTLSVerify,
-		AllowInsecureToken: r.AllowInsecureToken, Token: r.token,
+// Validate checks the flags without reading files or calling the API.
+func (r *RouterFlags) Validate() error {
+	if r.URL != "" && r.Gateway != "" {
+		return errors.New("--router-url and --gateway cannot be used together (check $" + envRouterURL + " and $" + envGateway + ")")
 	}
-	if o.URL != "" && o.Gateway != "" {
-		return o, errors.New("--router-url and --gateway cannot be used together (check $" + envRouterURL + " and $" + envGateway + ")")
+	if r.URL != "" {
+		if _, err := router.ParseURL(r.URL); err != nil {
+			return fmt.Errorf("invalid --router-url %q: use http://HOST[:PORT] or https://HOST[:PORT]", r.URL)
+		}
 	}
 	if r.ServerPort < 1 || r.ServerPort > 65535 {
-		return o, fmt.Errorf("invalid --server-port %d: must be 1-65535", r.ServerPort)
+		return fmt.Errorf("invalid --server-port %d: must be 1-65535", r.ServerPort)
 	}
 	if r.GatewayTimeout <= 0 {
-		return o, errors.New("--gateway-timeout must be positive")
+		return errors.New("--gateway-timeout must be positive")
+	}
+	return nil
+}
+
+// ToOptions validates the flags and reads the token and CA files into the
+// options of a session; it makes no API call.
+func (r *RouterFlags) ToOptions() (session.Options, error) {
+	if err := r.Validate(); err != nil {
+		return session.Options{}, err
+	}
+	o := router.Options{
+		Gateway: r.Gateway, GatewayNamespace: r.GatewayNamespace, GatewayTimeout: r.GatewayTimeout,
+		Namespace: r.Namespace, InsecureSkipTLSVerify: r.InsecureSkipTLSVerify,
+		AllowInsecureToken: r.AllowInsecureToken, Token: r.token,
+	}
+	if r.URL != "" {
+		o.URL, _ = router.ParseURL(r.URL)
 	}
 	switch {
 	case r.TokenFile != "":
 		b, err := os.ReadFile(r.TokenFile)
 		if err != nil {
-			return o, fmt.Errorf("reading --router-token-file: %w", err)
+			return session.Options{}, fmt.Errorf("reading --router-token-file: %w", err)
 		}
 		o.Token = strings.TrimSpace(string(b))
 	case o.Token == "":
 		o.Token = os.Getenv(envRouterToken)
 	}
-	return o, nil
-}
-
-// sandboxes resolves claims to runtime clients that share one router
-// connection.
-type sandboxes struct {
-	conn *router.Conn
-	opts router.Options
-	port int
-}
-
-// openRouter opens the way to the router for sandboxes in namespace ns.
-func openRouter(ctx context.Context, f client.Factory, opts router.Options, port int, ns string) (*sandboxes, error) {
-	conn, err := router.Open(ctx, opts, f, ns)
-	if err != nil {
-		return nil, err
+	if r.CAFile != "" {
+		pem, err := os.ReadFile(r.CAFile)
+		if err != nil {
+			return session.Options{}, fmt.Errorf("reading --router-ca-file: %w", err)
+		}
+		o.CAData = pem
 	}
-	klog.V(2).Infof("reaching the sandbox router by %s", conn.Via)
-	return &sandboxes{conn: conn, opts: opts, port: port}, nil
-}
-
-// client returns the runtime client of a Ready claim.
-func (s *sandboxes) client(c *extv1beta1.SandboxClaim) *sandbox.Client {
-	return sandbox.NewClient(s.conn.BaseURL, s.conn.Transport, s.opts.Token, sandbox.Target{
-		SandboxID: claims.SandboxName(c),
-		Namespace: c.Namespace,
-		Port:      s.port,
-		PodIP:     claims.PreferredIP(c.Status.SandboxStatus.PodIPs),
-	})
-}
-
-func (s *sandboxes) Close() { s.conn.Close() }
-
-// openClaim resolves one claim (one GET) and opens the router for it.
-func openClaim(ctx context.Context, f client.Factory, opts router.Options, port int, ns, name string) (*sandbox.Client, func(), error) {
-	ext, err := f.Extensions()
-	if err != nil {
-		return nil, nil, err
-	}
-	c, err := claims.GetReady(ctx, ext, ns, name)
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := openRouter(ctx, f, opts, port, ns)
-	if err != nil {
-		return nil, nil, err
-	}
-	return s.client(c), s.Close, nil
+	return session.Options{Router: o, ServerPort: r.ServerPort}, nil
 }

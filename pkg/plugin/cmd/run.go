@@ -12,15 +12,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
+	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/oneshot"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
 
 // RunLabel marks the claims that run creates, so leftovers are easy to find.
@@ -34,30 +33,32 @@ type RunOptions struct {
 	Keep           bool
 	CommandTimeout time.Duration
 
-	spec    claims.Spec
-	command string
-	router  router.Options
-	cpIn    []copyPair
-	cpOut   []copyPair
+	argv      []string
+	dash      int
+	namespace string
+	spec      claims.Spec
+	session   session.Options
+	cpIn      []oneshot.Copy
+	cpOut     []oneshot.Copy
 
-	Clients client.Factory
+	Clients Factory
+	Now     func() time.Time
 	genericiooptions.IOStreams
 }
 
-type copyPair struct{ local, remote string }
-
 // NewCmdRun returns `kubectl sandbox run`.
-func NewCmdRun(f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &RunOptions{Clients: f, IOStreams: streams}
+func NewCmdRun(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &RunOptions{Clients: f, Now: clock, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "run (--pool POOL | --template TEMPLATE) [flags] -- COMMAND [ARG...]",
 		Short: "Run a command in a new sandbox, then delete the sandbox",
 		Long: `Create a sandbox claim, wait until it is Ready, copy files in, run the
 command, copy files out, delete the claim and exit with the command's exit
 code. The claim is deleted on every path: success, failure, Ctrl-C and
-SIGTERM (a second Ctrl-C skips waiting for the deletion). It always carries
-a server-side TTL (--ttl), so the controller reaps it even if this process
-is killed outright.`,
+SIGTERM (a second Ctrl-C skips waiting for the deletion). With --keep it is
+kept once it was Ready, whatever the command did. It always carries a
+server-side TTL (--ttl), so the controller reaps it even if this process is
+killed outright.`,
 		Example: `  # Run a one-off command
   kubectl sandbox run --template python -- python3 -c "print('hello from a sandbox')"
 
@@ -68,6 +69,9 @@ is killed outright.`,
   kubectl sandbox run --pool python --keep -- pip list`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args, cmd.ArgsLenAtDash()); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -82,20 +86,32 @@ is killed outright.`,
 	return cmd
 }
 
-// Complete validates everything before any API call.
+// Complete takes the command after the --, the namespace and the router
+// flags.
 func (o *RunOptions) Complete(args []string, dash int) error {
-	if dash != 0 {
-		return errors.New("put the command after --, as in: kubectl sandbox run --pool POOL -- COMMAND [ARG...]")
+	o.dash = dash
+	if dash >= 0 {
+		o.argv = args[dash:]
 	}
-	ns, err := o.Clients.Namespace()
-	if err != nil {
+	var err error
+	if o.session, err = o.Router.ToOptions(); err != nil {
 		return err
 	}
-	if o.spec, err = o.ToSpec(ns, ""); err != nil {
+	o.namespace, err = o.Clients.Namespace()
+	return err
+}
+
+// Validate checks everything before any API call.
+func (o *RunOptions) Validate() error {
+	if o.dash != 0 {
+		return errors.New("put the command after --, as in: kubectl sandbox run --pool POOL -- COMMAND [ARG...]")
+	}
+	var err error
+	if o.spec, err = o.ToSpec(o.namespace, ""); err != nil {
 		return err
 	}
 	o.spec.Labels = withLabel(o.spec.Labels, RunLabel, "true")
-	if o.command, err = sandbox.JoinArgv(args); err != nil {
+	if _, err = sandbox.JoinArgv(o.argv); err != nil {
 		return err
 	}
 	if o.cpIn, err = parsePairs("--cp-in", o.CpIn, true); err != nil {
@@ -107,8 +123,7 @@ func (o *RunOptions) Complete(args []string, dash int) error {
 	if o.CommandTimeout < 0 {
 		return errors.New("--command-timeout must not be negative")
 	}
-	o.router, err = o.Router.ToOptions()
-	return err
+	return nil
 }
 
 func withLabel(m map[string]string, k, v string) map[string]string {
@@ -120,8 +135,8 @@ func withLabel(m map[string]string, k, v string) map[string]string {
 }
 
 // parsePairs parses LOCAL:REMOTE (in) or REMOTE:LOCAL (out).
-func parsePairs(flag string, specs []string, localFirst bool) ([]copyPair, error) {
-	var out []copyPair
+func parsePairs(flag string, specs []string, localFirst bool) ([]oneshot.Copy, error) {
+	var out []oneshot.Copy
 	for _, s := range specs {
 		a, b, ok := strings.Cut(s, ":")
 		if !ok || a == "" || b == "" {
@@ -131,15 +146,15 @@ func parsePairs(flag string, specs []string, localFirst bool) ([]copyPair, error
 			}
 			return nil, fmt.Errorf("invalid %s %q: use %s", flag, s, form)
 		}
-		p := copyPair{local: a, remote: b}
+		p := oneshot.Copy{Local: a, Remote: b}
 		if !localFirst {
-			p = copyPair{local: b, remote: a}
+			p = oneshot.Copy{Local: b, Remote: a}
 		}
 		var err error
-		if p.remote, err = sandbox.RemotePath(p.remote); err != nil {
+		if p.Remote, err = sandbox.RemotePath(p.Remote); err != nil {
 			return nil, err
 		}
-		if p.local, err = filepath.Abs(p.local); err != nil {
+		if p.Local, err = filepath.Abs(p.Local); err != nil {
 			return nil, err
 		}
 		out = append(out, p)
@@ -147,91 +162,75 @@ func parsePairs(flag string, specs []string, localFirst bool) ([]copyPair, error
 	return out, nil
 }
 
-// Run does the whole job; the claim is deleted on every path unless --keep.
-func (o *RunOptions) Run(ctx context.Context) (err error) {
-	ext, err := o.Clients.Extensions()
+// Run does the whole job through the engine's one-shot runner; the claim is
+// deleted on every path unless --keep.
+func (o *RunOptions) Run(ctx context.Context) error {
+	clients, err := o.Clients.Clients()
 	if err != nil {
 		return err
 	}
-	if err := resolvePool(ctx, ext, &o.spec, o.Template); err != nil {
+	if err := claims.ResolvePool(ctx, clients.Ext, &o.spec, o.Template); err != nil {
 		return err
 	}
 	warnEnv(o.spec, o.ErrOut)
-	created, err := createClaim(ctx, ext, claims.NewClaim(o.spec, clock()), nil)
-	if err != nil {
-		return err
-	}
-	name := created.Name
-	defer func() {
-		if o.Keep && err == nil {
-			fmt.Fprintf(o.ErrOut, "%s/%s kept: use it with: kubectl sandbox exec %s -- COMMAND\n", claimResource, name, name)
-			return
-		}
-		if cerr := o.cleanup(ctx, ext, name); cerr != nil {
-			err = errors.Join(err, cerr)
-		}
-	}()
-	ready, err := waitReady(ctx, ext, o.spec.Namespace, name, o.Timeout, o.ErrOut)
-	if err != nil {
-		return err
-	}
-	s, err := openRouter(ctx, o.Clients, o.router, o.Router.ServerPort, o.spec.Namespace)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	c := s.client(ready)
-	for _, p := range o.cpIn {
-		if _, err := c.UploadTree(ctx, p.local, p.remote, nil); err != nil {
-			return fmt.Errorf("--cp-in %s: %w", p.local, err)
+	p := &claimProgress{errOut: o.ErrOut}
+	skip, stopSignals := secondSignal(ctx)
+	defer stopSignals()
+	out, err := oneshot.Run(ctx, clients, o.session, oneshot.Plan{
+		Claim: claims.NewClaim(o.spec, o.Now()), ReadyTimeout: o.Timeout,
+		CopyIn: o.cpIn, Command: sandbox.Command{Argv: o.argv}, CommandTimeout: o.CommandTimeout,
+		CopyOut: o.cpOut, Keep: o.Keep,
+	}, oneshot.Hooks{
+		WaitHooks: p.hooks(nil), Ready: func(*extv1beta1.SandboxClaim) { p.stop() }, SkipDeleteWait: skip,
+	})
+	p.stop()
+	if out.Result != nil {
+		if perr := printResult(o.IOStreams, "", out.Result); err == nil {
+			err = perr
 		}
 	}
-	exec := &ExecOptions{command: o.command, Timeout: o.CommandTimeout, IOStreams: o.IOStreams}
-	res, err := exec.execute(ctx, c)
-	if err != nil {
-		return interrupted(ctx, err)
+	if out.Kept {
+		fmt.Fprintf(o.ErrOut, "%s/%s kept: use it with: kubectl sandbox exec %s -- COMMAND\n", claimResource, out.Claim, out.Claim)
 	}
-	if err := exec.print(res); err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return interrupted(err)
+	case err != nil:
 		return err
 	}
-	for _, p := range o.cpOut {
-		if _, err := c.DownloadTree(ctx, p.remote, p.local, p.local, nil); err != nil {
-			return interrupted(ctx, fmt.Errorf("--cp-out %s: %w", p.remote, err))
-		}
-	}
-	return exitCode(res.ExitCode)
+	return exitCode(out.Result.ExitCode)
 }
 
-func interrupted(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return errors.New("interrupted")
+// interrupted words an error that an interrupt caused. Errors that say
+// what the user must know (a claim left behind, or one deleted) are kept.
+func interrupted(err error) error {
+	var cleanup *claims.CleanupError
+	var deleted *claims.DeletedAfterError
+	if errors.As(err, &cleanup) || errors.As(err, &deleted) {
+		return err
 	}
-	return err
+	return errors.New("interrupted")
 }
 
-// cleanup deletes the claim on a fresh, bounded context, then waits until it
-// is gone. A signal during the wait skips the wait; the delete is sent first.
-func (o *RunOptions) cleanup(ctx context.Context, ext extclient.Interface, name string) error {
-	base := context.WithoutCancel(ctx)
-	dctx, cancel := context.WithTimeout(base, cleanupTimeout)
-	defer cancel()
-	if err := claims.Delete(dctx, ext, o.spec.Namespace, name, nil); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("deleting sandboxclaim %q failed (it expires at its TTL; delete it with: kubectl sandbox delete %s): %w", name, name, err)
-	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	wctx, stopWait := context.WithTimeout(base, cleanupTimeout)
-	defer stopWait()
+// secondSignal returns a channel that a SIGINT or SIGTERM closes once ctx
+// was cancelled (by the first one): the user does not want to wait any
+// longer for the cleanup. stop releases the signal handler.
+func secondSignal(ctx context.Context) (skip <-chan struct{}, stop func()) {
+	ch, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		select {
+		case <-ctx.Done():
+		case <-done:
+			return
+		}
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sigs)
+		select {
 		case <-sigs:
-			stopWait()
-		case <-wctx.Done():
+			close(ch)
+		case <-done:
 		}
 	}()
-	if err := claims.WaitDeleted(wctx, ext, o.spec.Namespace, name, cleanupTimeout); err != nil && wctx.Err() == nil {
-		return fmt.Errorf("waiting for sandboxclaim %q to go: %w", name, err)
-	}
-	return nil
+	return ch, func() { close(done) }
 }

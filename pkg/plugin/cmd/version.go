@@ -14,7 +14,6 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/tables"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/version"
 )
@@ -29,7 +28,7 @@ type VersionOptions struct {
 	Output string
 	Client bool
 
-	Clients client.Factory
+	Clients Factory
 	genericiooptions.IOStreams
 }
 
@@ -41,7 +40,7 @@ type versionOutput struct {
 }
 
 // NewCmdVersion returns `kubectl sandbox version`.
-func NewCmdVersion(f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+func NewCmdVersion(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &VersionOptions{Clients: f, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "version",
@@ -79,7 +78,7 @@ func (o *VersionOptions) Run() error {
 	if !o.Client {
 		apis, err := o.serverAPIs()
 		if err != nil {
-			fmt.Fprintf(o.ErrOut, "Warning: cannot read the cluster's agent-sandbox API versions: %s\n", describeError(err))
+			fmt.Fprintf(o.ErrOut, "Warning: cannot read the cluster's agent-sandbox API versions: %s\n", describeError(err, "version"))
 		} else {
 			out.ServerAPIs = apis
 			for _, g := range agentGroups {
@@ -120,11 +119,11 @@ func (o *VersionOptions) Run() error {
 
 // serverAPIs reads the served versions of the agent-sandbox groups.
 func (o *VersionOptions) serverAPIs() (map[string][]string, error) {
-	cfg, err := o.Clients.RESTConfig()
+	clients, err := o.Clients.Clients()
 	if err != nil {
 		return nil, err
 	}
-	cfg = rest.CopyConfig(cfg)
+	cfg := rest.CopyConfig(clients.Config)
 	cfg.Timeout = 5 * time.Second
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {

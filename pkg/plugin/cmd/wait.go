@@ -11,7 +11,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
 )
 
 // WaitOptions waits for claims the way kubectl wait does.
@@ -19,18 +18,16 @@ type WaitOptions struct {
 	For     string
 	Timeout time.Duration
 
-	names      []string
-	namespace  string
-	forDelete  bool
-	condType   string
-	condStatus metav1.ConditionStatus
+	names     []string
+	namespace string
+	cond      claims.Condition
 
-	Clients client.Factory
+	Clients Factory
 	genericiooptions.IOStreams
 }
 
 // NewCmdWait returns `kubectl sandbox wait`.
-func NewCmdWait(f client.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+func NewCmdWait(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &WaitOptions{Clients: f, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "wait NAME... --for=condition=Ready|--for=delete",
@@ -46,6 +43,9 @@ func NewCmdWait(f client.Factory, streams genericiooptions.IOStreams) *cobra.Com
 			if err := o.Complete(args); err != nil {
 				return err
 			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
 			return o.Run(cmd.Context())
 		},
 	}
@@ -55,24 +55,31 @@ func NewCmdWait(f client.Factory, streams genericiooptions.IOStreams) *cobra.Com
 	return cmd
 }
 
-// Complete parses --for and the names; it makes no API calls.
+// Complete takes the names and the namespace.
 func (o *WaitOptions) Complete(args []string) error {
-	for _, n := range args {
+	o.names = args
+	var err error
+	o.namespace, err = o.Clients.Namespace()
+	return err
+}
+
+// Validate parses --for and checks the names; it makes no API calls.
+func (o *WaitOptions) Validate() error {
+	for _, n := range o.names {
 		if err := validateName("claim", n); err != nil {
 			return err
 		}
 	}
-	o.names = args
 	switch {
 	case o.For == "delete":
-		o.forDelete = true
+		o.cond = claims.Deleted
 	case strings.HasPrefix(o.For, "condition="):
 		typ, status, hasStatus := strings.Cut(strings.TrimPrefix(o.For, "condition="), "=")
-		o.condType, o.condStatus = typ, metav1.ConditionTrue
+		o.cond = claims.Condition{Type: typ, Status: metav1.ConditionTrue}
 		if hasStatus {
-			o.condStatus = metav1.ConditionStatus(status)
+			o.cond.Status = metav1.ConditionStatus(status)
 		}
-		if typ == "" || (o.condStatus != metav1.ConditionTrue && o.condStatus != metav1.ConditionFalse && o.condStatus != metav1.ConditionUnknown) {
+		if typ == "" || (o.cond.Status != metav1.ConditionTrue && o.cond.Status != metav1.ConditionFalse && o.cond.Status != metav1.ConditionUnknown) {
 			return o.forError()
 		}
 	default:
@@ -81,9 +88,7 @@ func (o *WaitOptions) Complete(args []string) error {
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive")
 	}
-	ns, err := o.Clients.Namespace()
-	o.namespace = ns
-	return err
+	return nil
 }
 
 func (o *WaitOptions) forError() error {
@@ -92,25 +97,11 @@ func (o *WaitOptions) forError() error {
 
 // Run waits for each claim in turn, within one overall timeout.
 func (o *WaitOptions) Run(ctx context.Context) error {
-	ext, err := o.Clients.Extensions()
+	clients, err := o.Clients.Clients()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	for _, name := range o.names {
-		switch {
-		case o.forDelete:
-			err = claims.WaitDeleted(ctx, ext, o.namespace, name, o.Timeout)
-		case o.condType == "Ready" && o.condStatus == metav1.ConditionTrue:
-			_, err = claims.WaitReady(ctx, ext, o.namespace, name, o.Timeout, nil)
-		default:
-			_, err = claims.WaitCondition(ctx, ext, o.namespace, name, o.condType, o.condStatus, o.Timeout)
-		}
-		if err != nil {
-			return err
-		}
+	return claims.WaitForAll(ctx, clients.Ext, o.namespace, o.names, o.cond, o.Timeout, func(name string) {
 		fmt.Fprintf(o.Out, "%s/%s condition met\n", claimResource, name)
-	}
-	return nil
+	})
 }

@@ -14,24 +14,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 
-	sandboxv1beta1 "sigs.k8s.io/agent-sandbox/api/v1beta1"
-	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
-
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/tables"
 )
 
-// View is everything describe shows; Sandbox and Pod may be nil.
-type View struct {
-	Claim    *extv1beta1.SandboxClaim
-	Template string
-	Sandbox  *sandboxv1beta1.Sandbox
-	Pod      *corev1.Pod
-	Events   []corev1.Event
-}
-
-// Print writes the view to w.
-func Print(w io.Writer, v View, now time.Time) error {
+// Print writes the details of a claim to w.
+func Print(w io.Writer, v *claims.Details, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	c := v.Claim
 	line(tw, 0, "Name:", c.Name)
@@ -91,6 +79,10 @@ func conditions(w io.Writer, indent int, conds []metav1.Condition, now time.Time
 }
 
 func podConditions(w io.Writer, conds []corev1.PodCondition, now time.Time) {
+	if len(conds) == 0 {
+		fmt.Fprintln(w, "  Conditions:\t<none>")
+		return
+	}
 	fmt.Fprintf(w, "  Conditions:\n    Type\tStatus\tReason\tAge\tMessage\n")
 	for _, c := range conds {
 		fmt.Fprintf(w, "    %s\t%s\t%s\t%s\t%s\n", c.Type, c.Status, tables.OrNone(c.Reason), ago(c.LastTransitionTime.Time, now), c.Message)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,33 +19,45 @@ import (
 	watchtools "k8s.io/client-go/tools/watch"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 )
+
+// GatewayError reports a Gateway that cannot lead to the router.
+type GatewayError struct {
+	Namespace, Name string
+	// NotFound: the Gateway does not exist (or was deleted).
+	NotFound bool
+	// After and Problem: it had no usable address within After.
+	After   time.Duration
+	Problem string
+}
+
+func (e *GatewayError) Error() string {
+	if e.NotFound {
+		return fmt.Sprintf("gateway %q not found in namespace %q", e.Name, e.Namespace)
+	}
+	return fmt.Sprintf("gateway %s/%s has no usable address after %s (%s)", e.Namespace, e.Name, e.After, e.Problem)
+}
 
 // viaGateway waits up to GatewayTimeout for the Gateway to have a usable
 // address and builds the router URL from it and its HTTP(S) listener.
-func viaGateway(ctx context.Context, clients client.Factory, o Options) (*Conn, error) {
-	gw, err := clients.Gateway()
-	if err != nil {
-		return nil, err
-	}
+func viaGateway(ctx context.Context, clients *kube.Clients, o Options) (*Conn, error) {
 	ns := o.GatewayNamespace
-	if ns == "" {
-		if ns, err = clients.Namespace(); err != nil {
-			return nil, err
-		}
-	}
-	gateways := gw.GatewayV1().Gateways(ns)
+	notFound := &GatewayError{Namespace: ns, Name: o.Gateway, NotFound: true}
+	gateways := clients.Gateway.GatewayV1().Gateways(ns)
 	// The common case, an addressed Gateway, takes one GET; only a Gateway
 	// still waiting for its address is watched.
 	g, err := gateways.Get(ctx, o.Gateway, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("gateway %q not found in namespace %q: check --gateway and --gateway-namespace", o.Gateway, ns)
+		return nil, notFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading gateway %s/%s: %w", ns, o.Gateway, err)
 	}
-	if base, _ := gatewayURL(g); base != nil {
+	// lastProblem starts as what the GET saw, so that a timeout says what is
+	// missing even if the watch delivers nothing (say, list is forbidden).
+	base, lastProblem := gatewayURL(g)
+	if base != nil {
 		return &Conn{BaseURL: base, Via: fmt.Sprintf("gateway %s/%s at %s", ns, o.Gateway, base.Host)}, nil
 	}
 	sel := fields.OneTermEqualSelector("metadata.name", o.Gateway).String()
@@ -60,11 +73,9 @@ func viaGateway(ctx context.Context, clients client.Factory, o Options) (*Conn, 
 	}
 	wctx, cancel := context.WithTimeout(ctx, o.GatewayTimeout)
 	defer cancel()
-	var base *url.URL
-	var lastProblem string
 	_, err = watchtools.UntilWithSync(wctx, lw, &gatewayv1.Gateway{}, func(store cache.Store) (bool, error) {
 		if _, exists, _ := store.GetByKey(ns + "/" + o.Gateway); !exists {
-			return true, fmt.Errorf("gateway %q not found in namespace %q: check --gateway and --gateway-namespace", o.Gateway, ns)
+			return true, notFound
 		}
 		return false, nil
 	}, func(ev watch.Event) (bool, error) {
@@ -73,16 +84,20 @@ func viaGateway(ctx context.Context, clients client.Factory, o Options) (*Conn, 
 			return false, nil
 		}
 		if ev.Type == watch.Deleted {
-			return false, fmt.Errorf("gateway %s/%s was deleted", ns, o.Gateway)
+			return false, notFound
 		}
 		base, lastProblem = gatewayURL(g)
 		return base != nil, nil
 	})
 	if err != nil {
-		if wctx.Err() == nil || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			// The caller gave up: say so, not "timed out waiting".
+			return nil, fmt.Errorf("waiting for gateway %s/%s: %w", ns, o.Gateway, ctx.Err())
+		}
+		if wctx.Err() == nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("gateway %s/%s has no usable address after %s (%s): is a Gateway controller programming it?", ns, o.Gateway, o.GatewayTimeout, lastProblem)
+		return nil, &GatewayError{Namespace: ns, Name: o.Gateway, After: o.GatewayTimeout, Problem: lastProblem}
 	}
 	return &Conn{BaseURL: base, Via: fmt.Sprintf("gateway %s/%s at %s", ns, o.Gateway, base.Host)}, nil
 }

@@ -2,10 +2,7 @@ package router
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
@@ -16,70 +13,43 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/tools/portforward"
-	"k8s.io/client-go/transport/spdy"
 
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward"
 )
+
+// NoRouterError reports that no namespace searched has a ready router pod.
+type NoRouterError struct {
+	// Problems says, per namespace, what is missing.
+	Problems []string
+}
+
+func (e *NoRouterError) Error() string {
+	return "cannot port-forward to the sandbox router: " + strings.Join(e.Problems, ", ")
+}
 
 // portForward forwards a local loopback port, in process and through the
 // API server, to a ready pod behind the router Service in the first of
 // namespaces that has one.
-func portForward(ctx context.Context, clients client.Factory, namespaces []string) (*Conn, error) {
+func portForward(ctx context.Context, clients *kube.Clients, namespaces []string) (*Conn, error) {
 	ns, pod, port, err := findRouterPod(ctx, clients, namespaces)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := clients.RESTConfig()
+	fw, err := podforward.Open(ctx, clients.Config, clients.Core, ns, pod, nil, []string{fmt.Sprintf("0:%d", port)})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reaching the sandbox router: %w", err)
 	}
-	core, err := clients.Core()
-	if err != nil {
-		return nil, err
-	}
-	rt, upgrader, err := spdy.RoundTripperFor(cfg)
-	if err != nil {
-		return nil, err
-	}
-	target := core.RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("portforward").URL()
-	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: rt}, http.MethodPost, target)
-	stop, ready := make(chan struct{}), make(chan struct{})
-	var errOut strings.Builder
-	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stop, ready, io.Discard, &errOut)
-	if err != nil {
-		return nil, err
-	}
-	done := make(chan error, 1)
-	go func() { done <- fw.ForwardPorts() }()
-	closeFn := func() { close(stop); <-done } //nolint:errcheck // after stop, ForwardPorts ends without an error worth reporting
-	select {
-	case <-ready:
-	case err := <-done:
-		return nil, fmt.Errorf("port-forward to router pod %s/%s: %w", ns, pod, err)
-	case <-ctx.Done():
-		closeFn()
-		return nil, ctx.Err()
-	}
-	ports, err := fw.GetPorts()
-	if err != nil || len(ports) == 0 {
-		closeFn()
-		return nil, fmt.Errorf("port-forward to router pod %s/%s: no local port: %w", ns, pod, err)
-	}
-	base := &url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(int(ports[0].Local))}
-	return &Conn{BaseURL: base, Via: fmt.Sprintf("port-forward to pod %s/%s", ns, pod), close: closeFn}, nil
+	base := &url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(fw.Local[0])}
+	return &Conn{BaseURL: base, Via: fmt.Sprintf("port-forward to pod %s/%s", ns, pod), close: fw.Close}, nil
 }
 
 // findRouterPod returns a Running and Ready pod selected by the router
 // Service, and the pod port its first service port targets.
-func findRouterPod(ctx context.Context, clients client.Factory, namespaces []string) (string, string, int, error) {
-	core, err := clients.Core()
-	if err != nil {
-		return "", "", 0, err
-	}
+func findRouterPod(ctx context.Context, clients *kube.Clients, namespaces []string) (string, string, int, error) {
 	var problems []string
 	for _, ns := range namespaces {
-		svc, err := core.Services(ns).Get(ctx, ServiceName, metav1.GetOptions{})
+		svc, err := clients.Core.Services(ns).Get(ctx, ServiceName, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			problems = append(problems, fmt.Sprintf("no service %s in namespace %s", ServiceName, ns))
 			continue
@@ -87,20 +57,20 @@ func findRouterPod(ctx context.Context, clients client.Factory, namespaces []str
 		if err != nil {
 			return "", "", 0, fmt.Errorf("looking up the router: %w", err)
 		}
-		pods, err := core.Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String()})
+		pods, err := clients.Core.Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String()})
 		if err != nil {
 			return "", "", 0, fmt.Errorf("looking up router pods: %w", err)
 		}
 		sort.Slice(pods.Items, func(i, j int) bool { return pods.Items[i].Name < pods.Items[j].Name })
 		for i := range pods.Items {
 			if p := &pods.Items[i]; podReady(p) {
-				return ns, p.Name, targetPort(svc, p), nil
+				port, err := targetPort(svc, p)
+				return ns, p.Name, port, err
 			}
 		}
 		problems = append(problems, fmt.Sprintf("no ready pod behind service %s/%s", ns, ServiceName))
 	}
-	return "", "", 0, errors.New("cannot port-forward to the sandbox router: " + strings.Join(problems, ", ") +
-		" (deploy the router, set --router-namespace, or use --gateway or --router-url)")
+	return "", "", 0, &NoRouterError{Problems: problems}
 }
 
 func podReady(p *corev1.Pod) bool {
@@ -115,24 +85,30 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
-// targetPort resolves the Service's first port to the pod's port (8080, the
-// router's port, when the Service says nothing usable).
-func targetPort(svc *corev1.Service, pod *corev1.Pod) int {
+// routerPort is the router's own port, for a Service that names none.
+const routerPort = 8080
+
+// targetPort resolves the Service's first port to the pod's port. A named
+// target port that the pod does not declare is an error: guessing would
+// send traffic to the wrong port.
+func targetPort(svc *corev1.Service, pod *corev1.Pod) (int, error) {
 	if len(svc.Spec.Ports) == 0 {
-		return 8080
+		return routerPort, nil
 	}
-	tp := svc.Spec.Ports[0].TargetPort
+	sp := svc.Spec.Ports[0]
+	tp := sp.TargetPort
 	switch {
 	case tp.Type == intstr.Int && tp.IntVal > 0:
-		return int(tp.IntVal)
+		return int(tp.IntVal), nil
 	case tp.Type == intstr.String && tp.StrVal != "":
 		for _, c := range pod.Spec.Containers {
 			for _, cp := range c.Ports {
 				if cp.Name == tp.StrVal {
-					return int(cp.ContainerPort)
+					return int(cp.ContainerPort), nil
 				}
 			}
 		}
+		return 0, fmt.Errorf("service %s/%s targets port %q, which router pod %s does not declare", svc.Namespace, svc.Name, tp.StrVal, pod.Name)
 	}
-	return int(svc.Spec.Ports[0].Port)
+	return int(sp.Port), nil
 }

@@ -6,14 +6,14 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"time"
 
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/client"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 )
 
 // ServiceName is the router Service both SDKs look for.
@@ -22,9 +22,11 @@ const ServiceName = "sandbox-router-svc"
 // DefaultNamespace is where the Python SDK and the router manifests put it.
 const DefaultNamespace = "agent-sandbox-system"
 
-// Options say how to reach the router; at most one of URL and Gateway is set.
+// Options say how to reach the router; at most one of URL and Gateway is
+// set, and neither means a port-forward to a router pod.
 type Options struct {
-	URL              string
+	// URL is the router's http(s) base URL.
+	URL              *url.URL
 	Gateway          string
 	GatewayNamespace string
 	GatewayTimeout   time.Duration
@@ -32,7 +34,8 @@ type Options struct {
 	// Service in port-forward mode.
 	Namespace string
 
-	CAFile                string
+	// CAData is a PEM bundle that verifies an https router.
+	CAData                []byte
 	InsecureSkipTLSVerify bool
 	Token                 string
 	// AllowInsecureToken permits sending Token over plain http to a host
@@ -57,14 +60,17 @@ func (c *Conn) Close() {
 	}
 }
 
-// Open reaches the router for a sandbox in sandboxNamespace.
-func Open(ctx context.Context, o Options, clients client.Factory, sandboxNamespace string) (*Conn, error) {
+// Open reaches the router for sandboxes in sandboxNamespace.
+func Open(ctx context.Context, clients *kube.Clients, o Options, sandboxNamespace string) (*Conn, error) {
 	var conn *Conn
 	var err error
 	switch {
-	case o.URL != "":
-		conn, err = direct(o.URL)
+	case o.URL != nil:
+		conn = &Conn{BaseURL: o.URL, Via: "router " + o.URL.Redacted()}
 	case o.Gateway != "":
+		if o.GatewayNamespace == "" {
+			o.GatewayNamespace = sandboxNamespace
+		}
 		conn, err = viaGateway(ctx, clients, o)
 	default:
 		namespaces := []string{sandboxNamespace, DefaultNamespace}
@@ -89,12 +95,13 @@ func Open(ctx context.Context, o Options, clients client.Factory, sandboxNamespa
 	return conn, nil
 }
 
-func direct(raw string) (*Conn, error) {
+// ParseURL checks a router URL: http or https, with a host.
+func ParseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("invalid --router-url %q: use http://HOST[:PORT] or https://HOST[:PORT]", raw)
+		return nil, fmt.Errorf("invalid router URL %q: use http://HOST[:PORT] or https://HOST[:PORT]", raw)
 	}
-	return &Conn{BaseURL: u, Via: "router " + u.Redacted()}, nil
+	return u, nil
 }
 
 // transport is a keep-alive transport with the router TLS settings.
@@ -102,18 +109,14 @@ func transport(o Options) (http.RoundTripper, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
 	t.Proxy = nil
-	if o.CAFile == "" && !o.InsecureSkipTLSVerify {
+	if len(o.CAData) == 0 && !o.InsecureSkipTLSVerify {
 		return t, nil
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipTLSVerify} //nolint:gosec // only when asked for
-	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading --router-ca-file: %w", err)
-		}
+	if len(o.CAData) > 0 {
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--router-ca-file %s holds no PEM certificate", o.CAFile)
+		if !pool.AppendCertsFromPEM(o.CAData) {
+			return nil, errors.New("the router CA bundle holds no PEM certificate")
 		}
 		cfg.RootCAs = pool
 	}
@@ -121,12 +124,19 @@ func transport(o Options) (http.RoundTripper, error) {
 	return t, nil
 }
 
-// checkToken refuses to send a bearer token in clear text off this machine.
+// InsecureTokenError refuses to send a bearer token in clear text off this
+// machine.
+type InsecureTokenError struct{ Host string }
+
+func (e *InsecureTokenError) Error() string {
+	return fmt.Sprintf("refusing to send the router token over plain http to %s", e.Host)
+}
+
 func checkToken(o Options, u *url.URL) error {
 	if o.Token == "" || u.Scheme == "https" || o.AllowInsecureToken || isLoopback(u.Hostname()) {
 		return nil
 	}
-	return fmt.Errorf("refusing to send the router token over plain http to %s: use https, or --router-allow-insecure-token if the network is trusted", u.Host)
+	return &InsecureTokenError{Host: u.Host}
 }
 
 func isLoopback(host string) bool {

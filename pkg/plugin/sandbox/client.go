@@ -1,5 +1,7 @@
-// Package sandbox is the client of the agent-sandbox runtime API (execute,
-// upload, download, list, exists) as reached through the sandbox router.
+// Package sandbox is the data plane: the Runtime interface that every
+// runtime backend implements, tree copies over it, and the backend of the
+// legacy python runtime (execute, upload, download, list, exists) as
+// reached through the sandbox router.
 package sandbox
 
 import (
@@ -30,7 +32,8 @@ type Target struct {
 	PodIP string
 }
 
-// Client calls one sandbox's runtime through the router at base.
+// Client calls one sandbox's python runtime through the router at base.
+// It implements Runtime.
 type Client struct {
 	base   *url.URL
 	http   *http.Client
@@ -126,16 +129,16 @@ func retryable(err error) bool {
 	return false
 }
 
-// Result is what a command printed and how it exited.
-type Result struct {
-	Stdout   string `json:"stdout"`
-	Stderr   string `json:"stderr"`
-	ExitCode int    `json:"exitCode"`
-}
+var _ Runtime = (*Client)(nil)
 
-// Execute runs a command string in the sandbox. It is sent exactly once:
-// a command must never run twice.
-func (c *Client) Execute(ctx context.Context, command string) (*Result, error) {
+// Execute runs a command in the sandbox. The runtime splits its command
+// string with shlex, so argv is quoted to come out exact. It is sent
+// exactly once: a command must never run twice.
+func (c *Client) Execute(ctx context.Context, cmd Command) (*Result, error) {
+	command, err := JoinArgv(cmd.Argv)
+	if err != nil {
+		return nil, err
+	}
 	body, _ := json.Marshal(map[string]string{"command": command})
 	req, err := c.newRequest(ctx, http.MethodPost, "execute", strings.NewReader(string(body)))
 	if err != nil {
@@ -201,17 +204,6 @@ func (c *Client) Download(ctx context.Context, path string) (body io.ReadCloser,
 	return resp.Body, resp.ContentLength, nil
 }
 
-// Entry is one directory entry as the runtime lists it.
-type Entry struct {
-	Name    string  `json:"name"`
-	Size    int64   `json:"size"`
-	Type    string  `json:"type"`
-	ModTime float64 `json:"mod_time"`
-}
-
-// IsDir reports whether the entry is a directory.
-func (e Entry) IsDir() bool { return e.Type == "directory" }
-
 // List lists a directory ("" is the root).
 func (c *Client) List(ctx context.Context, path string) ([]Entry, error) {
 	resp, err := c.get(ctx, "list/"+EncodePath(path), "list "+path)
@@ -219,11 +211,43 @@ func (c *Client) List(ctx context.Context, path string) ([]Entry, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var entries []Entry
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&entries); err != nil {
+	var listed []struct {
+		Name    string  `json:"name"`
+		Size    int64   `json:"size"`
+		Type    string  `json:"type"`
+		ModTime float64 `json:"mod_time"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&listed); err != nil {
 		return nil, fmt.Errorf("list %s: decoding the runtime's answer: %w", path, err)
 	}
+	entries := make([]Entry, len(listed))
+	for i, e := range listed {
+		sec := int64(e.ModTime)
+		entries[i] = Entry{Name: e.Name, Size: e.Size, Type: e.Type,
+			ModTime: time.Unix(sec, int64((e.ModTime-float64(sec))*1e9)).UTC()}
+	}
 	return entries, nil
+}
+
+// Remove removes path with an exact-argv rm (the runtime has no delete).
+func (c *Client) Remove(ctx context.Context, path string, recursive bool) error {
+	if path == "" {
+		return errors.New("refusing to remove the sandbox's root directory")
+	}
+	flags := "-f"
+	if recursive {
+		flags = "-rf"
+	}
+	return Check(ctx, c, "removing "+path, "rm", flags, "--", path)
+}
+
+// MkdirAll creates directories (runtime paths) in the sandbox; the runtime's
+// upload does not create parents.
+func (c *Client) MkdirAll(ctx context.Context, dirs ...string) error {
+	if len(dirs) == 0 {
+		return nil
+	}
+	return Check(ctx, c, "creating directories", append([]string{"mkdir", "-p", "--"}, dirs...)...)
 }
 
 // Exists reports whether path exists.

@@ -2,11 +2,17 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 )
+
+// ErrNotFound is what a runtime says of a path that is not there (for a
+// download: not a file; for a listing: not a directory). errors.Is finds it
+// in a backend's own error.
+var ErrNotFound = errors.New("not found")
 
 // ConnError is a failure to reach the router at all.
 type ConnError struct {
@@ -15,7 +21,7 @@ type ConnError struct {
 }
 
 func (e *ConnError) Error() string {
-	return fmt.Sprintf("%s: cannot reach the sandbox router: %v (is the router running and reachable? check --router-url, --gateway or the router's port-forward)", e.Op, e.Err)
+	return fmt.Sprintf("%s: cannot reach the sandbox router: %v", e.Op, e.Err)
 }
 
 func (e *ConnError) Unwrap() error { return e.Err }
@@ -65,21 +71,10 @@ func (e *HTTPError) Error() string {
 	if e.Detail != "" {
 		what += ": " + e.Detail
 	}
-	switch {
-	case e.Status == http.StatusBadGateway:
-		return fmt.Sprintf("%s: router could not reach sandbox %s: is it Ready? does its NetworkPolicy admit the router?", what, e.Sandbox)
-	case e.Status == http.StatusGatewayTimeout:
-		return what + ": the sandbox did not answer in time (raise --timeout?)"
-	case e.Status == http.StatusUnauthorized || (e.Status == http.StatusForbidden && !e.FromRuntime):
-		return what + ": the router refused the request (set --router-token, --router-token-file or KUBECTL_SANDBOX_ROUTER_TOKEN)"
-	case e.Status == http.StatusForbidden:
-		return what + ": the path is outside the sandbox's root directory"
-	case e.Status == http.StatusNotFound && e.FromRuntime:
-		return what + ": no such file or directory in the sandbox"
-	case e.Status == http.StatusBadRequest:
-		return what + ": the router rejected the request"
-	case e.Status >= 300 && e.Status < 400:
-		return what + ": is --router-url right?"
-	}
 	return what
+}
+
+// Is makes errors.Is(err, ErrNotFound) hold for the runtime's 404.
+func (e *HTTPError) Is(target error) bool {
+	return target == ErrNotFound && e.Status == http.StatusNotFound && e.FromRuntime
 }

@@ -16,58 +16,61 @@ import (
 // every runtime path is relative to it, and commands run in it.
 const Root = "/app"
 
+// PathError reports a sandbox path that the runtime cannot serve.
+type PathError struct{ Path string }
+
+func (e *PathError) Error() string {
+	return fmt.Sprintf("sandbox path %q is outside %s, the only directory the sandbox runtime serves", e.Path, Root)
+}
+
 // RemotePath turns a user's sandbox path into a runtime path: relative paths
 // are relative to Root (the command's working directory), absolute ones
-// must lie under Root. "" is Root itself.
+// must lie under Root, and none may climb out of it with "..". "" is Root
+// itself.
 func RemotePath(p string) (string, error) {
+	rel := p
 	if strings.HasPrefix(p, "/") {
 		clean := path.Clean(p)
 		if clean != Root && !strings.HasPrefix(clean, Root+"/") {
-			return "", fmt.Errorf("sandbox path %q is outside %s, the only directory the sandbox runtime serves", p, Root)
+			return "", &PathError{Path: p}
 		}
-		p = strings.TrimPrefix(strings.TrimPrefix(clean, Root), "/")
+		rel = strings.TrimPrefix(strings.TrimPrefix(clean, Root), "/")
 	}
-	p = path.Clean(p)
-	if p == "." {
+	rel = path.Clean(rel)
+	switch {
+	case rel == ".":
 		return "", nil
+	case rel == ".." || strings.HasPrefix(rel, "../"):
+		return "", &PathError{Path: p} // the path as the user wrote it
 	}
-	return p, nil
+	return rel, nil
 }
 
-// MkdirAll creates directories (runtime paths) in the sandbox; the runtime's
-// upload does not create parents.
-func (c *Client) MkdirAll(ctx context.Context, dirs ...string) error {
-	if len(dirs) == 0 {
-		return nil
+// Progress wraps the reader of one file's bytes (to count them); nil means
+// no progress.
+type Progress func(name string, r io.Reader) io.Reader
+
+func (p Progress) Wrap(name string, r io.Reader) io.Reader {
+	if p == nil {
+		return r
 	}
-	cmd, err := JoinArgv(append([]string{"mkdir", "-p", "--"}, dirs...))
-	if err != nil {
-		return err
-	}
-	res, err := c.Execute(ctx, cmd)
-	if err != nil {
-		return err
-	}
-	if res.ExitCode != 0 {
-		return fmt.Errorf("creating directories in the sandbox: %s", strings.TrimSpace(res.Stderr))
-	}
-	return nil
+	return p(name, r)
 }
 
 // UploadTree copies a local file or directory tree to remote (a runtime
 // path), creating remote directories first. It returns the files copied.
-func (c *Client) UploadTree(ctx context.Context, local, remote string, progress func(name string, r io.Reader) io.Reader) (int, error) {
+func UploadTree(ctx context.Context, rt Runtime, local, remote string, progress Progress) (int, error) {
 	info, err := os.Stat(local)
 	if err != nil {
 		return 0, err
 	}
 	if !info.IsDir() {
 		if dir := path.Dir(remote); dir != "." {
-			if err := c.MkdirAll(ctx, dir); err != nil {
+			if err := rt.MkdirAll(ctx, dir); err != nil {
 				return 0, err
 			}
 		}
-		return 1, c.uploadFile(ctx, local, remote, progress)
+		return 1, uploadFile(ctx, rt, local, remote, progress)
 	}
 	var dirs, files []string
 	err = filepath.WalkDir(local, func(p string, d fs.DirEntry, err error) error {
@@ -91,50 +94,50 @@ func (c *Client) UploadTree(ctx context.Context, local, remote string, progress 
 	if remote == "" {
 		dirs = dirs[1:] // the root exists
 	}
-	if err := c.MkdirAll(ctx, dirs...); err != nil {
+	if err := rt.MkdirAll(ctx, dirs...); err != nil {
 		return 0, err
 	}
 	for _, rel := range files {
-		if err := c.uploadFile(ctx, filepath.Join(local, rel), path.Join(remote, filepath.ToSlash(rel)), progress); err != nil {
+		if err := uploadFile(ctx, rt, filepath.Join(local, rel), path.Join(remote, filepath.ToSlash(rel)), progress); err != nil {
 			return 0, err
 		}
 	}
 	return len(files), nil
 }
 
-func (c *Client) uploadFile(ctx context.Context, local, remote string, progress func(string, io.Reader) io.Reader) error {
+func uploadFile(ctx context.Context, rt Runtime, local, remote string, progress Progress) error {
 	f, err := os.Open(local)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = f.Close() }() // read only: nothing to lose
-	var r io.Reader = f
-	if progress != nil {
-		r = progress(remote, f)
-	}
-	return c.Upload(ctx, remote, r)
+	return rt.Upload(ctx, remote, progress.Wrap(remote, f))
 }
 
 // DownloadFile copies a sandbox file to the local path dst. It writes a
 // temporary file beside dst and renames it only once the whole body (and
 // the announced length) arrived, so a failed copy never leaves a truncated
 // file that looks complete.
-func (c *Client) DownloadFile(ctx context.Context, remote, dst string, progress func(string, io.Reader) io.Reader) error {
-	body, size, err := c.Download(ctx, remote)
+func DownloadFile(ctx context.Context, rt Runtime, remote, dst string, progress Progress) error {
+	body, size, err := rt.Download(ctx, remote)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".partial-")
 	if err != nil {
-		return err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("writing %s: %w", dst, err)
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
-	var r io.Reader = body
-	if progress != nil {
-		r = progress(remote, body)
+	// CreateTemp makes the file 0600; a copy gets a plain file's mode.
+	var n int64
+	if err = tmp.Chmod(0o644); err == nil {
+		n, err = io.CopyBuffer(tmp, progress.Wrap(remote, body), make([]byte, copyBufferSize))
 	}
-	n, err := io.CopyBuffer(tmp, r, make([]byte, copyBufferSize))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -150,28 +153,38 @@ func (c *Client) DownloadFile(ctx context.Context, remote, dst string, progress 
 // DownloadTree copies a sandbox file to fileDst, or a sandbox directory
 // tree into dirDst. A file is tried first (one request, the common case); a
 // path that is no file is listed as a directory. It returns the files copied.
-func (c *Client) DownloadTree(ctx context.Context, remote, fileDst, dirDst string, progress func(string, io.Reader) io.Reader) (int, error) {
+func DownloadTree(ctx context.Context, rt Runtime, remote, fileDst, dirDst string, progress Progress) (int, error) {
 	if remote == "" {
-		return c.downloadDir(ctx, remote, dirDst, progress)
+		return downloadDir(ctx, rt, remote, dirDst, progress)
 	}
-	fileErr := c.DownloadFile(ctx, remote, fileDst, progress)
-	var he *HTTPError
-	if !errors.As(fileErr, &he) || he.Status != 404 {
-		return 1, fileErr
+	fileErr := DownloadFile(ctx, rt, remote, fileDst, progress)
+	switch {
+	case fileErr == nil:
+		return 1, nil
+	case !errors.Is(fileErr, ErrNotFound):
+		return 0, fileErr
 	}
-	n, err := c.downloadDir(ctx, remote, dirDst, progress)
-	if errors.As(err, &he) && he.Status == 404 && n == 0 {
+	entries, err := rt.List(ctx, remote)
+	if errors.Is(err, ErrNotFound) {
 		return 0, fileErr // neither a file nor a directory: "no such file"
 	}
-	return n, err
-}
-
-// downloadDir copies the directory remote into local, recursively.
-func (c *Client) downloadDir(ctx context.Context, remote, local string, progress func(string, io.Reader) io.Reader) (int, error) {
-	entries, err := c.List(ctx, remote)
 	if err != nil {
 		return 0, err
 	}
+	return downloadEntries(ctx, rt, entries, remote, dirDst, progress)
+}
+
+// downloadDir copies the directory remote into local, recursively.
+func downloadDir(ctx context.Context, rt Runtime, remote, local string, progress Progress) (int, error) {
+	entries, err := rt.List(ctx, remote)
+	if err != nil {
+		return 0, err
+	}
+	return downloadEntries(ctx, rt, entries, remote, local, progress)
+}
+
+// downloadEntries copies the listed entries of remote into local.
+func downloadEntries(ctx context.Context, rt Runtime, entries []Entry, remote, local string, progress Progress) (int, error) {
 	if err := os.MkdirAll(local, 0o755); err != nil {
 		return 0, err
 	}
@@ -182,14 +195,14 @@ func (c *Client) downloadDir(ctx context.Context, remote, local string, progress
 		}
 		r, l := path.Join(remote, e.Name), filepath.Join(local, e.Name)
 		if e.IsDir() {
-			n, err := c.downloadDir(ctx, r, l, progress)
+			n, err := downloadDir(ctx, rt, r, l, progress)
 			count += n
 			if err != nil {
 				return count, err
 			}
 			continue
 		}
-		if err := c.DownloadFile(ctx, r, l, progress); err != nil {
+		if err := DownloadFile(ctx, rt, r, l, progress); err != nil {
 			return count, err
 		}
 		count++

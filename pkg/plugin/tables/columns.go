@@ -163,6 +163,10 @@ func sortOrder(objs []runtime.Object, field string) ([]int, error) {
 		}
 		found = true
 		v := reflect.Indirect(vals[0])
+		if v.Kind() == reflect.Interface && !v.IsNil() {
+			// Values of an unstructured object come wrapped in interfaces.
+			v = reflect.Indirect(v.Elem())
+		}
 		k := key{present: true, text: fmt.Sprint(v.Interface())}
 		switch v.Kind() {
 		case reflect.Int, reflect.Int32, reflect.Int64:

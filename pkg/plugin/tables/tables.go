@@ -90,7 +90,7 @@ var templateColumns = []metav1.TableColumnDefinition{
 	column("NAME", "string", "Template name", 0),
 	column("IMAGE", "string", "Image of the first container", 0),
 	column("POOLS", "string", "Warm pools that use the template", 0),
-	column("ENV", "string", "envVarsInjectionPolicy: whether claims may set --env", 0),
+	column("ENV", "string", "envVarsInjectionPolicy: whether claims may set environment variables", 0),
 	column("AGE", "date", "Time since creation", 0),
 }
 

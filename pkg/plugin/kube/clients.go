@@ -1,0 +1,46 @@
+// Package kube holds the Kubernetes clients that the engine packages use.
+// Front-ends build them (from kubeconfig flags, say); tests fill them with
+// the generated fake clientsets.
+package kube
+
+import (
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+
+	agentsclient "sigs.k8s.io/agent-sandbox/clients/k8s/clientset/versioned"
+	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
+)
+
+// Clients are the typed clients of one cluster identity.
+type Clients struct {
+	// Config is the REST config they were made from (port-forwards and
+	// discovery use it directly).
+	Config *rest.Config
+	// Core is the core/v1 client: pods, services, events, port-forwards.
+	Core corev1client.CoreV1Interface
+	// Ext serves SandboxClaims, SandboxTemplates and SandboxWarmPools.
+	Ext extclient.Interface
+	// Agents serves Sandboxes.
+	Agents  agentsclient.Interface
+	Gateway gatewayclient.Interface
+}
+
+// NewClients makes every client from cfg. It makes no API call.
+func NewClients(cfg *rest.Config) (*Clients, error) {
+	c := &Clients{Config: cfg}
+	var err error
+	if c.Core, err = corev1client.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	if c.Ext, err = extclient.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	if c.Agents, err = agentsclient.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	if c.Gateway, err = gatewayclient.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

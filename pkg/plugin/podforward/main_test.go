@@ -1,0 +1,13 @@
+package podforward
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package if a test leaves a goroutine running: a
+// forward that is not torn down by Close would.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}

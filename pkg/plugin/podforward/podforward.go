@@ -1,0 +1,125 @@
+// Package podforward forwards local loopback ports to a pod's ports, in
+// process and through the API server's pods/portforward, as kubectl
+// port-forward does: WebSocket first, SPDY when the server or a proxy
+// refuses the WebSocket upgrade.
+package podforward
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/go-logr/logr"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/transport/spdy"
+	"k8s.io/klog/v2"
+	streamhttp "k8s.io/streaming/pkg/httpstream"
+)
+
+// maxLogLevel caps client-go's logging of forwards: from level 7 on, the
+// WebSocket tunnel logs every byte it carries, which includes the router's
+// bearer token.
+const maxLogLevel = 6
+
+// quietLogger is l without its levels above maxLogLevel.
+func quietLogger(l logr.Logger) logr.Logger {
+	if l.GetSink() == nil {
+		return l
+	}
+	return logr.New(cappedSink{l.GetSink()})
+}
+
+type cappedSink struct{ logr.LogSink }
+
+func (s cappedSink) Enabled(level int) bool {
+	return level <= maxLogLevel && s.LogSink.Enabled(level)
+}
+
+func (s cappedSink) Info(level int, msg string, kv ...any) {
+	if level <= maxLogLevel {
+		s.LogSink.Info(level, msg, kv...)
+	}
+}
+
+func (s cappedSink) WithValues(kv ...any) logr.LogSink {
+	return cappedSink{s.LogSink.WithValues(kv...)}
+}
+func (s cappedSink) WithName(name string) logr.LogSink { return cappedSink{s.LogSink.WithName(name)} }
+
+// Forward is an open port-forward.
+type Forward struct {
+	// Local are the local ports, in the order of the requested ones.
+	Local []int
+	stop  context.CancelFunc
+	done  chan error
+}
+
+// Close stops the forward and waits until its goroutines end.
+func (f *Forward) Close() {
+	if f.stop != nil {
+		f.stop()
+		if err := <-f.done; err != nil {
+			klog.V(4).InfoS("port-forward ended", "err", err)
+		}
+		f.stop = nil
+	}
+}
+
+// Open forwards a free port on addresses (default 127.0.0.1) to each of the
+// pod's ports, given as kubectl's [LOCAL:]REMOTE specs ("0:8080" picks a free
+// local port). It returns once the forward listens.
+func Open(ctx context.Context, cfg *rest.Config, core corev1client.CoreV1Interface, ns, pod string, addresses, ports []string) (*Forward, error) {
+	if len(addresses) == 0 {
+		addresses = []string{"127.0.0.1"}
+	}
+	target := core.RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("portforward").URL()
+	rt, upgrader, err := spdy.RoundTripperFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dialer := spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: rt}, http.MethodPost, target)
+	logger := quietLogger(klog.FromContext(ctx))
+	tunnel, err := portforward.NewSPDYOverWebsocketDialerForStreamingWithLogger(logger, target, cfg)
+	if err != nil {
+		return nil, err
+	}
+	dialer = portforward.NewFallbackDialerForStreaming(tunnel, dialer, func(err error) bool {
+		return streamhttp.IsUpgradeFailure(err) || streamhttp.IsHTTPSProxyError(err)
+	})
+	fctx, stop := context.WithCancel(klog.NewContext(context.WithoutCancel(ctx), logger))
+	ready := make(chan struct{})
+	var errOut strings.Builder
+	fw, err := portforward.NewOnAddressesForStreamingWithContext(fctx, dialer, addresses, ports, ready, io.Discard, &errOut)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	f := &Forward{stop: stop, done: make(chan error, 1)}
+	go func() { f.done <- fw.ForwardPorts() }()
+	select {
+	case <-ready:
+	case err := <-f.done:
+		stop()
+		f.stop = nil
+		return nil, fmt.Errorf("port-forward to pod %s/%s: %w", ns, pod, err)
+	case <-ctx.Done():
+		// The upgrade takes no context, and a server can sit on it for good:
+		// do not wait for it. With fctx done, the forward's goroutine ends
+		// on its own once the upgrade returns.
+		stop()
+		return nil, ctx.Err()
+	}
+	got, err := fw.GetPorts()
+	if err != nil || len(got) != len(ports) {
+		f.Close()
+		return nil, fmt.Errorf("port-forward to pod %s/%s: no local port: %w", ns, pod, err)
+	}
+	for _, p := range got {
+		f.Local = append(f.Local, int(p.Local))
+	}
+	return f, nil
+}

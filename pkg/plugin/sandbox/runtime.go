@@ -1,0 +1,101 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Runtime is the data plane of one sandbox. Each runtime backend implements
+// it: today the python runtime through the sandbox router (Client). Paths
+// are runtime paths (see RemotePath).
+type Runtime interface {
+	// Execute runs a command to its end and returns what it printed. It is
+	// never retried: a command must not run twice.
+	Execute(ctx context.Context, cmd Command) (*Result, error)
+	// Upload writes content to path; the parent directory must exist.
+	Upload(ctx context.Context, path string, content io.Reader) error
+	// Download opens a file; size is -1 when unknown. The caller closes it.
+	Download(ctx context.Context, path string) (body io.ReadCloser, size int64, err error)
+	// List lists a directory ("" is the root).
+	List(ctx context.Context, path string) ([]Entry, error)
+	// Exists says whether path exists.
+	Exists(ctx context.Context, path string) (bool, error)
+	// Remove removes a file, or with recursive a directory tree.
+	Remove(ctx context.Context, path string, recursive bool) error
+	// MkdirAll creates directories and their parents.
+	MkdirAll(ctx context.Context, dirs ...string) error
+}
+
+// Command is one command to run in a sandbox.
+type Command struct {
+	// Argv reaches the process exactly as given; no shell is involved.
+	Argv []string
+}
+
+// Result is what a command printed and how it exited.
+type Result struct {
+	Stdout   string `json:"stdout"`
+	Stderr   string `json:"stderr"`
+	ExitCode int    `json:"exitCode"`
+}
+
+// Entry is one directory entry.
+type Entry struct {
+	Name string
+	Size int64
+	// Type is "file" or "directory".
+	Type    string
+	ModTime time.Time
+}
+
+// IsDir reports whether the entry is a directory.
+func (e Entry) IsDir() bool { return e.Type == "directory" }
+
+// CommandTimeoutError reports a command that did not finish in time.
+type CommandTimeoutError struct{ After time.Duration }
+
+func (e *CommandTimeoutError) Error() string {
+	return fmt.Sprintf("the command did not finish within %s; it may still be running in the sandbox", e.After)
+}
+
+// errCommandTimeout ends the context of a command that ran out of time,
+// and only that one: a deadline of the caller's is not the command's.
+var errCommandTimeout = errors.New("command timeout")
+
+// Exec runs cmd on rt, giving up after timeout (0: no limit of ours).
+func Exec(ctx context.Context, rt Runtime, cmd Command, timeout time.Duration) (*Result, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, timeout, errCommandTimeout)
+		defer cancel()
+	}
+	res, err := rt.Execute(ctx, cmd)
+	if err != nil && errors.Is(context.Cause(ctx), errCommandTimeout) {
+		return nil, &CommandTimeoutError{After: timeout}
+	}
+	return res, err
+}
+
+// Check runs cmd and turns a non-zero exit into an error naming what.
+func Check(ctx context.Context, rt Runtime, what string, argv ...string) error {
+	res, err := rt.Execute(ctx, Command{Argv: argv})
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("%s in the sandbox: exit code %d: %s", what, res.ExitCode, firstLine(res.Stderr))
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}

@@ -1,0 +1,266 @@
+// Package sandboxtest is a fake sandbox router with the python runtime
+// behind it, for tests: an httptest server that keeps files in memory and
+// answers /execute, /upload, /download, /list and /exists as the v0.5.6
+// runtime does, behind the router's X-Sandbox-* headers.
+package sandboxtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Request is one request the router saw.
+type Request struct {
+	Method, Path string
+	// Header holds the X-Sandbox-* headers and Authorization.
+	Header http.Header
+}
+
+// Router is the fake router. Its fields may be set before the first request.
+type Router struct {
+	*httptest.Server
+	// Exec answers a command (argv as the runtime splits it) that is not
+	// mkdir -p or rm; nil answers exit code 0 with no output.
+	Exec func(sandboxID string, argv []string) (stdout, stderr string, code int)
+
+	mu       sync.Mutex
+	files    map[string][]byte // sandboxID + "/" + path
+	dirs     map[string]bool
+	requests []Request
+}
+
+// NewRouter starts a fake router; it is closed when the test ends.
+func NewRouter(t testing.TB) *Router {
+	r := &Router{files: map[string][]byte{}, dirs: map[string]bool{}}
+	r.Server = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(func() {
+		r.CloseClientConnections()
+		r.Close()
+	})
+	return r
+}
+
+// WriteFile puts a file in a sandbox, creating its parent directories.
+func (r *Router) WriteFile(sandboxID, p string, data []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.mkdirAll(sandboxID, path.Dir(p))
+	r.files[sandboxID+"/"+p] = data
+}
+
+// File returns a sandbox file's content.
+func (r *Router) File(sandboxID, p string) ([]byte, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, ok := r.files[sandboxID+"/"+p]
+	return b, ok
+}
+
+// Requests returns the requests seen so far.
+func (r *Router) Requests() []Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Request(nil), r.requests...)
+}
+
+func (r *Router) mkdirAll(id, dir string) {
+	for dir != "." && dir != "/" && dir != "" {
+		r.dirs[id+"/"+dir] = true
+		dir = path.Dir(dir)
+	}
+}
+
+func (r *Router) serve(w http.ResponseWriter, req *http.Request) {
+	id := req.Header.Get("X-Sandbox-ID")
+	h := http.Header{}
+	for k, v := range req.Header {
+		if strings.HasPrefix(k, "X-Sandbox-") || k == "Authorization" {
+			h[k] = v
+		}
+	}
+	r.mu.Lock()
+	r.requests = append(r.requests, Request{Method: req.Method, Path: req.URL.EscapedPath(), Header: h})
+	r.mu.Unlock()
+	if id == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "X-Sandbox-ID header is required."})
+		return
+	}
+	endpoint, rest, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
+	p, _ := url.PathUnescape(rest) // the runtime decodes once more
+	switch {
+	case req.Method == http.MethodPost && endpoint == "execute":
+		r.execute(w, req, id)
+	case req.Method == http.MethodPost && endpoint == "upload":
+		r.upload(w, req, id)
+	case req.Method == http.MethodGet && endpoint == "download":
+		r.mu.Lock()
+		b, ok := r.files[id+"/"+p]
+		r.mu.Unlock()
+		if !ok {
+			writeJSON(w, http.StatusNotFound, map[string]string{"message": "File not found"})
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = w.Write(b)
+	case req.Method == http.MethodGet && endpoint == "list":
+		r.list(w, id, p)
+	case req.Method == http.MethodGet && endpoint == "exists":
+		r.mu.Lock()
+		_, file := r.files[id+"/"+p]
+		ok := file || r.dirs[id+"/"+p] || p == ""
+		r.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"path": p, "exists": ok})
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not Found"})
+	}
+}
+
+func (r *Router) execute(w http.ResponseWriter, req *http.Request, id string) {
+	var body struct {
+		Command string `json:"command"`
+	}
+	if err := json.NewDecoder(req.Body).Decode(&body); err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"detail": err.Error()})
+		return
+	}
+	argv, err := Split(body.Command)
+	if err != nil {
+		writeJSON(w, http.StatusOK, map[string]any{"stdout": "", "stderr": "Failed to execute command: " + err.Error(), "exit_code": 1})
+		return
+	}
+	stdout, stderr, code := "", "", 0
+	switch {
+	case len(argv) > 3 && argv[0] == "mkdir" && argv[1] == "-p" && argv[2] == "--":
+		r.mu.Lock()
+		for _, d := range argv[3:] {
+			r.mkdirAll(id, d)
+		}
+		r.mu.Unlock()
+	case len(argv) == 4 && argv[0] == "rm" && argv[2] == "--":
+		r.mu.Lock()
+		for k := range r.files {
+			if k == id+"/"+argv[3] || (argv[1] == "-rf" && strings.HasPrefix(k, id+"/"+argv[3]+"/")) {
+				delete(r.files, k)
+			}
+		}
+		for k := range r.dirs {
+			if argv[1] == "-rf" && (k == id+"/"+argv[3] || strings.HasPrefix(k, id+"/"+argv[3]+"/")) {
+				delete(r.dirs, k)
+			}
+		}
+		r.mu.Unlock()
+	case r.Exec != nil:
+		stdout, stderr, code = r.Exec(id, argv)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"stdout": stdout, "stderr": stderr, "exit_code": code})
+}
+
+func (r *Router) upload(w http.ResponseWriter, req *http.Request, id string) {
+	f, hdr, err := req.FormFile("file")
+	if err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"detail": err.Error()})
+		return
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"message": err.Error()})
+		return
+	}
+	// The runtime takes the filename as sent; Go's FileName() would keep
+	// only its base.
+	_, params, _ := mime.ParseMediaType(hdr.Header.Get("Content-Disposition"))
+	p := strings.TrimPrefix(params["filename"], "/")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if dir := path.Dir(p); dir != "." && !r.dirs[id+"/"+dir] {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"message": "File upload failed: [Errno 2] No such file or directory"})
+		return
+	}
+	r.files[id+"/"+p] = b
+	writeJSON(w, http.StatusOK, map[string]string{"message": fmt.Sprintf("File '%s' uploaded successfully.", p)})
+}
+
+func (r *Router) list(w http.ResponseWriter, id, dir string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if dir != "" && !r.dirs[id+"/"+dir] {
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Path is not a directory"})
+		return
+	}
+	prefix := id + "/"
+	if dir != "" {
+		prefix += dir + "/"
+	}
+	type entry struct {
+		Name    string  `json:"name"`
+		Size    int     `json:"size"`
+		Type    string  `json:"type"`
+		ModTime float64 `json:"mod_time"`
+	}
+	mod := float64(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).Unix())
+	entries := []entry{}
+	for k, b := range r.files {
+		if name, ok := strings.CutPrefix(k, prefix); ok && !strings.Contains(name, "/") {
+			entries = append(entries, entry{Name: name, Size: len(b), Type: "file", ModTime: mod})
+		}
+	}
+	for k := range r.dirs {
+		if name, ok := strings.CutPrefix(k, prefix); ok && !strings.Contains(name, "/") {
+			entries = append(entries, entry{Name: name, Type: "directory", ModTime: mod})
+		}
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
+	writeJSON(w, http.StatusOK, entries)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Split splits a command string as Python's shlex.split (POSIX mode) does
+// for what sandbox.JoinArgv produces: bare words, single quotes and double
+// quotes.
+func Split(s string) ([]string, error) {
+	var argv []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ' ', '\t', '\n':
+			if inWord {
+				argv = append(argv, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case '\'', '"':
+			end := strings.IndexByte(s[i+1:], c)
+			if end < 0 {
+				return nil, fmt.Errorf("no closing quotation")
+			}
+			cur.WriteString(s[i+1 : i+1+end])
+			i += end + 1
+			inWord = true
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		argv = append(argv, cur.String())
+	}
+	return argv, nil
+}
