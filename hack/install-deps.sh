@@ -2,8 +2,8 @@
 # Installs the Debian packages the local cluster needs, when they are missing:
 # the upstream python runtime's dependencies (FastAPI, uvicorn,
 # python-multipart under /usr/bin/python3), bubblewrap for the per-pod
-# sandbox of each runtime, the tools the scripts use, and zsh and fish for
-# the completion tests.
+# sandbox of each runtime, the tools the scripts use, and bash-completion,
+# zsh and fish for the completion tests.
 set -euo pipefail
 missing=()
 /usr/bin/python3 -c 'import fastapi, uvicorn, multipart' 2>/dev/null ||
@@ -11,6 +11,7 @@ missing=()
 for tool in bwrap:bubblewrap openssl:openssl curl:curl unshare:util-linux zsh:zsh fish:fish; do
   command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
 done
+[ -f /usr/share/bash-completion/bash_completion ] || missing+=(bash-completion)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive

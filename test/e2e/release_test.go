@@ -99,17 +99,19 @@ func TestCompletion(t *testing.T) {
 		t.Errorf("kubectl plugin completion: %q", res.Stdout)
 	}
 	// Each shell's script, loaded into that shell, completes verbs and the
-	// names of claims (through the plugin's __complete).
+	// names of claims (through the plugin's __complete). Outside a real
+	// completion, bash's compopt complains: its stderr is dropped.
 	sh := Kubectl(t)
-	bash := sh.runScript("bash", "-c", `source <(kubectl-sandbox completion bash)
-complete_line() { COMP_LINE="$1"; read -ra COMP_WORDS <<<"$1"; [[ "$1" == *" " ]] && COMP_WORDS+=(""); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); COMP_POINT=${#COMP_LINE}; COMPREPLY=(); __start_kubectl-sandbox; printf '%s\n' "${COMPREPLY[@]}"; }
-complete_line "kubectl-sandbox cr"; echo --; complete_line "kubectl-sandbox describe e2e-comp"`)
-	if bash != "create\n--\ne2e-complete\n" {
+	bash := sh.runScript("bash", "-c", `source /usr/share/bash-completion/bash_completion
+source <(kubectl-sandbox completion bash)
+complete_line() { COMP_LINE="$1"; read -ra COMP_WORDS <<<"$1"; [[ "$1" == *" " ]] && COMP_WORDS+=(""); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); COMP_POINT=${#COMP_LINE}; COMPREPLY=(); __start_kubectl-sandbox 2>/dev/null; printf '%s\n' "${COMPREPLY[@]}"; }
+complete_line "kubectl-sandbox cr"; echo SEP; complete_line "kubectl-sandbox describe e2e-comp"`)
+	if bash != "create\nSEP\ne2e-complete\n" {
 		t.Errorf("bash completion: %q", bash)
 	}
 	fish := sh.runScript("fish", "-c", `kubectl-sandbox completion fish | source
-complete -C "kubectl-sandbox cr"; echo --; complete -C "kubectl-sandbox describe e2e-comp"`)
-	if !strings.HasPrefix(fish, "create\tCreate a sandbox claim and wait until its sandbox is ready\n--\ne2e-complete") {
+complete -C "kubectl-sandbox cr"; echo SEP; complete -C "kubectl-sandbox describe e2e-comp"`)
+	if !strings.HasPrefix(fish, "create\tCreate a sandbox claim and wait until its sandbox is ready\nSEP\ne2e-complete") {
 		t.Errorf("fish completion: %q", fish)
 	}
 	// zsh: the script parses (driving zsh's completion system needs a

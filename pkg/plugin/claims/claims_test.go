@@ -18,6 +18,8 @@ import (
 
 	"sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned/fake"
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
 )
 
 // TestMain fails the package if a test leaves a goroutine running: every
@@ -53,20 +55,8 @@ func ready(status metav1.ConditionStatus, reason, msg string) metav1.Condition {
 // the test drives every event itself: no sleeps, no lost events.
 func fakeWithWatch(objs ...runtime.Object) (*fake.Clientset, <-chan *watch.FakeWatcher) {
 	client := fake.NewSimpleClientset(objs...)
-	watchers := make(chan *watch.FakeWatcher, 1)
-	client.PrependWatchReactor("sandboxclaims", func(a k8stesting.Action) (bool, watch.Interface, error) {
-		if wa, ok := a.(k8stesting.WatchActionImpl); ok && wa.ListOptions.SendInitialEvents != nil {
-			// Refuse a streaming list so that the reflector falls back to
-			// LIST and WATCH, as it does against servers without it.
-			return true, nil, errors.New("this fake does not stream lists")
-		}
-		w := watch.NewFake()
-		select {
-		case watchers <- w:
-		default: // a later watch the test does not drive
-		}
-		return true, w, nil
-	})
+	reactor, watchers := kubetest.DrivenWatches()
+	client.PrependWatchReactor("sandboxclaims", reactor)
 	return client, watchers
 }
 

@@ -13,11 +13,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	k8sfake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
-	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
 	gatewayfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
 
@@ -27,6 +25,8 @@ import (
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
 )
 
 var testNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -58,7 +58,7 @@ func newFakeFactory(objs ...runtime.Object) *fakeFactory {
 		core: k8sfake.NewClientset(core...), gateway: gatewayfake.NewSimpleClientset(),
 		config: &rest.Config{Host: "http://127.0.0.1:1"},
 	}
-	f.ext.PrependWatchReactor("*", noStreamingList)
+	f.ext.PrependWatchReactor("*", kubetest.NoStreamingList)
 	// The fake tracker guesses the resource "sandboxs" for objects given to
 	// NewSimpleClientset; a create goes through the right one.
 	for _, sb := range sandboxes {
@@ -67,15 +67,6 @@ func newFakeFactory(objs ...runtime.Object) *fakeFactory {
 		}
 	}
 	return f
-}
-
-// noStreamingList refuses a streaming list, which the fakes cannot serve, so
-// that reflectors fall back to LIST and WATCH, as against servers without it.
-func noStreamingList(a k8stesting.Action) (bool, watch.Interface, error) {
-	if wa, ok := a.(k8stesting.WatchActionImpl); ok && wa.ListOptions.SendInitialEvents != nil {
-		return true, nil, errors.New("this fake does not stream lists")
-	}
-	return false, nil, nil
 }
 
 func (f *fakeFactory) Namespace() (string, error) { return "default", nil }

@@ -87,10 +87,7 @@ func parseSpec(s string) (claim, p string, remote bool) {
 func (o *CpOptions) Complete(args []string) error {
 	o.src, o.dst = args[0], args[1]
 	var err error
-	if o.session, err = o.Router.ToOptions(); err != nil {
-		return err
-	}
-	o.namespace, err = o.Clients.Namespace()
+	o.session, o.namespace, err = o.Router.Complete(o.Clients)
 	return err
 }
 

@@ -79,10 +79,7 @@ func (o *ExecOptions) Complete(args []string, dash int) error {
 		o.claims, o.argv = args[:dash], args[dash:]
 	}
 	var err error
-	if o.session, err = o.Router.ToOptions(); err != nil {
-		return err
-	}
-	o.namespace, err = o.Clients.Namespace()
+	o.session, o.namespace, err = o.Router.Complete(o.Clients)
 	return err
 }
 

@@ -35,10 +35,7 @@ type FilesOptions struct {
 func (o *FilesOptions) Complete(args []string) error {
 	o.arg = args[0]
 	var err error
-	if o.session, err = o.Router.ToOptions(); err != nil {
-		return err
-	}
-	o.namespace, err = o.Clients.Namespace()
+	o.session, o.namespace, err = o.Router.Complete(o.Clients)
 	return err
 }
 

@@ -110,3 +110,14 @@ func (r *RouterFlags) ToOptions() (session.Options, error) {
 	}
 	return session.Options{Router: o, ServerPort: r.ServerPort}, nil
 }
+
+// Complete reads the flags into session options (ToOptions) and takes the
+// namespace: what every data-plane verb needs before it can run.
+func (r *RouterFlags) Complete(f Factory) (session.Options, string, error) {
+	opts, err := r.ToOptions()
+	if err != nil {
+		return opts, "", err
+	}
+	ns, err := f.Namespace()
+	return opts, ns, err
+}

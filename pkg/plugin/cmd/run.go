@@ -94,10 +94,7 @@ func (o *RunOptions) Complete(args []string, dash int) error {
 		o.argv = args[dash:]
 	}
 	var err error
-	if o.session, err = o.Router.ToOptions(); err != nil {
-		return err
-	}
-	o.namespace, err = o.Clients.Namespace()
+	o.session, o.namespace, err = o.Router.Complete(o.Clients)
 	return err
 }
 

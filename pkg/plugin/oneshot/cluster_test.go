@@ -1,7 +1,6 @@
 package oneshot
 
 import (
-	"errors"
 	"net/url"
 	"strings"
 	"sync"
@@ -21,6 +20,8 @@ import (
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox/sandboxtest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
 )
 
 // claimsResource is the resource of SandboxClaims in the fake's tracker.
@@ -79,10 +80,8 @@ func newCluster(t *testing.T) *cluster {
 		return c.holdDeletion, nil, nil
 	})
 	c.client.PrependWatchReactor("sandboxclaims", func(a k8stesting.Action) (bool, watch.Interface, error) {
-		if wa, ok := a.(k8stesting.WatchActionImpl); ok && wa.ListOptions.SendInitialEvents != nil {
-			// Refuse a streaming list so that the reflector falls back to
-			// LIST and WATCH, as it does against servers without it.
-			return true, nil, errors.New("this fake does not stream lists")
+		if handled, w, err := kubetest.NoStreamingList(a); handled {
+			return handled, w, err
 		}
 		if !c.holdDeletion || !c.deleted.Load() {
 			return false, nil, nil // the tracker's watch

@@ -17,6 +17,8 @@ import (
 	gatewayfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
 )
 
 var gatewaysResource = schema.GroupResource{Group: "gateway.networking.k8s.io", Resource: "gateways"}
@@ -108,20 +110,8 @@ func gatewayClients(t *testing.T, gateways ...*gatewayv1.Gateway) (*kube.Clients
 		}
 	}
 	gw.ClearActions()
-	watchers := make(chan *watch.FakeWatcher, 1)
-	gw.PrependWatchReactor("gateways", func(a k8stesting.Action) (bool, watch.Interface, error) {
-		if wa, ok := a.(k8stesting.WatchActionImpl); ok && wa.ListOptions.SendInitialEvents != nil {
-			// Refuse a streaming list so that the reflector falls back to
-			// LIST and WATCH, as it does against servers without it.
-			return true, nil, errors.New("this fake does not stream lists")
-		}
-		w := watch.NewFake()
-		select {
-		case watchers <- w:
-		default: // a later watch the test does not drive
-		}
-		return true, w, nil
-	})
+	reactor, watchers := kubetest.DrivenWatches()
+	gw.PrependWatchReactor("gateways", reactor)
 	return &kube.Clients{Gateway: gw}, gw, watchers
 }
 
