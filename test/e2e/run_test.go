@@ -208,4 +208,15 @@ func TestRunKeep(t *testing.T) {
 	if got := jsonpath(t, m[1], "{.spec.lifecycle.shutdownPolicy}"); got != "Delete" {
 		t.Errorf("a kept sandbox still expires: shutdownPolicy %q", got)
 	}
+	// A command that fails keeps its sandbox too (to look into it), and
+	// its exit code is ours.
+	res = Sandbox(t, "run", "--pool", "python", "--keep", "-l", "e2e-run=keep", "--", "sh", "-c", "echo failed > note.txt; exit 5").Run()
+	m = regexp.MustCompile(`(sandbox-claim-[a-z0-9]{5}) kept`).FindStringSubmatch(res.Stderr)
+	if res.ExitCode != 5 || m == nil {
+		t.Fatalf("exit %d stderr %q", res.ExitCode, res.Stderr)
+	}
+	cleanupClaim(t, m[1])
+	if out := Sandbox(t, "exec", m[1], "--", "cat", "note.txt").RunOrFail().Stdout; out != "failed\n" {
+		t.Errorf("exec into the sandbox kept after a failure: %q", out)
+	}
 }
