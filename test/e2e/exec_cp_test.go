@@ -65,7 +65,7 @@ func TestExecExitCodesAndSplitStreams(t *testing.T) {
 		t.Errorf("-o json: exit %d stdout %q", res.ExitCode, res.Stdout)
 	}
 	res = Sandbox(t, "exec", c, "--timeout", "1s", "--", "sleep", "10").Run()
-	if res.ExitCode != 1 || res.Stderr != "error: the command did not finish within 1s; it may still be running in the sandbox (raise --timeout)\n" {
+	if res.ExitCode != 124 || res.Stderr != "error: the command did not finish within 1s; it may still be running in the sandbox (raise --timeout)\n" {
 		t.Errorf("--timeout: exit %d stderr %q", res.ExitCode, res.Stderr)
 	}
 }

@@ -132,19 +132,22 @@ func startRun(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
 func TestRunSIGINTLeavesNoClaim(t *testing.T) {
 	pool := neverReadyPool(t)
 	dest := t.TempDir()
+	execStarted := func(label string) bool {
+		names := claimsLabelled(t, label)
+		return len(names) == 1 && Sandbox(t, "exec", names[0], "--", "test", "-f", "started").Run().ExitCode == 0
+	}
 	for _, tc := range []struct {
 		name  string
+		sig   syscall.Signal
 		args  []string
 		ready func(label string) bool
 	}{
-		{"while waiting for Ready", []string{"--pool", pool, "--", "true"}, func(label string) bool {
+		{"while waiting for Ready", syscall.SIGINT, []string{"--pool", pool, "--", "true"}, func(label string) bool {
 			return len(claimsLabelled(t, label)) == 1
 		}},
-		{"during exec", []string{"--pool", "python", "--", "sh", "-c", "touch started; sleep 60"}, func(label string) bool {
-			names := claimsLabelled(t, label)
-			return len(names) == 1 && Sandbox(t, "exec", names[0], "--", "test", "-f", "started").Run().ExitCode == 0
-		}},
-		{"during download", []string{"--pool", "python", "--router-url", "http://127.0.0.10", "--cp-out", "big.bin:" + filepath.Join(dest, "big.bin"),
+		{"during exec", syscall.SIGINT, []string{"--pool", "python", "--", "sh", "-c", "touch started; sleep 60"}, execStarted},
+		{"SIGTERM during exec", syscall.SIGTERM, []string{"--pool", "python", "--", "sh", "-c", "touch started; sleep 60"}, execStarted},
+		{"during download", syscall.SIGINT, []string{"--pool", "python", "--router-url", "http://127.0.0.10", "--cp-out", "big.bin:" + filepath.Join(dest, "big.bin"),
 			"--", "sh", "-c", "head -c 1500000000 /dev/zero > big.bin"}, func(string) bool {
 			m, _ := filepath.Glob(filepath.Join(dest, ".big.bin.partial-*"))
 			return len(m) > 0
@@ -154,11 +157,12 @@ func TestRunSIGINTLeavesNoClaim(t *testing.T) {
 			label := "e2e-sigint=" + strings.ReplaceAll(tc.name, " ", "-")
 			cmd, errOut := startRun(t, append([]string{"-l", label}, tc.args...)...)
 			eventually(t, 60*time.Second, "the point to interrupt at", func() bool { return tc.ready(label) })
-			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+			if err := cmd.Process.Signal(tc.sig); err != nil {
 				t.Fatal(err)
 			}
 			err := cmd.Wait()
-			if code := cmd.ProcessState.ExitCode(); code != 1 {
+			// A shell's code for the signal, after the cleanup.
+			if code := cmd.ProcessState.ExitCode(); code != 128+int(tc.sig) {
 				t.Errorf("exit %d (%v), stderr %q", code, err, errOut.String())
 			}
 			if left := claimsLabelled(t, label); len(left) != 0 {

@@ -9,11 +9,15 @@ import (
 	"errors"
 	goflag "flag"
 	"fmt"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/klog/v2"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 )
 
 // ExitError carries the exit code of a remote command; main exits with it
@@ -21,6 +25,20 @@ import (
 type ExitError struct{ Code int }
 
 func (e *ExitError) Error() string { return fmt.Sprintf("command exited with code %d", e.Code) }
+
+// Interrupt is the cause of a context cancelled by a signal.
+type Interrupt struct{ Signal syscall.Signal }
+
+func (i *Interrupt) Error() string { return "interrupted by " + i.Signal.String() }
+
+// Exit codes besides 0, 1 and a remote command's own.
+const (
+	// exitTimeout is timeout(1)'s: --timeout ended the command.
+	exitTimeout = 124
+	// exitSignal plus the signal's number is a shell's code for a process
+	// ended by that signal: 130 for SIGINT, 143 for SIGTERM.
+	exitSignal = 128
+)
 
 // exitCode turns a remote exit code into the plugin's.
 func exitCode(code int) error {
@@ -97,21 +115,49 @@ func execute(ctx context.Context, root *cobra.Command, streams genericiooptions.
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	verb, err := root.ExecuteContextC(ctx)
-	if err == nil {
-		return 0
-	}
 	var exitErr *ExitError
-	if errors.As(err, &exitErr) {
+	var signal *Interrupt
+	switch {
+	case errors.As(context.Cause(ctx), &signal):
+		// Interrupted: the verb has cleaned up; say what else happened.
+		if err != nil && !errors.As(err, &exitErr) && !isInterruption(err) {
+			fmt.Fprintf(streams.ErrOut, "error: %s\n", describeError(err, verbName(verb)))
+		}
+		return exitSignal + int(signal.Signal)
+	case err == nil:
+		return 0
+	case errors.As(err, &exitErr):
 		return exitErr.Code
-	}
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+	case ctx.Err() != nil && isInterruption(err):
 		fmt.Fprintln(streams.ErrOut, "error: interrupted")
 		return 1
 	}
-	name := ""
-	if verb != nil {
-		name = verb.Name()
+	fmt.Fprintf(streams.ErrOut, "error: %s\n", describeError(err, verbName(verb)))
+	var timeout *sandbox.CommandTimeoutError
+	if errors.As(err, &timeout) {
+		return exitTimeout
 	}
-	fmt.Fprintf(streams.ErrOut, "error: %s\n", describeError(err, name))
 	return 1
+}
+
+// errInterrupted is what a verb returns when an interrupt cut it short and
+// it has nothing more to say.
+var errInterrupted = errors.New("interrupted")
+
+// isInterruption says whether err only reports the interruption itself
+// (not, say, a claim that could not be deleted).
+func isInterruption(err error) bool {
+	var signal *Interrupt
+	var cleanup *claims.CleanupError
+	if errors.As(err, &cleanup) {
+		return false
+	}
+	return errors.Is(err, context.Canceled) || errors.Is(err, errInterrupted) || errors.As(err, &signal)
+}
+
+func verbName(c *cobra.Command) string {
+	if c == nil {
+		return ""
+	}
+	return c.Name()
 }

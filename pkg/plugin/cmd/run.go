@@ -206,7 +206,7 @@ func interrupted(err error) error {
 	if errors.As(err, &cleanup) || errors.As(err, &deleted) {
 		return err
 	}
-	return errors.New("interrupted")
+	return errInterrupted
 }
 
 // secondSignal returns a channel that a SIGINT or SIGTERM closes once ctx

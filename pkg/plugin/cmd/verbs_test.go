@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -266,14 +267,28 @@ func TestExecuteExitCodes(t *testing.T) {
 			t.Errorf("%q: code %d stderr %q", tc.args, code, errOut)
 		}
 	}
-	// A cancelled context while waiting is an interrupt.
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
+	// A context cancelled by a signal exits as a shell does (128+signal),
+	// without an error line for the interruption itself.
+	for sig, want := range map[syscall.Signal]int{syscall.SIGINT: 130, syscall.SIGTERM: 143} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(&Interrupt{Signal: sig})
+		streams, _, _, errOut := genericiooptions.NewTestIOStreams()
+		cmd := newRoot()
+		addVerbs(cmd, f, streams)
+		if code := execute(ctx, cmd, streams, append(append([]string{"exec"}, router...), "a", "--", "echo")); code != want || errOut.Len() != 0 {
+			t.Errorf("%v: code %d stderr %q", sig, code, errOut)
+		}
+	}
+	// A command that --timeout ends exits 124, as timeout(1) does.
+	release := make(chan struct{})
+	r.Exec = func(string, []string) (string, string, int) { <-release; return "", "", 0 }
 	streams, _, _, errOut := genericiooptions.NewTestIOStreams()
 	cmd := newRoot()
 	addVerbs(cmd, f, streams)
-	if code := execute(ctx, cmd, streams, append(append([]string{"exec"}, router...), "a", "--", "echo")); code != 1 || !strings.Contains(errOut.String(), "error: ") {
-		t.Errorf("code %d stderr %q", code, errOut)
+	code := execute(context.Background(), cmd, streams, append(append([]string{"exec", "--timeout", "20ms"}, router...), "a", "--", "sleep"))
+	close(release)
+	if want := "error: the command did not finish within 20ms; it may still be running in the sandbox (raise --timeout)\n"; code != 124 || errOut.String() != want {
+		t.Errorf("--timeout: code %d stderr %q", code, errOut)
 	}
 }
 

@@ -12,9 +12,11 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -83,9 +85,20 @@ func (c *Client) newRequest(ctx context.Context, method, endpoint string, body i
 }
 
 // send performs one request and turns a non-2xx answer into an *HTTPError.
+// A request that failed after it was sent is a *SentError (it may have
+// been carried out), one that never left a *ConnError.
 func (c *Client) send(req *http.Request, op string) (*http.Response, error) {
+	var sent atomic.Bool
+	if req.Method != http.MethodGet {
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			WroteHeaders: func() { sent.Store(true) },
+		}))
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if sent.Load() && req.Context().Err() == nil {
+			return nil, &SentError{Op: op, Err: err}
+		}
 		return nil, &ConnError{Op: op, Err: err}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -169,29 +182,51 @@ func (c *Client) Execute(ctx context.Context, cmd Command) (*Result, error) {
 func (c *Client) Upload(ctx context.Context, path string, content io.Reader) error {
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
+	src := &sourceReader{r: content}
+	readErr := make(chan error, 1)
 	go func() {
 		part, err := mw.CreateFormFile("file", path)
 		if err == nil {
-			_, err = io.CopyBuffer(part, content, make([]byte, copyBufferSize))
+			_, err = io.CopyBuffer(part, src, make([]byte, copyBufferSize))
 		}
 		if err == nil {
 			err = mw.Close()
 		}
 		pw.CloseWithError(err)
+		readErr <- src.err
 	}()
 	req, err := c.newRequest(ctx, http.MethodPost, "upload", pr)
 	if err != nil {
 		pr.CloseWithError(err)
+		<-readErr
 		return err
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	resp, err := c.send(req, "upload "+path)
 	pr.CloseWithError(errors.New("request finished"))
+	if rerr := <-readErr; err != nil && rerr != nil {
+		return fmt.Errorf("upload %s: reading what to send: %w", path, rerr)
+	}
 	if err != nil {
 		return err
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.Body.Close()
+}
+
+// sourceReader keeps the error of the local data an upload sends, to tell
+// it from a failure of the connection.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
 }
 
 // Download opens path for reading; the caller closes the body. size is -1

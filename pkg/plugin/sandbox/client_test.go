@@ -99,7 +99,7 @@ func TestExecuteIsNeverRetried(t *testing.T) {
 		{"502", 502, "execute: HTTP 502: Could not connect to the backend sandbox: python-abcde"},
 		{"503", 503, "execute: HTTP 503: Could not connect to the backend sandbox: python-abcde"},
 		{"504", 504, "execute: HTTP 504: Timed out waiting for the backend sandbox: python-abcde"},
-		{"dropped connection", 0, `execute: cannot reach the sandbox router: Post "BASE/execute": EOF`},
+		{"dropped connection", 0, `execute: the connection to the sandbox router failed after the request was sent: Post "BASE/execute": EOF: the command may have run; it was not retried`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls atomic.Int32
@@ -433,7 +433,8 @@ func TestUploadErrors(t *testing.T) {
 	broken := errors.New("disk on fire")
 	err := c.Upload(context.Background(), "f", io.MultiReader(bytes.NewReader([]byte("partial")), iotest.ErrReader(broken)))
 	var ce *ConnError
-	if !errors.As(err, &ce) || !errors.Is(err, broken) {
+	var se *SentError
+	if errors.As(err, &ce) || errors.As(err, &se) || !errors.Is(err, broken) || err.Error() != "upload f: reading what to send: disk on fire" {
 		t.Errorf("read error: %v", err)
 	}
 }

@@ -26,6 +26,24 @@ func (e *ConnError) Error() string {
 
 func (e *ConnError) Unwrap() error { return e.Err }
 
+// SentError is a failure after a request that changes something (a
+// command, an upload) was sent: the sandbox may have carried it out. Such
+// requests are never retried.
+type SentError struct {
+	Op  string
+	Err error
+}
+
+func (e *SentError) Error() string {
+	what := "the request may have reached the sandbox"
+	if e.Op == "execute" {
+		what = "the command may have run"
+	}
+	return fmt.Sprintf("%s: the connection to the sandbox router failed after the request was sent: %v: %s; it was not retried", e.Op, e.Err, what)
+}
+
+func (e *SentError) Unwrap() error { return e.Err }
+
 // HTTPError is a non-2xx answer from the router or the runtime.
 type HTTPError struct {
 	Op     string
