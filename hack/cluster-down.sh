@@ -1,28 +1,26 @@
 #!/usr/bin/env bash
 # Stops the local cluster: every recorded process, in reverse start order
-# (so the apiserver goes before etcd), SIGTERM first, then SIGKILL.
+# (so the apiserver goes before etcd), SIGTERM first, then SIGKILL. A PID is
+# signalled only if it is still the process that was started (same start
+# time and command line as recorded, see hack/lib/cluster.sh); a process
+# that is gone, or a PID now used by another process, is skipped with a log
+# line.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/hack/lib/cluster.sh"
 
-stop_pid() { # name pid
-  local name="$1" pid="$2" i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || { log "stopped $name ($pid)"; return 0; }
-    sleep 0.1
-  done
-  log "$name ($pid) ignored SIGTERM for 10s; killing it"
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
-if compgen -G "$PID_DIR/*.pid" >/dev/null; then
-  for f in $(ls -r "$PID_DIR"/*.pid); do
-    name=$(basename "$f" .pid); name=${name#*-}
-    stop_pid "$name" "$(cat "$f")"
-    rm -f "$f"
-  done
+pidfiles=()
+if [ -d "$PID_DIR" ]; then
+  shopt -s nullglob
+  pidfiles=("$PID_DIR"/*.pid)
+  shopt -u nullglob
 fi
-rm -rf "$CLUSTER_DIR/pods" "$PID_DIR"/*.cmd
+for ((i = ${#pidfiles[@]} - 1; i >= 0; i--)); do
+  stop_recorded "${pidfiles[i]}"
+  forget_recorded "${pidfiles[i]}"
+done
+rm -rf "$CLUSTER_DIR/pods"
+if [ -d "$PID_DIR" ]; then
+  rm -f "$PID_DIR"/*.cmd "$PID_DIR"/*.cmdline "$PID_DIR"/*.start
+fi
 log "local cluster is down"

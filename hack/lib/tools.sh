@@ -1,5 +1,5 @@
 # Shared helpers: where the cluster tool binaries live and whether they are built.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the scripts that source this use the variables
 K8S_VERSION=v1.37.2
 AGENT_SANDBOX_VERSION=v0.5.6
 GATEWAY_API_VERSION=v1.6.3

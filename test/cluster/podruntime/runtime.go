@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -29,51 +33,128 @@ type runtime struct {
 }
 
 // run keeps the runtime process up until ctx ends, like a container with
-// restartPolicy Always, and mirrors its readiness into the pod status.
+// restartPolicy Always, and mirrors its readiness into the pod status. When
+// the runtime cannot start or exits, it reports why on the pod (as a
+// kubelet would: RunContainerError or CrashLoopBackOff) and starts it again
+// after an exponential back-off (see backoff).
 func (r *runtime) run(ctx context.Context) {
 	defer close(r.done)
 	defer os.RemoveAll(r.dir)
-	if err := os.MkdirAll(r.dir, 0o755); err != nil {
-		klog.Errorf("pod %s: %v", r.key(), err)
-		return
-	}
+	var (
+		b        backoff
+		restarts int32
+		first    = true  // no start was tried yet
+		ran      = false // a process was started before
+	)
 	for ctx.Err() == nil {
-		cmd := r.command()
-		if err := cmd.Start(); err != nil {
-			klog.Errorf("pod %s: starting runtime: %v", r.key(), err)
+		var delay time.Duration
+		p, err := r.start()
+		if err != nil {
+			delay = b.delay(0)
+			klog.Errorf("pod %s: starting runtime: %v; next try in %s", r.key(), err, delay)
+			msg := backoffMessage(delay, r.container().Name, r.key(), err.Error())
+			r.updateStatus(ctx, reasonRunContainerError, func(st *corev1.PodStatus, now metav1.Time) {
+				setWaiting(st, r.container(), reasonRunContainerError, msg, nil, now)
+			})
 		} else {
-			klog.Infof("pod %s: runtime pid %d on %s", r.key(), cmd.Process.Pid, r.pod.Status.PodIP)
-			exited := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(exited) }()
-			r.superviseProcess(ctx, cmd, exited)
+			startedAt := r.sup.now()
+			if ran {
+				restarts++
+			}
+			klog.Infof("pod %s: runtime pid %d on %s", r.key(), p.cmd.Process.Pid, r.pod.Status.PodIP)
+			if !first {
+				// Not on the first start: kwok reported the container
+				// running, and the pod turns Ready once the probe passes.
+				r.updateStatus(ctx, "running", func(st *corev1.PodStatus, now metav1.Time) {
+					setRunning(st, r.container(), metav1.NewTime(startedAt), restarts, now)
+				})
+			}
+			ran = true
+			r.superviseProcess(ctx, p)
+			if ctx.Err() != nil {
+				return
+			}
+			finishedAt := r.sup.now()
+			delay = b.delay(finishedAt.Sub(startedAt))
+			last := p.terminated(startedAt, finishedAt)
+			cause := p.cmd.ProcessState.String()
+			if last.Message != "" {
+				cause += ": " + last.Message
+			}
+			klog.Warningf("pod %s: runtime exited (%s); restarting in %s", r.key(), cause, delay)
+			msg := backoffMessage(delay, r.container().Name, r.key(), cause)
+			r.updateStatus(ctx, reasonCrashLoopBackOff, func(st *corev1.PodStatus, now metav1.Time) {
+				setWaiting(st, r.container(), reasonCrashLoopBackOff, msg, last, now)
+			})
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(500 * time.Millisecond):
+		first = false
+		if !r.sup.sleep(ctx, delay) {
+			return
 		}
 	}
 }
 
-// superviseProcess reports the pod Ready once the probe answers, and NotReady
-// if the process dies; it returns when the process is gone.
-func (r *runtime) superviseProcess(ctx context.Context, cmd *exec.Cmd, exited <-chan struct{}) {
+// proc is one started runtime process.
+type proc struct {
+	cmd    *exec.Cmd
+	stderr *lastLine
+	exited chan struct{} // closed once the process is gone and reaped
+}
+
+// start starts the runtime process of the pod, its output going to the
+// supervisor's own (the last line of its stderr is kept for the pod status).
+func (r *runtime) start() (*proc, error) {
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		return nil, err
+	}
+	cmd := r.sup.command(r)
+	p := &proc{cmd: cmd, stderr: &lastLine{}, exited: make(chan struct{})}
+	cmd.Stdout = os.Stdout
+	cmd.Stderr = io.MultiWriter(os.Stderr, p.stderr)
+	// A process left behind holding stderr open must not keep Wait waiting.
+	cmd.WaitDelay = time.Second
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	return p, nil
+}
+
+// terminated describes how the exited process ended, as a container's
+// lastState.terminated.
+func (p *proc) terminated(startedAt, finishedAt time.Time) *corev1.ContainerStateTerminated {
+	ps := p.cmd.ProcessState
+	t := &corev1.ContainerStateTerminated{
+		ExitCode: int32(ps.ExitCode()), Reason: "Error", Message: p.stderr.String(),
+		StartedAt: metav1.NewTime(startedAt), FinishedAt: metav1.NewTime(finishedAt),
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		t.Signal = int32(ws.Signal())
+		t.ExitCode = 128 + t.Signal
+	}
+	if t.ExitCode == 0 {
+		t.Reason = "Completed"
+	}
+	return t
+}
+
+// superviseProcess reports the pod Ready once the probe answers; it returns
+// when the process is gone (killing it first when ctx ends).
+func (r *runtime) superviseProcess(ctx context.Context, p *proc) {
 	probe := time.NewTicker(100 * time.Millisecond)
 	defer probe.Stop()
 	ready := false
 	for {
 		select {
 		case <-ctx.Done():
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.exited
 			return
-		case <-exited:
-			klog.Warningf("pod %s: runtime exited", r.key())
-			if ready {
-				r.setReady(ctx, false)
-			}
+		case <-p.exited:
 			return
 		case <-probe.C:
-			if !ready && r.probe(ctx) {
+			if !ready && r.sup.probe(ctx, r) {
 				ready = true
 				r.setReady(ctx, true)
 				probe.Stop()
@@ -82,6 +163,8 @@ func (r *runtime) superviseProcess(ctx context.Context, cmd *exec.Cmd, exited <-
 	}
 }
 
+// command is the runtime process of the pod: the upstream python runtime
+// under bubblewrap, listening on the pod's IP.
 func (r *runtime) command() *exec.Cmd {
 	c := r.sup.cfg
 	// The runtime's folder is bound under the private /tmp, so that it is
@@ -108,11 +191,7 @@ func (r *runtime) command() *exec.Cmd {
 	args = append(args, "--chdir", runtimeMount, "--setenv", "HOME", "/app",
 		c.python, "-m", "uvicorn", "main:app", "--host", r.pod.Status.PodIP,
 		"--port", strconv.Itoa(r.port()), "--log-level", "warning")
-	cmd := exec.Command("bwrap", args...)
-	cmd.Stdout = os.Stdout
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	return cmd
+	return exec.Command("bwrap", args...)
 }
 
 // probeSpec returns the first container's HTTP readiness probe path and
@@ -166,6 +245,15 @@ func (r *runtime) probe(ctx context.Context) bool {
 // setReady sets the pod's Ready and ContainersReady conditions and its
 // containers' ready flags, as a kubelet's prober would.
 func (r *runtime) setReady(ctx context.Context, ready bool) {
+	r.updateStatus(ctx, fmt.Sprintf("ready=%v", ready), func(st *corev1.PodStatus, now metav1.Time) {
+		setPodReady(st, ready, now)
+	})
+}
+
+// updateStatus applies change to the pod's status through the status
+// subresource (what the change is for goes to the log), retrying on
+// conflicts. A pod that is gone or was replaced is left alone.
+func (r *runtime) updateStatus(ctx context.Context, what string, change func(*corev1.PodStatus, metav1.Time)) {
 	pods := r.sup.client.CoreV1().Pods(r.pod.Namespace)
 	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
 		pod, err := pods.Get(ctx, r.pod.Name, metav1.GetOptions{})
@@ -175,15 +263,15 @@ func (r *runtime) setReady(ctx context.Context, ready bool) {
 		if pod.UID != r.pod.UID {
 			return nil
 		}
-		setPodReady(&pod.Status, ready, metav1.Now())
+		change(&pod.Status, metav1.NewTime(r.sup.now()))
 		_, err = pods.UpdateStatus(ctx, pod, metav1.UpdateOptions{})
 		return err
 	})
 	if err != nil && ctx.Err() == nil && !apierrors.IsNotFound(err) {
-		klog.Errorf("pod %s: reporting ready=%v: %v", r.key(), ready, err)
+		klog.Errorf("pod %s: reporting %s: %v", r.key(), what, err)
 		return
 	}
-	klog.Infof("pod %s: ready=%v", r.key(), ready)
+	klog.Infof("pod %s: %s", r.key(), what)
 }
 
 func setPodReady(st *corev1.PodStatus, ready bool, now metav1.Time) {
@@ -211,3 +299,60 @@ func setPodReady(st *corev1.PodStatus, ready bool, now metav1.Time) {
 }
 
 func (r *runtime) key() string { return fmt.Sprintf("%s/%s", r.pod.Namespace, r.pod.Name) }
+
+// container is the pod's first container, the one the runtime stands for.
+func (r *runtime) container() corev1.Container { return r.pod.Spec.Containers[0] }
+
+// lastLine is an io.Writer that keeps the last non-empty line written to it
+// (at most maxLineLen bytes of it, the end of a longer one).
+type lastLine struct {
+	mu         sync.Mutex
+	last, line []byte
+}
+
+const maxLineLen = 512
+
+func (l *lastLine) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		chunk := p
+		if i >= 0 {
+			chunk = p[:i]
+		}
+		l.line = append(l.line, chunk...)
+		if len(l.line) > 2*maxLineLen {
+			l.line = append(l.line[:0], tail(l.line)...)
+		}
+		if i < 0 {
+			break
+		}
+		if len(bytes.TrimSpace(l.line)) > 0 {
+			l.last = append(l.last[:0], tail(l.line)...)
+		}
+		l.line = l.line[:0]
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// String returns the last non-empty line, trimmed: an unfinished one if
+// there is one.
+func (l *lastLine) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := bytes.TrimSpace(tail(l.line))
+	if len(s) == 0 {
+		s = bytes.TrimSpace(l.last)
+	}
+	return strings.ToValidUTF8(string(s), "\uFFFD")
+}
+
+func tail(b []byte) []byte {
+	if len(b) > maxLineLen {
+		return b[len(b)-maxLineLen:]
+	}
+	return b
+}

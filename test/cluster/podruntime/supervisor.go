@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"sync"
 	"time"
 
@@ -29,13 +30,37 @@ type supervisor struct {
 	client kubernetes.Interface
 	cfg    config
 
+	// What a runtime does, replaced in tests: the process it runs, its
+	// readiness probe, the clock, and the wait between restarts (which
+	// returns false when ctx ended first).
+	command func(*runtime) *exec.Cmd
+	probe   func(context.Context, *runtime) bool
+	now     func() time.Time
+	sleep   func(ctx context.Context, d time.Duration) bool
+
 	mu       sync.Mutex
 	runtimes map[types.UID]*runtime
 	wg       sync.WaitGroup
 }
 
 func newSupervisor(client kubernetes.Interface, cfg config) *supervisor {
-	return &supervisor{client: client, cfg: cfg, runtimes: map[types.UID]*runtime{}}
+	return &supervisor{
+		client: client, cfg: cfg, runtimes: map[types.UID]*runtime{},
+		command: (*runtime).command, now: time.Now, sleep: sleep,
+		probe: func(ctx context.Context, r *runtime) bool { return r.probe(ctx) },
+	}
+}
+
+// sleep waits d, or until ctx ends (then it returns false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 func (s *supervisor) run(ctx context.Context) error {
