@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/progress"
@@ -68,13 +69,14 @@ stream: memory stays flat whatever the size.`,
 var remoteSpec = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?):(.*)$`)
 
 // parseSpec splits CLAIM:PATH; a local path that exists, or starts with
-// "/" or ".", is never taken for a claim.
+// "/" or ".", is never taken for a claim, nor is what cannot be a claim's
+// name.
 func parseSpec(s string) (claim, p string, remote bool) {
 	if s == "-" || strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") {
 		return "", s, false
 	}
 	m := remoteSpec.FindStringSubmatch(s)
-	if m == nil {
+	if m == nil || len(validation.IsDNS1123Subdomain(m[1])) > 0 {
 		return "", s, false
 	}
 	if _, err := os.Lstat(s); err == nil {

@@ -36,6 +36,7 @@ func hintFor(err error, verb string) string {
 		timeout    *claims.TimeoutError
 		cleanup    *claims.CleanupError
 		conn       *sandbox.ConnError
+		noAnswer   *sandbox.NoAnswerError
 		httpErr    *sandbox.HTTPError
 		cmdTimeout *sandbox.CommandTimeoutError
 		gateway    *router.GatewayError
@@ -52,7 +53,7 @@ func hintFor(err error, verb string) string {
 			return fmt.Sprintf("; create a pool for it (spec.sandboxTemplateRef.name: %s, replicas: 0 for cold starts) or use --pool", noPool.Template)
 		}
 		return "; check the template name, or use --pool"
-	case errors.As(err, &conn):
+	case errors.As(err, &conn), errors.As(err, &noAnswer):
 		return " (is the router running and reachable? check --router-url, --gateway or the router's port-forward)"
 	case errors.As(err, &httpErr):
 		return httpHint(httpErr)

@@ -3,6 +3,7 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +27,8 @@ import (
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 )
 
 func TestWait(t *testing.T) {
@@ -366,4 +369,29 @@ func runCtx(t *testing.T, ctx context.Context, f Factory, newCmd func(Factory, g
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	err := cmd.ExecuteContext(ctx)
 	return result{out: out.String(), errOut: errOut.String(), err: err}
+}
+
+func TestHintsNameTheFlags(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		verb string
+		want string
+	}{
+		{&sandbox.NoAnswerError{Op: "list d", After: 30 * time.Second}, "ls", "list d: the sandbox router did not answer within 30s (is the router running and reachable? check --router-url, --gateway or the router's port-forward)"},
+		{&sandbox.CommandTimeoutError{After: time.Second}, "run", "the command did not finish within 1s; it may still be running in the sandbox (raise --command-timeout)"},
+		{&claims.NotReadyError{Name: "c", Reason: "SandboxNotReady"}, "exec", `sandboxclaim "c" is not Ready (SandboxNotReady): wait for it with: kubectl sandbox wait c --for=condition=Ready`},
+		{&claims.CleanupError{Name: "c", Err: errors.New("boom")}, "run", `deleting sandboxclaim "c" failed: boom (it expires at its TTL; delete it with: kubectl sandbox delete c)`},
+		{&claims.NoPoolError{Namespace: "d", Template: "t", Templates: []string{"t"}}, "create", `no SandboxWarmPool in namespace "d" uses SandboxTemplate "t"; pools: none; templates: t; create a pool for it (spec.sandboxTemplateRef.name: t, replicas: 0 for cold starts) or use --pool`},
+		{&router.GatewayError{Namespace: "d", Name: "g", NotFound: true}, "exec", `gateway "g" not found in namespace "d": check --gateway and --gateway-namespace`},
+		{&router.GatewayError{Namespace: "d", Name: "g", After: time.Second, Problem: "no address"}, "exec", `gateway d/g has no usable address after 1s (no address): is a Gateway controller programming it?`},
+		{&router.NoRouterError{Problems: []string{"x"}}, "exec", "cannot port-forward to the sandbox router: x (deploy the router, set --router-namespace, or use --gateway or --router-url)"},
+		{&router.InsecureTokenError{Host: "h"}, "exec", "refusing to send the router token over plain http to h: use https, or --router-allow-insecure-token if the network is trusted"},
+		{&sandbox.HTTPError{Op: "execute", Status: 502, Sandbox: "s"}, "exec", "execute: HTTP 502: router could not reach sandbox s: is it Ready? does its NetworkPolicy admit the router?"},
+		{&sandbox.HTTPError{Op: "execute", Status: 401}, "exec", "execute: HTTP 401: the router refused the request (set --router-token, --router-token-file or KUBECTL_SANDBOX_ROUTER_TOKEN)"},
+		{&claims.FailedError{Name: "c", Reason: "EnvVarsInjectionRejected", Message: "m"}, "create", `sandboxclaim "c" failed: EnvVarsInjectionRejected: m (the template's envVarsInjectionPolicy must be Allowed or Overrides to use --env)`},
+	} {
+		if got := describeError(tc.err, tc.verb); got != tc.want {
+			t.Errorf("got  %s\nwant %s", got, tc.want)
+		}
+	}
 }

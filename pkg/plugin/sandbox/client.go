@@ -24,6 +24,19 @@ import (
 // throughput on par with curl, small enough that memory stays flat.
 const copyBufferSize = 1 << 20
 
+// The bounds of the runtime's JSON answers (variables for tests).
+var (
+	// maxAnswer bounds what is read of an answer (a listing, a command's
+	// output): a broken or hostile peer cannot make the client buffer more.
+	maxAnswer int64 = 64 << 20
+	// maxEntries bounds the entries of one listing: an entry takes far
+	// more memory than its JSON, so the byte bound is not enough.
+	maxEntries = 1 << 20
+)
+
+// DefaultHeaderTimeout is the HeaderTimeout of a new Client.
+const DefaultHeaderTimeout = 30 * time.Second
+
 // Target names the sandbox that the router forwards a request to.
 type Target struct {
 	// SandboxID is the Sandbox's name (not the claim's).
@@ -44,6 +57,12 @@ type Client struct {
 	// Retries and Backoff apply to idempotent GETs only.
 	Retries int
 	Backoff time.Duration
+	// HeaderTimeout bounds the wait for the headers of the answer to an
+	// idempotent GET (list, download, exists), so that a router that never
+	// answers does not hang the caller; the body may then take as long as
+	// it takes. Commands (POST /execute) have no such limit: they may run
+	// for minutes, bounded by the caller's context. 0 means no limit.
+	HeaderTimeout time.Duration
 }
 
 // NewClient returns a client that sends requests for target to the router at
@@ -57,9 +76,10 @@ func NewClient(base *url.URL, transport http.RoundTripper, token string, target 
 			Transport:     transport,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		target:  target,
-		Retries: 3,
-		Backoff: 200 * time.Millisecond,
+		target:        target,
+		Retries:       3,
+		Backoff:       200 * time.Millisecond,
+		HeaderTimeout: DefaultHeaderTimeout,
 	}
 }
 
@@ -109,15 +129,12 @@ func (c *Client) send(req *http.Request, op string) (*http.Response, error) {
 }
 
 // get performs an idempotent GET, retrying connection errors and 502, 503
-// and 504 answers with exponential backoff.
+// and 504 answers with exponential backoff. A router that does not answer
+// within HeaderTimeout is not asked again.
 func (c *Client) get(ctx context.Context, endpoint, op string) (*http.Response, error) {
 	backoff := c.Backoff
 	for attempt := 0; ; attempt++ {
-		req, err := c.newRequest(ctx, http.MethodGet, endpoint, nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := c.send(req, op)
+		resp, err := c.getOnce(ctx, endpoint, op)
 		if err == nil || attempt >= c.Retries || !retryable(err) || ctx.Err() != nil {
 			return resp, err
 		}
@@ -128,6 +145,48 @@ func (c *Client) get(ctx context.Context, endpoint, op string) (*http.Response, 
 		}
 		backoff *= 2
 	}
+}
+
+// getOnce sends one GET and waits at most HeaderTimeout for the answer's
+// headers (and an error's body); the body of a success is read under ctx
+// alone.
+func (c *Client) getOnce(ctx context.Context, endpoint, op string) (*http.Response, error) {
+	reqCtx, cancel := context.WithCancel(ctx)
+	req, err := c.newRequest(reqCtx, http.MethodGet, endpoint, nil)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	stop := func() bool { return true }
+	if c.HeaderTimeout > 0 {
+		stop = time.AfterFunc(c.HeaderTimeout, cancel).Stop
+	}
+	resp, err := c.send(req, op)
+	if !stop() { // the timer fired: the answer came too late, if at all
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		cancel()
+		return nil, &NoAnswerError{Op: op, After: c.HeaderTimeout}
+	}
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = cancelOnClose{resp.Body, cancel}
+	return resp, nil
+}
+
+// cancelOnClose releases a request's context with its body.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 func retryable(err error) bool {
@@ -163,18 +222,11 @@ func (c *Client) Execute(ctx context.Context, cmd Command) (*Result, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var out struct {
-		Stdout   string `json:"stdout"`
-		Stderr   string `json:"stderr"`
-		ExitCode *int   `json:"exit_code"`
+	res, err := decodeResult(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("execute: %w", err)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return nil, fmt.Errorf("execute: decoding the runtime's answer: %w", err)
-	}
-	if out.ExitCode == nil {
-		return nil, errors.New("execute: the runtime's answer has no exit_code")
-	}
-	return &Result{Stdout: out.Stdout, Stderr: out.Stderr, ExitCode: *out.ExitCode}, nil
+	return res, nil
 }
 
 // Upload streams content to path (relative to the runtime's root) as a
@@ -198,7 +250,9 @@ func (c *Client) Upload(ctx context.Context, path string, content io.Reader) err
 	req, err := c.newRequest(ctx, http.MethodPost, "upload", pr)
 	if err != nil {
 		pr.CloseWithError(err)
-		<-readErr
+		if rerr := <-readErr; rerr != nil {
+			return fmt.Errorf("upload %s: reading what to send: %w", path, rerr)
+		}
 		return err
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
@@ -246,20 +300,9 @@ func (c *Client) List(ctx context.Context, path string) ([]Entry, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var listed []struct {
-		Name    string  `json:"name"`
-		Size    int64   `json:"size"`
-		Type    string  `json:"type"`
-		ModTime float64 `json:"mod_time"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&listed); err != nil {
-		return nil, fmt.Errorf("list %s: decoding the runtime's answer: %w", path, err)
-	}
-	entries := make([]Entry, len(listed))
-	for i, e := range listed {
-		sec := int64(e.ModTime)
-		entries[i] = Entry{Name: e.Name, Size: e.Size, Type: e.Type,
-			ModTime: time.Unix(sec, int64((e.ModTime-float64(sec))*1e9)).UTC()}
+	entries, err := decodeListing(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", path, err)
 	}
 	return entries, nil
 }
@@ -295,7 +338,7 @@ func (c *Client) Exists(ctx context.Context, path string) (bool, error) {
 	var out struct {
 		Exists bool `json:"exists"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil {
 		return false, fmt.Errorf("exists %s: decoding the runtime's answer: %w", path, err)
 	}
 	return out.Exists, nil

@@ -7,6 +7,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ErrNotFound is what a runtime says of a path that is not there (for a
@@ -44,6 +47,17 @@ func (e *SentError) Error() string {
 
 func (e *SentError) Unwrap() error { return e.Err }
 
+// NoAnswerError is a GET whose answer did not arrive within the client's
+// HeaderTimeout. It is not retried.
+type NoAnswerError struct {
+	Op    string
+	After time.Duration
+}
+
+func (e *NoAnswerError) Error() string {
+	return fmt.Sprintf("%s: the sandbox router did not answer within %s", e.Op, e.After)
+}
+
 // HTTPError is a non-2xx answer from the router or the runtime.
 type HTTPError struct {
 	Op     string
@@ -56,32 +70,58 @@ type HTTPError struct {
 	FromRuntime bool
 }
 
+// maxErrorBody bounds what is read of an error's body.
+const maxErrorBody = 4096
+
 func newHTTPError(op string, t Target, resp *http.Response) *HTTPError {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	e := &HTTPError{Op: op, Status: resp.StatusCode, Sandbox: t.SandboxID}
+	e.Detail, e.FromRuntime = errorDetail(body)
+	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		e.Detail = "redirected to " + oneLine(loc, 200) + " (redirects are not followed)"
+	}
+	return e
+}
+
+// errorDetail is what an error's body says: the runtime's {"message"}
+// (fromRuntime), the router's {"detail"}, or else the start of the body; on
+// one line in any case.
+func errorDetail(body []byte) (detail string, fromRuntime bool) {
 	var parsed struct {
 		Detail  any    `json:"detail"`
 		Message string `json:"message"`
 	}
 	if json.Unmarshal(body, &parsed) == nil && (parsed.Detail != nil || parsed.Message != "") {
 		if parsed.Message != "" {
-			e.Detail, e.FromRuntime = parsed.Message, true
-		} else if s, ok := parsed.Detail.(string); ok {
-			e.Detail = s
-		} else {
-			b, _ := json.Marshal(parsed.Detail)
-			e.Detail = string(b)
+			return oneLine(parsed.Message, maxErrorBody), true
 		}
-	} else {
-		e.Detail = strings.Join(strings.Fields(string(body)), " ")
-		if len(e.Detail) > 200 {
-			e.Detail = e.Detail[:200] + "..."
+		if s, ok := parsed.Detail.(string); ok {
+			return oneLine(s, maxErrorBody), false
 		}
+		b, _ := json.Marshal(parsed.Detail)
+		return oneLine(string(b), maxErrorBody), false
 	}
-	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		e.Detail = "redirected to " + loc + " (redirects are not followed)"
+	return oneLine(string(body), 200), false
+}
+
+// oneLine makes s fit on one line: runs of white space (line breaks too)
+// become one space, other control characters U+FFFD, and what goes beyond
+// max bytes is cut (at a character's start) and replaced by "...".
+func oneLine(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, strings.Join(strings.Fields(s), " "))
+	if len(s) <= max {
+		return s
 	}
-	return e
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 func (e *HTTPError) Error() string {

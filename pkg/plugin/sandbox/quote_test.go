@@ -1,9 +1,14 @@
 package sandbox
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
+	"io"
+	"os"
 	"os/exec"
 	"reflect"
+	"sync"
 	"testing"
 )
 
@@ -22,27 +27,101 @@ var hostileArgs = [][]string{
 	{"x=1", "@at", "%pct", "+plus", ",comma", "a:b", "./rel", "/abs"},
 }
 
+// shlexScript answers each line on stdin, the JSON body of a POST
+// /execute, with the JSON of what the runtime makes of its command:
+// shlex.split (POSIX mode), or the error.
+const shlexScript = `
+import json, shlex, sys
+for line in iter(sys.stdin.buffer.readline, b""):
+    try:
+        out = {"argv": shlex.split(json.loads(line)["command"])}
+    except Exception as e:
+        out = {"error": repr(e)}
+    sys.stdout.write(json.dumps(out) + "\n")
+    sys.stdout.flush()
+`
+
+// realShlex is one long-lived python3 running shlexScript, shared by the
+// tests and fuzz inputs of this process; TestMain stops it.
+var realShlex struct {
+	once sync.Once
+	err  error
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+func startShlex() {
+	p := &realShlex
+	p.cmd = exec.Command("/usr/bin/python3", "-c", shlexScript)
+	p.cmd.Stderr = os.Stderr
+	if p.in, p.err = p.cmd.StdinPipe(); p.err != nil {
+		return
+	}
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		p.err = err
+		return
+	}
+	p.out = bufio.NewReader(stdout)
+	p.err = p.cmd.Start()
+}
+
+// stopShlex ends the python3, if one was started.
+func stopShlex() {
+	p := &realShlex
+	p.once.Do(func() { p.err = errors.New("stopped") })
+	if p.err == nil {
+		_ = p.in.Close() // python3 ends at the end of its input
+		_ = p.cmd.Wait()
+		p.err = errors.New("stopped")
+	}
+}
+
+// runtimeSplit returns the argv that the python runtime makes of the
+// command Execute sends: the same JSON body, decoded and split by the real
+// json and shlex modules of /usr/bin/python3.
+func runtimeSplit(t testing.TB, command string) []string {
+	t.Helper()
+	p := &realShlex
+	p.once.Do(startShlex)
+	if p.err != nil {
+		t.Fatalf("the real shlex needs /usr/bin/python3: %v", p.err)
+	}
+	body, err := json.Marshal(map[string]string{"command": command}) // as Execute does
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := p.in.Write(append(body, '\n')); err != nil {
+		t.Fatalf("writing to python3: %v", err)
+	}
+	line, err := p.out.ReadBytes('\n')
+	if err != nil {
+		t.Fatalf("reading from python3: %v", err)
+	}
+	var answer struct {
+		Argv  []string `json:"argv"`
+		Error string   `json:"error"`
+	}
+	if err := json.Unmarshal(line, &answer); err != nil || answer.Error != "" {
+		t.Fatalf("shlex.split(%q): %v %s", command, err, answer.Error)
+	}
+	return answer.Argv
+}
+
 // TestJoinArgvRoundTripsThroughRealShlex splits each joined command with
 // the real Python shlex.split, as the runtime does.
 func TestJoinArgvRoundTripsThroughRealShlex(t *testing.T) {
-	python, err := exec.LookPath("/usr/bin/python3")
-	if err != nil {
-		t.Fatalf("the real shlex needs /usr/bin/python3: %v", err)
-	}
 	for _, argv := range hostileArgs {
 		cmd, err := JoinArgv(argv)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := exec.Command(python, "-c", "import json,shlex,sys; print(json.dumps(shlex.split(sys.argv[1])))", cmd).Output()
-		if err != nil {
-			t.Fatalf("shlex.split(%q): %v", cmd, err)
-		}
-		var got []string
-		if err := json.Unmarshal(out, &got); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, argv) {
+		if got := runtimeSplit(t, cmd); !reflect.DeepEqual(got, argv) {
 			t.Errorf("argv %q\njoined %q\nsplit  %q", argv, cmd, got)
 		}
 	}
@@ -54,6 +133,10 @@ func TestJoinArgvRejects(t *testing.T) {
 	}
 	if _, err := JoinArgv([]string{"a\x00b"}); err == nil {
 		t.Error("NUL must be refused")
+	}
+	if _, err := JoinArgv([]string{"cat", "caf\xe9"}); err == nil ||
+		err.Error() != `argument "caf\xe9" is not valid UTF-8, which the sandbox runtime cannot receive exactly` {
+		t.Errorf("invalid UTF-8: %v", err)
 	}
 }
 

@@ -376,16 +376,20 @@ func TestDownloadTreeReportsTheFileThatFailed(t *testing.T) {
 }
 
 // TestDownloadTreeRefusesUnsafeNames: a hostile runtime cannot make a
-// download write outside its destination.
+// download write outside its destination, with a file or a directory.
 func TestDownloadTreeRefusesUnsafeNames(t *testing.T) {
-	for _, name := range []string{"", ".", "..", "../escape", "a/b", `..\escape`, "/etc"} {
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range [][2]string{
+		{"", "file"}, {".", "file"}, {"..", "file"}, {"../escape", "file"}, {"a/b", "file"}, {`..\escape`, "file"}, {"/etc", "file"},
+		{".", "directory"}, {"..", "directory"}, {"/etc", "directory"}, {"../..", "directory"}, {`..\..`, "directory"},
+	} {
+		name, typ := tc[0], tc[1]
+		t.Run(typ+" "+name, func(t *testing.T) {
 			rt, _ := newRuntime(t)
 			rt.write("d/sub/ok", "ok")
 			c := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				switch r.URL.Path {
 				case "/list/d%2Fsub":
-					answer(w, 200, []map[string]any{{"name": name, "size": 1, "type": "file", "mod_time": 0}})
+					answer(w, 200, []map[string]any{{"name": name, "size": 1, "type": typ, "mod_time": 0}})
 				case "/download/d%2Fsub%2F" + escapeAll(name):
 					_, _ = io.WriteString(w, "pwned")
 				default:
