@@ -122,7 +122,7 @@ func (o *ExecOptions) Run(ctx context.Context) error {
 	s := session.New(clients, o.namespace, o.session)
 	defer s.Close()
 	if o.Selector != "" {
-		return o.runSelected(ctx, s)
+		return o.runSelected(ctx, clients, s)
 	}
 	rt, _, err := s.Open(ctx, o.claims[0])
 	if err != nil {

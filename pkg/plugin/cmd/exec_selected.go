@@ -11,6 +11,7 @@ import (
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
@@ -26,11 +27,7 @@ type selectedResult struct {
 // at most MaxParallel at a time, over the session's one router connection.
 // Output lines carry a [claim] prefix; the exit code is the first non-zero
 // one in claim-name order.
-func (o *ExecOptions) runSelected(ctx context.Context, s *session.Session) error {
-	clients, err := o.Clients.Clients()
-	if err != nil {
-		return err
-	}
+func (o *ExecOptions) runSelected(ctx context.Context, clients *kube.Clients, s *session.Session) error {
 	list, err := claims.List(ctx, clients.Ext, o.namespace, o.Selector)
 	if err != nil {
 		return err

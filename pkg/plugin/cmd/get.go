@@ -237,28 +237,24 @@ func (o *GetOptions) fetch(ctx context.Context, ext extclient.Interface) (runtim
 		if err != nil {
 			return nil, nil, err
 		}
-		items, missing := o.pick(func(name string) (runtime.Object, bool) { obj, ok := found[name]; return obj, ok })
+		items, missing, _ := o.pick(func(name string) (runtime.Object, bool, error) { obj, ok := found[name]; return obj, ok, nil })
 		if err := meta.SetList(list, items); err != nil {
 			return nil, nil, err
 		}
 		return o.withKinds(list), missing, nil
 	}
-	var getErr error
-	items, missing := o.pick(func(name string) (runtime.Object, bool) {
-		if getErr != nil {
-			return nil, true
-		}
+	items, missing, err := o.pick(func(name string) (runtime.Object, bool, error) {
 		obj, err := o.kind.get(ctx, ext, o.namespace, name)
 		if claims.IsObjectNotFound(err) {
-			return nil, false
+			return nil, false, nil
 		}
 		if err != nil {
-			getErr = fmt.Errorf("getting %s %q: %w", o.kind.resource, name, err)
+			return nil, false, fmt.Errorf("getting %s %q: %w", o.kind.resource, name, err)
 		}
-		return obj, true
+		return obj, true, nil
 	})
-	if getErr != nil {
-		return nil, nil, getErr
+	if err != nil {
+		return nil, nil, err
 	}
 	list := o.kind.newList()
 	if err := meta.SetList(list, items); err != nil {
@@ -267,20 +263,23 @@ func (o *GetOptions) fetch(ctx context.Context, ext extclient.Interface) (runtim
 	return o.withKinds(list), missing, nil
 }
 
-// pick looks up each name in order; missing ones become errors.
-func (o *GetOptions) pick(lookup func(name string) (runtime.Object, bool)) ([]runtime.Object, []error) {
+// pick looks up each name in order; missing ones become errors, and a
+// failed lookup stops it.
+func (o *GetOptions) pick(lookup func(name string) (runtime.Object, bool, error)) ([]runtime.Object, []error, error) {
 	var items []runtime.Object
 	var missing []error
 	for _, name := range o.names {
-		obj, ok := lookup(name)
+		obj, ok, err := lookup(name)
 		switch {
+		case err != nil:
+			return nil, nil, err
 		case !ok:
 			missing = append(missing, fmt.Errorf("%s.%s %q not found in namespace %q", strings.ToLower(o.kind.gvk.Kind), o.kind.gvk.Group, name, o.namespace))
-		case obj != nil:
+		default:
 			items = append(items, obj)
 		}
 	}
-	return items, missing
+	return items, missing, nil
 }
 
 // withKinds sets the list's and items' apiVersion and kind, which typed

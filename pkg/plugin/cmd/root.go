@@ -140,10 +140,6 @@ func execute(ctx context.Context, root *cobra.Command, streams genericiooptions.
 	return 1
 }
 
-// errInterrupted is what a verb returns when an interrupt cut it short and
-// it has nothing more to say.
-var errInterrupted = errors.New("interrupted")
-
 // isInterruption says whether err only reports the interruption itself
 // (not, say, a claim that could not be deleted).
 func isInterruption(err error) bool {
@@ -152,7 +148,7 @@ func isInterruption(err error) bool {
 	if errors.As(err, &cleanup) {
 		return false
 	}
-	return errors.Is(err, context.Canceled) || errors.Is(err, errInterrupted) || errors.As(err, &signal)
+	return errors.Is(err, context.Canceled) || errors.As(err, &signal)
 }
 
 func verbName(c *cobra.Command) string {

@@ -189,24 +189,10 @@ func (o *RunOptions) Run(ctx context.Context) error {
 	if out.Kept {
 		fmt.Fprintf(o.ErrOut, "%s/%s kept: use it with: kubectl sandbox exec %s -- COMMAND\n", claimResource, out.Claim, out.Claim)
 	}
-	switch {
-	case err != nil && ctx.Err() != nil:
-		return interrupted(err)
-	case err != nil:
-		return err
+	if err != nil {
+		return err // Execute words an interruption (isInterruption)
 	}
 	return exitCode(out.Result.ExitCode)
-}
-
-// interrupted words an error that an interrupt caused. Errors that say
-// what the user must know (a claim left behind, or one deleted) are kept.
-func interrupted(err error) error {
-	var cleanup *claims.CleanupError
-	var deleted *claims.DeletedAfterError
-	if errors.As(err, &cleanup) || errors.As(err, &deleted) {
-		return err
-	}
-	return errInterrupted
 }
 
 // secondSignal returns a channel that a SIGINT or SIGTERM closes once ctx
