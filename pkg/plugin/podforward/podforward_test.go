@@ -10,78 +10,23 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
-	streamhttp "k8s.io/streaming/pkg/httpstream"
-	"k8s.io/streaming/pkg/httpstream/spdy"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward/podforwardtest"
 )
 
-// apiServer serves pods/portforward as an API server behind a proxy that
-// refuses WebSocket upgrades does: the WebSocket attempt gets a 400, the
-// SPDY one is accepted, and every data stream is echoed back.
-type apiServer struct {
-	*httptest.Server
-	mu       sync.Mutex
-	requests []string
-	// ports receives the port header of each data stream.
-	ports chan string
-	// ended receives a value each time an upgraded connection ends.
-	ended chan struct{}
-}
-
-func newAPIServer(t *testing.T) *apiServer {
-	t.Helper()
-	s := &apiServer{ports: make(chan string, 4), ended: make(chan struct{}, 4)}
-	s.Server = httptest.NewServer(s)
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	upgrade := strings.ToLower(r.Header.Get("Upgrade"))
-	s.mu.Lock()
-	s.requests = append(s.requests, r.Method+" "+r.URL.Path+" "+upgrade)
-	s.mu.Unlock()
-	if upgrade == "websocket" {
-		http.Error(w, "websocket upgrades are refused here", http.StatusBadRequest)
-		return
-	}
-	if _, err := streamhttp.Handshake(r, w, []string{"portforward.k8s.io"}); err != nil {
-		return
-	}
-	conn := spdy.NewResponseUpgrader().UpgradeResponse(w, r, s.stream)
-	if conn == nil {
-		return
-	}
-	<-conn.CloseChan()
-	s.ended <- struct{}{}
-}
-
-// stream serves one stream the client opens: the error stream is closed at
-// once (no error), a data stream echoes what it reads.
-func (s *apiServer) stream(st streamhttp.Stream, replySent <-chan struct{}) error {
-	go func() {
-		<-replySent
-		defer st.Close()
-		if st.Headers().Get(corev1.StreamType) != corev1.StreamTypeData {
-			return
-		}
-		s.ports <- st.Headers().Get(corev1.PortHeader)
-		_, _ = io.Copy(st, st)
-	}()
-	return nil
-}
-
-func (s *apiServer) seen() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.requests...)
+// echoServer is an API server whose pod echoes every stream; ports
+// receives the pod port of each.
+func echoServer(t *testing.T) (*podforwardtest.APIServer, chan string) {
+	ports := make(chan string, 4)
+	return podforwardtest.NewAPIServer(t, func(port string, conn io.ReadWriter) {
+		ports <- port
+		_, _ = io.Copy(conn, conn)
+	}), ports
 }
 
 // clientsFor returns the config and core client of an API server at url.
@@ -117,7 +62,7 @@ func echo(t *testing.T, port int, msg string) string {
 // fallback, with no addresses the forward listens on 127.0.0.1, and each
 // local port reaches its own pod port.
 func TestOpenForwardsEachPortToThePod(t *testing.T) {
-	srv := newAPIServer(t)
+	srv, ports := echoServer(t)
 	cfg, core := clientsFor(t, srv.URL)
 	fw, err := Open(context.Background(), cfg, core, "team", "router-0", nil, []string{"0:8080", "0:9090"})
 	if err != nil {
@@ -131,7 +76,7 @@ func TestOpenForwardsEachPortToThePod(t *testing.T) {
 		if got := echo(t, fw.Local[i], msg); got != msg {
 			t.Errorf("port %s echoed %q, want %q", remote, got, msg)
 		}
-		if got := <-srv.ports; got != remote {
+		if got := <-ports; got != remote {
 			t.Errorf("local port %d reached pod port %s, want %s", fw.Local[i], got, remote)
 		}
 	}
@@ -143,18 +88,18 @@ func TestOpenForwardsEachPortToThePod(t *testing.T) {
 			t.Errorf("local port %d still listens after Close", p)
 		}
 	}
-	<-srv.ended // the upgraded connection ends
+	<-srv.Ended // the upgraded connection ends
 	fw.Close()  // Close is idempotent
 	path := "/api/v1/namespaces/team/pods/router-0/portforward"
-	if want := []string{"GET " + path + " websocket", "POST " + path + " spdy/3.1"}; !reflect.DeepEqual(srv.seen(), want) {
-		t.Errorf("requests %q, want %q", srv.seen(), want)
+	if want := []string{"GET " + path + " websocket", "POST " + path + " spdy/3.1"}; !reflect.DeepEqual(srv.Requests(), want) {
+		t.Errorf("requests %q, want %q", srv.Requests(), want)
 	}
 }
 
 // TestOpenFailsWhenTheLocalPortIsTaken: the forward is up on the server
 // side but cannot listen; Open says so, names the pod, and tears it down.
 func TestOpenFailsWhenTheLocalPortIsTaken(t *testing.T) {
-	srv := newAPIServer(t)
+	srv, _ := echoServer(t)
 	cfg, core := clientsFor(t, srv.URL)
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -167,7 +112,7 @@ func TestOpenFailsWhenTheLocalPortIsTaken(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Fatalf("error %v, want %q", err, want)
 	}
-	<-srv.ended
+	<-srv.Ended
 }
 
 func TestOpenErrors(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,10 +22,10 @@ import (
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	k8stesting "k8s.io/client-go/testing"
-	streamhttp "k8s.io/streaming/pkg/httpstream"
-	"k8s.io/streaming/pkg/httpstream/spdy"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward/podforwardtest"
 )
 
 var routerLabels = map[string]string{"app": "sandbox-router"}
@@ -240,57 +239,17 @@ func TestOpenSearchesTheRouterNamespaces(t *testing.T) {
 	}
 }
 
-// apiServer serves pods/portforward as an API server behind a proxy that
-// refuses WebSocket upgrades does (SPDY is the fallback). Each data stream
-// is a connection to the pod port, where a router answers one HTTP request
-// with the port and the request line.
-type apiServer struct {
-	*httptest.Server
-	paths chan string
-	// ended receives a value each time an upgraded connection ends.
-	ended chan struct{}
-}
-
-func newAPIServer(t *testing.T) *apiServer {
-	t.Helper()
-	s := &apiServer{paths: make(chan string, 4), ended: make(chan struct{}, 4)}
-	s.Server = httptest.NewServer(s)
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		http.Error(w, "websocket upgrades are refused here", http.StatusBadRequest)
-		return
-	}
-	s.paths <- r.URL.Path
-	if _, err := streamhttp.Handshake(r, w, []string{"portforward.k8s.io"}); err != nil {
-		return
-	}
-	conn := spdy.NewResponseUpgrader().UpgradeResponse(w, r, func(st streamhttp.Stream, replySent <-chan struct{}) error {
-		go serveStream(st, replySent)
-		return nil
+// routerServer is an API server whose pod port runs a router that answers
+// one HTTP request with the port and the request line.
+func routerServer(t *testing.T) *podforwardtest.APIServer {
+	return podforwardtest.NewAPIServer(t, func(port string, conn io.ReadWriter) {
+		req, err := http.ReadRequest(bufio.NewReader(conn))
+		if err != nil {
+			return
+		}
+		body := fmt.Sprintf("pod port %s: %s %s", port, req.Method, req.URL.Path)
+		fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
 	})
-	if conn == nil {
-		return
-	}
-	<-conn.CloseChan()
-	s.ended <- struct{}{}
-}
-
-func serveStream(st streamhttp.Stream, replySent <-chan struct{}) {
-	<-replySent
-	defer st.Close()
-	if st.Headers().Get(corev1.StreamType) != corev1.StreamTypeData {
-		return // no error to report
-	}
-	req, err := http.ReadRequest(bufio.NewReader(st))
-	if err != nil {
-		return
-	}
-	body := fmt.Sprintf("pod port %s: %s %s", st.Headers().Get(corev1.PortHeader), req.Method, req.URL.Path)
-	fmt.Fprintf(st, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
 }
 
 // coreWithREST is a fake core client whose RESTClient is real: the
@@ -317,7 +276,7 @@ func portForwardClients(t *testing.T, url string, objs ...runtime.Object) *kube.
 // TestOpenPortForwardsToTheRouterPod: with neither URL nor Gateway, Open
 // forwards a loopback port to the router pod's target port; Close ends it.
 func TestOpenPortForwardsToTheRouterPod(t *testing.T) {
-	srv := newAPIServer(t)
+	srv := routerServer(t)
 	clients := portForwardClients(t, srv.URL,
 		routerService(DefaultNamespace, corev1.ServicePort{Port: 80, TargetPort: intstr.FromString("http")}),
 		routerPod(DefaultNamespace, "router-0", true, corev1.ContainerPort{Name: "http", ContainerPort: 8081}))
@@ -325,8 +284,8 @@ func TestOpenPortForwardsToTheRouterPod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := <-srv.paths; got != "/api/v1/namespaces/agent-sandbox-system/pods/router-0/portforward" {
-		t.Errorf("port-forward path %q", got)
+	if got, path := srv.Requests(), "/api/v1/namespaces/agent-sandbox-system/pods/router-0/portforward"; len(got) != 2 || got[1] != "POST "+path+" spdy/3.1" {
+		t.Errorf("port-forward requests %q, want the WebSocket try and SPDY to %s", got, path)
 	}
 	if conn.BaseURL.Scheme != "http" || conn.BaseURL.Hostname() != "127.0.0.1" || conn.BaseURL.Port() == "0" {
 		t.Errorf("base URL %q", conn.BaseURL)
@@ -345,7 +304,7 @@ func TestOpenPortForwardsToTheRouterPod(t *testing.T) {
 	}
 	conn.Transport.(*http.Transport).CloseIdleConnections()
 	conn.Close()
-	<-srv.ended
+	<-srv.Ended
 }
 
 // TestOpenPortForwardFailures: a refused port-forward is reported, and a
@@ -364,11 +323,11 @@ func TestOpenPortForwardFailures(t *testing.T) {
 		}
 	})
 	t.Run("a bad CA bundle after the forward is up", func(t *testing.T) {
-		srv := newAPIServer(t)
+		srv := routerServer(t)
 		_, err := Open(context.Background(), portForwardClients(t, srv.URL, objs...), Options{CAData: []byte("not PEM")}, "team")
 		if want := "the router CA bundle holds no PEM certificate"; err == nil || err.Error() != want {
 			t.Fatalf("error %v, want %q", err, want)
 		}
-		<-srv.ended // the forward was closed
+		<-srv.Ended // the forward was closed
 	})
 }
