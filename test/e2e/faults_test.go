@@ -235,11 +235,13 @@ func TestFaultRuntimeKilledMidExec(t *testing.T) {
 // when the agent-sandbox controller restarts; the claim becomes Ready once
 // the restarted controller sees its pod Ready, and the same wait ends.
 func TestFaultControllerRestartDuringCreateWait(t *testing.T) {
-	// After the API server restarts of the tests before, the controller may
-	// take a while to watch again: a claim that becomes Ready shows that it
-	// reconciles, so that the restart below is the only fault in play.
-	readyClaim(t, "e2e-fault-ctl-probe")
+	// The pool first, then a claim that becomes Ready: after the API server
+	// restarts of the tests before, the controller may take a while to
+	// watch again, and a claim made before its cache holds the new pool
+	// fails for good (WarmPoolNotFound). Then the restart below is the only
+	// fault in play.
 	pool := neverReadyPool(t)
+	readyClaim(t, "e2e-fault-ctl-probe")
 	cleanupClaim(t, "e2e-fault-ctl")
 	wait := background(t, Sandbox(t, "create", "e2e-fault-ctl", "--pool", pool, "--timeout", "3m"), 3*time.Minute)
 	deadline := time.Now().Add(90 * time.Second) // a controller catching up after restarts of the API server
