@@ -221,8 +221,8 @@ func TestCpErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"cat", c + ":../../etc/passwd"}, "error: sandbox path \"../../etc/passwd\" is outside /app, the only directory the sandbox runtime serves\n"},
-		{[]string{"cp", c + ":/etc/passwd", "x"}, "error: sandbox path \"/etc/passwd\" is outside /app, the only directory the sandbox runtime serves\n"},
+		{[]string{"cat", c + ":../../etc/passwd"}, "error: sandbox path \"../../etc/passwd\" is outside the runtime's root (/app, or /workspace on sandboxd), the only directory the sandbox runtime serves\n"},
+		{[]string{"cp", c + ":/etc/passwd", "x"}, "error: sandbox path \"/etc/passwd\" is outside the runtime's root (/app, or /workspace on sandboxd), the only directory the sandbox runtime serves\n"},
 		{[]string{"cp", c + ":missing.txt", filepath.Join(t.TempDir(), "m")}, "error: download missing.txt: HTTP 404: File not found: no such file or directory in the sandbox\n"},
 		{[]string{"ls", c + ":nowhere"}, "error: " + c + ":/app/nowhere is not a directory in the sandbox\n"},
 	} {

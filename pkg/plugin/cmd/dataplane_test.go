@@ -193,8 +193,8 @@ func TestCpErrors(t *testing.T) {
 		{[]string{"a:x", "b:y"}, "exactly one of SRC and DST must be CLAIM:PATH"},
 		{[]string{"-", "a:"}, "copying from stdin needs a file name in the sandbox, not a directory"},
 		{[]string{"-", "a:dir/"}, "copying from stdin needs a file name in the sandbox, not a directory"},
-		{[]string{"x", "a:../etc/passwd"}, `sandbox path "../etc/passwd" is outside /app`},
-		{[]string{"x", "a:/etc/passwd"}, `sandbox path "/etc/passwd" is outside /app`},
+		{[]string{"x", "a:../etc/passwd"}, `sandbox path "../etc/passwd" is outside the runtime's root (/app, or /workspace on sandboxd)`},
+		{[]string{"x", "a:/etc/passwd"}, `sandbox path "/etc/passwd" is outside the runtime's root (/app, or /workspace on sandboxd)`},
 		{[]string{"/nonexistent/file", "a:x"}, "cannot read /nonexistent/file: no such file or directory"},
 		{[]string{"a:missing.txt", t.TempDir() + "/m"}, "download missing.txt: HTTP 404: File not found"},
 		{[]string{"./x", "p:x"}, `sandboxclaim "p" is not Ready`},
@@ -236,7 +236,7 @@ func TestLsAndCat(t *testing.T) {
 		{"cat", []string{"a"}, `give the file as CLAIM:PATH, not "a"`},
 		{"cat", []string{"a:"}, `give the file as CLAIM:PATH, not "a:"`},
 		{"ls", []string{"a", "-o", "yaml"}, `invalid --output "yaml": only "json" is supported`},
-		{"ls", []string{"a:../x"}, `sandbox path "../x" is outside /app`},
+		{"ls", []string{"a:../x"}, `sandbox path "../x" is outside the runtime's root (/app, or /workspace on sandboxd)`},
 		{"ls", []string{"Bad:x"}, `invalid claim name "Bad"`},
 	} {
 		newCmd := NewCmdLs
@@ -340,7 +340,7 @@ func TestRunValidation(t *testing.T) {
 		{[]string{"--", "echo"}, "exactly one of --pool or --template is required"},
 		{[]string{"--pool", "p", "--cp-in", "nocolon", "--", "echo"}, `invalid --cp-in "nocolon": use LOCAL:REMOTE`},
 		{[]string{"--pool", "p", "--cp-out", ":x", "--", "echo"}, `invalid --cp-out ":x": use REMOTE:LOCAL`},
-		{[]string{"--pool", "p", "--cp-in", "x:../y", "--", "echo"}, `sandbox path "../y" is outside /app`},
+		{[]string{"--pool", "p", "--cp-in", "x:../y", "--", "echo"}, `sandbox path "../y" is outside the runtime's root (/app, or /workspace on sandboxd)`},
 		{[]string{"--pool", "p", "--command-timeout", "-1s", "--", "echo"}, "--command-timeout must not be negative"},
 		{[]string{"--pool", "p", "--"}, "no command given"},
 	} {

@@ -12,6 +12,7 @@ import (
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandboxd"
 )
 
 // describeError turns err, returned by verb, into the one line a user sees
@@ -42,8 +43,30 @@ func hintFor(err error, verb string) string {
 		gateway    *router.GatewayError
 		noRouter   *router.NoRouterError
 		token      *router.InsecureTokenError
+		forbidden  *sandboxd.ForbiddenError
+		unreach    *sandboxd.UnreachableError
+		sdNotReady *sandboxd.NotReadyError
+		lost       *sandboxd.LostError
+		tooLarge   *sandbox.InputTooLargeError
+		sdAPI      *sandboxd.APIError
 	)
 	switch {
+	case errors.Is(err, errNoTerminal):
+		return ": use a sandbox whose template runs sandboxd (e.g. kubectl sandbox create --pool sandboxd), or drop -t"
+	case errors.As(err, &forbidden):
+		return fmt.Sprintf(" (sandboxd is reached by a port-forward: ask for RBAC create on pods/portforward in namespace %s; check with: kubectl auth can-i create pods/portforward -n %s)", forbidden.Namespace, forbidden.Namespace)
+	case errors.As(err, &unreach):
+		return " (does its pod run sandboxd? use --runtime python for the python runtime, or set --sandboxd-rest-port and --sandboxd-grpc-port)"
+	case errors.As(err, &sdNotReady):
+		return " (is the sandbox Ready? check with: kubectl sandbox describe CLAIM)"
+	case errors.As(err, &lost):
+		return " (check the connection to the cluster; run again with -v=4 for the port-forward's log)"
+	case errors.As(err, &tooLarge):
+		return ": use a sandbox whose template runs sandboxd to stream input, or copy the file in with kubectl sandbox cp"
+	case errors.As(err, &sdAPI) && sdAPI.Status == http.StatusForbidden:
+		return ": the path is outside the sandbox's root directory"
+	case errors.As(err, &sdAPI) && sdAPI.Status == http.StatusConflict:
+		return ": use -r to remove a directory and what it holds"
 	case errors.As(err, &cleanup):
 		return fmt.Sprintf(" (it expires at its TTL; delete it with: kubectl sandbox delete %s)", cleanup.Name)
 	case errors.As(err, &notReady):

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,9 +24,14 @@ type ExecOptions struct {
 	Timeout     time.Duration
 	Selector    string
 	MaxParallel int
+	Stdin, TTY  bool
+	Env         []string
+	Workdir     string
 
 	claims    []string // before the --
 	argv      []string
+	env       map[string]string
+	workdir   string
 	dash      int
 	namespace string
 	session   session.Options
@@ -38,17 +44,26 @@ type ExecOptions struct {
 func NewCmdExec(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &ExecOptions{Clients: f, IOStreams: streams, MaxParallel: 8}
 	cmd := &cobra.Command{
-		Use:   "exec (CLAIM | -l SELECTOR) -- COMMAND [ARG...]",
+		Use:   "exec (CLAIM | -l SELECTOR) [-i] [-t] -- COMMAND [ARG...]",
 		Short: "Run a command in a sandbox and exit with its exit code",
-		Long: `Run a command in a sandbox through the sandbox router. The arguments reach
-the command exactly as given (the runtime runs it without a shell: use
-sh -c '...' for pipes and variables). Its stdout and stderr are written
-byte for byte to this command's, and this command exits with its exit code.`,
+		Long: `Run a command in a sandbox. The arguments reach the command exactly as
+given (no shell: use sh -c '...' for pipes and variables), and this command
+exits with its exit code.
+
+On a sandbox whose pod runs sandboxd (found from its pod template, or
+--runtime sandboxd), output streams as it is produced, -i sends standard
+input as it is read, -t gives the command a terminal, and Ctrl-C or SIGTERM
+is sent to the command (a second one kills it). On the python runtime
+(through the sandbox router) output arrives when the command ends, -i sends
+at most 16 MiB of input, buffered, and -t is refused.`,
 		Example: `  # Run python in a sandbox
   kubectl sandbox exec my-sandbox -- python3 -c 'print(6 * 7)'
 
-  # Use a shell for pipes, through the Gateway
-  kubectl sandbox exec my-sandbox --gateway external-http-gateway -- sh -c 'ls | wc -l'
+  # An interactive shell in a sandboxd sandbox (or: kubectl sandbox shell my-sandbox)
+  kubectl sandbox exec -it my-sandbox -- /bin/sh
+
+  # Feed a file to a command, with a variable and a working directory
+  kubectl sandbox exec -i my-sandbox --env MODE=fast --workdir src -- sha256sum < data.bin
 
   # Run on every ready sandbox labelled team=a, for an agent
   kubectl sandbox exec -l team=a -o json -- uname -a`,
@@ -65,10 +80,36 @@ byte for byte to this command's, and this command exits with its exit code.`,
 	}
 	o.Router.AddFlags(cmd)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", `"json" prints {"stdout","stderr","exitCode"}`)
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "Give up on the command after this long (0: the runtime's own limit)")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "Give up on the command after this long; sandboxd kills it (0: the runtime's own limit)")
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Run in every Ready sandbox whose claim matches this label selector")
 	cmd.Flags().IntVar(&o.MaxParallel, "max-parallel", o.MaxParallel, "With -l, how many sandboxes run the command at once")
+	addStreamFlags(cmd, &o.Stdin, &o.TTY, &o.Env, &o.Workdir)
 	return cmd
+}
+
+// addStreamFlags adds the flags of a command's input, terminal,
+// environment and working directory.
+func addStreamFlags(cmd *cobra.Command, stdin, tty *bool, env *[]string, workdir *string) {
+	cmd.Flags().BoolVarP(stdin, "stdin", "i", false, "Send standard input to the command")
+	cmd.Flags().BoolVarP(tty, "tty", "t", false, "Run the command on a terminal (sandboxd); the local terminal is put in raw mode")
+	cmd.Flags().StringArrayVarP(env, "env", "e", nil, "Set an environment variable for the command (NAME=VALUE; repeatable)")
+	cmd.Flags().StringVar(workdir, "workdir", "", "The command's working directory in the sandbox (default: the runtime's root)")
+}
+
+// parseEnv parses NAME=VALUE pairs.
+func parseEnv(pairs []string) (map[string]string, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	env := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		name, value, ok := strings.Cut(p, "=")
+		if !ok || name == "" || strings.ContainsRune(p, 0) {
+			return nil, fmt.Errorf("invalid --env %q: use NAME=VALUE", p)
+		}
+		env[name] = value
+	}
+	return env, nil
 }
 
 // Complete splits the claim from the command at the -- (dash is its
@@ -103,6 +144,21 @@ func (o *ExecOptions) Validate() error {
 	if _, err := sandbox.JoinArgv(o.argv); err != nil {
 		return err
 	}
+	var err error
+	if o.env, err = parseEnv(o.Env); err != nil {
+		return err
+	}
+	if o.Workdir != "" {
+		if o.workdir, err = sandbox.RemotePath(o.Workdir); err != nil {
+			return err
+		}
+	}
+	switch {
+	case o.TTY && o.Output != "":
+		return errors.New("-t and -o json cannot be used together: a terminal has one stream")
+	case (o.TTY || o.Stdin) && o.Selector != "":
+		return errors.New("-i and -t take one claim, not -l SELECTOR")
+	}
 	if o.Output != "" && o.Output != "json" {
 		return fmt.Errorf(`invalid --output %q: only "json" is supported`, o.Output)
 	}
@@ -128,7 +184,19 @@ func (o *ExecOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := sandbox.Exec(ctx, rt, sandbox.Command{Argv: o.argv}, o.Timeout)
+	cmd := sandbox.Command{Argv: o.argv, Env: o.env, Workdir: o.workdir}
+	var stdin io.Reader
+	if o.Stdin {
+		stdin = o.In
+	}
+	st, streams := rt.(sandbox.Streamer)
+	switch {
+	case o.TTY && !streams:
+		return errNoTerminal
+	case streams && o.Output == "":
+		return streamCommand(ctx, st, cmd, o.IOStreams, stdin, o.TTY, o.Timeout)
+	}
+	res, err := sandbox.Collect(ctx, rt, cmd, stdin, o.Timeout)
 	if err != nil {
 		return err
 	}
@@ -136,6 +204,38 @@ func (o *ExecOptions) Run(ctx context.Context) error {
 		return err
 	}
 	return exitCode(res.ExitCode)
+}
+
+// errNoTerminal is -t on a runtime without terminals.
+var errNoTerminal = errors.New("the python runtime cannot give a command a terminal (-t)")
+
+// streamCommand runs a command on a streaming runtime with our standard
+// streams: SIGINT and SIGTERM go to the command, the local terminal is raw
+// with -t (when input is a terminal) and restored on every path.
+func streamCommand(ctx context.Context, st sandbox.Streamer, cmd sandbox.Command, ios genericiooptions.IOStreams, stdin io.Reader, tty bool, timeout time.Duration) error {
+	// The first signal cancels ctx (main); the command's stream must
+	// outlive it, so that the command gets the signal and we its status.
+	sctx, giveUp := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer giveUp(nil)
+	sigs, caught, stopSignals := forwardSignals(func() { giveUp(context.Cause(ctx)) })
+	defer stopSignals()
+	streams := sandbox.Streams{Stdin: stdin, Stdout: ios.Out, Stderr: ios.ErrOut, Signals: sigs}
+	if tty {
+		t, err := openTerminal(ios.In, ios.Out, stdin != nil)
+		if err != nil {
+			return fmt.Errorf("setting up the local terminal: %w", err)
+		}
+		defer t.restore()
+		streams.TTY, streams.Resize = &t.size, t.resize
+	}
+	code, err := sandbox.StreamExec(sctx, st, cmd, streams, timeout)
+	if err != nil {
+		return err
+	}
+	if caught() > 0 {
+		return &ExitError{Code: code, Forwarded: true}
+	}
+	return exitCode(code)
 }
 
 // printResult writes a command's output, split or as JSON.

@@ -1,11 +1,11 @@
 package cmd
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
@@ -48,21 +48,40 @@ func (o *ExecOptions) runSelected(ctx context.Context, clients *kube.Clients, s 
 	for i, c := range ready {
 		index[c.Name] = i
 	}
-	var mu sync.Mutex
+	var mu, out sync.Mutex
+	cmd := sandbox.Command{Argv: o.argv, Env: o.env, Workdir: o.workdir}
 	err = s.Each(ctx, ready, o.MaxParallel, func(ctx context.Context, c *extv1beta1.SandboxClaim, rt sandbox.Runtime) error {
 		r := selectedResult{Claim: c.Name}
-		res, err := sandbox.Exec(ctx, rt, sandbox.Command{Argv: o.argv}, o.Timeout)
+		prefix := "[" + c.Name + "] "
+		stdout := &prefixWriter{w: o.Out, prefix: prefix, mu: &out}
+		stderr := &prefixWriter{w: o.ErrOut, prefix: prefix, mu: &out}
+		var err error
+		if st, ok := rt.(sandbox.Streamer); ok && o.Output != "json" {
+			// Lines appear as the command prints them.
+			r.ExitCode, err = sandbox.StreamExec(ctx, st, cmd, sandbox.Streams{Stdout: stdout, Stderr: stderr}, o.Timeout)
+		} else {
+			var res *sandbox.Result
+			if res, err = sandbox.Collect(ctx, rt, cmd, nil, o.Timeout); err == nil {
+				r.Result = *res
+				if o.Output != "json" {
+					_, _ = io.WriteString(stdout, res.Stdout)
+					_, _ = io.WriteString(stderr, res.Stderr)
+				}
+			}
+		}
 		if err != nil {
 			r.Error, r.ExitCode = describeError(err, "exec"), 1
-		} else {
-			r.Result = *res
+		}
+		if o.Output != "json" {
+			stdout.Flush()
+			stderr.Flush()
+			if r.Error != "" {
+				_, _ = io.WriteString(stderr, "error: "+r.Error+"\n")
+			}
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		results[index[c.Name]] = r
-		if o.Output != "json" {
-			o.printPrefixed(r)
-		}
 		return nil
 	})
 	if err != nil {
@@ -81,31 +100,52 @@ func (o *ExecOptions) runSelected(ctx context.Context, clients *kube.Clients, s 
 	return nil
 }
 
-func (o *ExecOptions) printPrefixed(r selectedResult) {
-	prefix := "[" + r.Claim + "] "
-	writePrefixed(o.Out, prefix, r.Stdout)
-	writePrefixed(o.ErrOut, prefix, r.Stderr)
-	if r.Error != "" {
-		writePrefixed(o.ErrOut, prefix, "error: "+r.Error+"\n")
-	}
+// prefixWriter writes whole lines, each with prefix, under mu (shared by
+// the writers of every sandbox, so that lines do not interleave). Flush
+// ends a last partial line.
+type prefixWriter struct {
+	w       io.Writer
+	prefix  string
+	mu      *sync.Mutex
+	partial []byte
 }
 
-// writePrefixed writes text line by line with prefix, ending a last
-// partial line.
-func writePrefixed(w io.Writer, prefix, text string) {
-	if text == "" {
-		return
+// maxPartialLine is the longest line kept back waiting for its end.
+const maxPartialLine = 64 << 10
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.partial = append(p.partial, b...)
+	end := bytes.LastIndexByte(p.partial, '\n') + 1
+	if end == 0 && len(p.partial) < maxPartialLine {
+		return len(b), nil
 	}
-	var b strings.Builder
-	for _, line := range strings.SplitAfter(text, "\n") {
-		if line == "" {
+	if end == 0 {
+		end = len(p.partial)
+	}
+	var out bytes.Buffer
+	for _, line := range bytes.SplitAfter(p.partial[:end], []byte("\n")) {
+		if len(line) == 0 {
 			continue
 		}
-		b.WriteString(prefix)
-		b.WriteString(line)
-		if !strings.HasSuffix(line, "\n") {
-			b.WriteByte('\n')
+		out.WriteString(p.prefix)
+		out.Write(line)
+		if line[len(line)-1] != '\n' {
+			out.WriteByte('\n')
 		}
 	}
-	_, _ = io.WriteString(w, b.String())
+	p.partial = append(p.partial[:0], p.partial[end:]...)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := p.w.Write(out.Bytes()); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// Flush writes a last line that has no newline, with one.
+func (p *prefixWriter) Flush() {
+	if len(p.partial) > 0 {
+		p.partial = append(p.partial, '\n')
+		_, _ = p.Write(nil)
+	}
 }

@@ -21,8 +21,13 @@ import (
 )
 
 // ExitError carries the exit code of a remote command; main exits with it
-// without printing anything more.
-type ExitError struct{ Code int }
+// without printing anything more. A Forwarded one is the status of a
+// command that got the signal which interrupted us: it is our exit code
+// even then.
+type ExitError struct {
+	Code      int
+	Forwarded bool
+}
 
 func (e *ExitError) Error() string { return fmt.Sprintf("command exited with code %d", e.Code) }
 
@@ -89,6 +94,8 @@ func addVerbs(root *cobra.Command, f Factory, streams genericiooptions.IOStreams
 		NewCmdCp(f, streams),
 		NewCmdLs(f, streams),
 		NewCmdCat(f, streams),
+		NewCmdRm(f, streams),
+		NewCmdShell(f, streams),
 		NewCmdRun(f, streams),
 		NewCmdVersion(f, streams),
 	)
@@ -118,6 +125,8 @@ func execute(ctx context.Context, root *cobra.Command, streams genericiooptions.
 	var exitErr *ExitError
 	var signal *Interrupt
 	switch {
+	case errors.As(err, &exitErr) && exitErr.Forwarded:
+		return exitErr.Code
 	case errors.As(context.Cause(ctx), &signal):
 		// Interrupted: the verb has cleaned up; say what else happened.
 		if err != nil && !errors.As(err, &exitErr) && !isInterruption(err) {

@@ -4,6 +4,7 @@
 package kube
 
 import (
+	authzclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
@@ -24,6 +25,8 @@ type Clients struct {
 	// Agents serves Sandboxes.
 	Agents  agentsclient.Interface
 	Gateway gatewayclient.Interface
+	// Authz answers access reviews (to explain a refused port-forward).
+	Authz authzclient.AuthorizationV1Interface
 }
 
 // NewClients makes every client from cfg. It makes no API call.
@@ -40,6 +43,9 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 		return nil, err
 	}
 	if c.Gateway, err = gatewayclient.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	if c.Authz, err = authzclient.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -2,6 +2,7 @@ package oneshot
 
 import (
 	"net/url"
+	agentsfake "sigs.k8s.io/agent-sandbox/clients/k8s/clientset/versioned/fake"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -110,7 +111,9 @@ func (c *cluster) events() []string {
 }
 
 // clients are the cluster's clients.
-func (c *cluster) clients() *kube.Clients { return &kube.Clients{Ext: c.client} }
+func (c *cluster) clients() *kube.Clients {
+	return &kube.Clients{Ext: c.client, Agents: agentsfake.NewSimpleClientset()}
+}
 
 // options reach the fake router by URL, with a token.
 func (c *cluster) options() session.Options {

@@ -112,7 +112,7 @@ func Run(ctx context.Context, clients *kube.Clients, opts session.Options, plan 
 			return out, &CopyError{In: true, Path: c.Local, Err: err}
 		}
 	}
-	if out.Result, err = sandbox.Exec(ctx, rt, plan.Command, plan.CommandTimeout); err != nil {
+	if out.Result, err = sandbox.Collect(ctx, rt, plan.Command, nil, plan.CommandTimeout); err != nil {
 		return out, err
 	}
 	for _, c := range plan.CopyOut {

@@ -207,7 +207,11 @@ var _ Runtime = (*Client)(nil)
 // string with shlex, so argv is quoted to come out exact. It is sent
 // exactly once: a command must never run twice.
 func (c *Client) Execute(ctx context.Context, cmd Command) (*Result, error) {
-	command, err := JoinArgv(cmd.Argv)
+	argv, err := EnvArgv(cmd)
+	if err != nil {
+		return nil, err
+	}
+	command, err := JoinArgv(argv)
 	if err != nil {
 		return nil, err
 	}
@@ -307,16 +311,24 @@ func (c *Client) List(ctx context.Context, path string) ([]Entry, error) {
 	return entries, nil
 }
 
-// Remove removes path with an exact-argv rm (the runtime has no delete).
+// Remove removes path with an exact-argv rm (the runtime has no delete). A
+// missing path is ErrNotFound.
 func (c *Client) Remove(ctx context.Context, path string, recursive bool) error {
 	if path == "" {
 		return errors.New("refusing to remove the sandbox's root directory")
 	}
-	flags := "-f"
+	argv := []string{"rm", "--", path}
 	if recursive {
-		flags = "-rf"
+		argv = []string{"rm", "-r", "--", path}
 	}
-	return Check(ctx, c, "removing "+path, "rm", flags, "--", path)
+	err := Check(ctx, c, "removing "+path, argv...)
+	if err == nil {
+		return nil
+	}
+	if ok, xerr := c.Exists(ctx, path); xerr == nil && !ok {
+		return fmt.Errorf("removing %s: %w", path, ErrNotFound)
+	}
+	return err
 }
 
 // MkdirAll creates directories (runtime paths) in the sandbox; the runtime's

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
 	"time"
 )
 
@@ -33,7 +34,44 @@ type Runtime interface {
 type Command struct {
 	// Argv reaches the process exactly as given; no shell is involved.
 	Argv []string
+	// Env is added to the runtime's environment for this command only.
+	Env map[string]string
+	// Workdir is the command's working directory, a runtime path (see
+	// RemotePath); "" is the runtime's root.
+	Workdir string
 }
+
+// TermSize is a terminal's size in characters.
+type TermSize struct{ Cols, Rows uint16 }
+
+// Streams connect a streaming command to the caller.
+type Streams struct {
+	// Stdin is sent to the command as it is read; nil gives the command
+	// end of input at once (with a terminal: no input).
+	Stdin io.Reader
+	// Stdout and Stderr get the output as it is produced. With a terminal
+	// everything arrives on Stdout.
+	Stdout, Stderr io.Writer
+	// TTY, when set, runs the command on a terminal of this size, and
+	// Resize carries later sizes.
+	TTY    *TermSize
+	Resize <-chan TermSize
+	// Signals are delivered to the command's process group (SIGINT,
+	// SIGTERM and SIGKILL).
+	Signals <-chan syscall.Signal
+}
+
+// Streamer is a runtime that runs commands while streaming their input
+// and output (sandboxd). The exit code is the command's; a command ended
+// by a signal that was sent through Streams.Signals reports 128+signal.
+// When ctx ends first, the command is killed.
+type Streamer interface {
+	Stream(ctx context.Context, cmd Command, s Streams) (exitCode int, err error)
+}
+
+// ErrSignalled is a command that a signal ended that the caller did not
+// send: the runtime does not say which one.
+var ErrSignalled = errors.New("the command was ended by a signal (the runtime does not say which)")
 
 // Result is what a command printed and how it exited.
 type Result struct {
@@ -55,9 +93,16 @@ type Entry struct {
 func (e Entry) IsDir() bool { return e.Type == "directory" }
 
 // CommandTimeoutError reports a command that did not finish in time.
-type CommandTimeoutError struct{ After time.Duration }
+type CommandTimeoutError struct {
+	After time.Duration
+	// Stopped says the runtime stopped the command.
+	Stopped bool
+}
 
 func (e *CommandTimeoutError) Error() string {
+	if e.Stopped {
+		return fmt.Sprintf("the command did not finish within %s and was killed", e.After)
+	}
 	return fmt.Sprintf("the command did not finish within %s; it may still be running in the sandbox", e.After)
 }
 
@@ -77,6 +122,21 @@ func Exec(ctx context.Context, rt Runtime, cmd Command, timeout time.Duration) (
 		return nil, &CommandTimeoutError{After: timeout}
 	}
 	return res, err
+}
+
+// StreamExec runs cmd on a streaming runtime, killing it after timeout (0:
+// no limit of ours).
+func StreamExec(ctx context.Context, rt Streamer, cmd Command, s Streams, timeout time.Duration) (int, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, timeout, errCommandTimeout)
+		defer cancel()
+	}
+	code, err := rt.Stream(ctx, cmd, s)
+	if err != nil && errors.Is(context.Cause(ctx), errCommandTimeout) {
+		return 0, &CommandTimeoutError{After: timeout, Stopped: true}
+	}
+	return code, err
 }
 
 // Check runs cmd and turns a non-zero exit into an error naming what.

@@ -12,29 +12,40 @@ import (
 	"strings"
 )
 
-// Root is the runtime's base directory (hard-coded in the v0.5.6 runtime):
-// every runtime path is relative to it, and commands run in it.
-const Root = "/app"
+// Root is the python runtime's base directory (hard-coded in the v0.5.6
+// runtime), and SandboxdRoot sandboxd's default --root-dir: every runtime
+// path is relative to the runtime's root, and commands run in it.
+const (
+	Root         = "/app"
+	SandboxdRoot = "/workspace"
+)
 
 // PathError reports a sandbox path that the runtime cannot serve.
 type PathError struct{ Path string }
 
 func (e *PathError) Error() string {
-	return fmt.Sprintf("sandbox path %q is outside %s, the only directory the sandbox runtime serves", e.Path, Root)
+	return fmt.Sprintf("sandbox path %q is outside the runtime's root (%s, or %s on sandboxd), the only directory the sandbox runtime serves", e.Path, Root, SandboxdRoot)
 }
 
 // RemotePath turns a user's sandbox path into a runtime path: relative paths
-// are relative to Root (the command's working directory), absolute ones
-// must lie under Root, and none may climb out of it with "..". "" is Root
-// itself.
+// are relative to the runtime's root (the command's working directory),
+// absolute ones must lie under Root or SandboxdRoot (either names the root
+// of whichever runtime the sandbox runs), and none may climb out of it
+// with "..". "" is the root itself.
 func RemotePath(p string) (string, error) {
 	rel := p
 	if strings.HasPrefix(p, "/") {
 		clean := path.Clean(p)
-		if clean != Root && !strings.HasPrefix(clean, Root+"/") {
-			return "", &PathError{Path: p}
+		rel = ""
+		for _, root := range []string{Root, SandboxdRoot} {
+			if clean == root || strings.HasPrefix(clean, root+"/") {
+				rel = strings.TrimPrefix(strings.TrimPrefix(clean, root), "/")
+				break
+			}
+			if root == SandboxdRoot {
+				return "", &PathError{Path: p}
+			}
 		}
-		rel = strings.TrimPrefix(strings.TrimPrefix(clean, Root), "/")
 	}
 	rel = path.Clean(rel)
 	switch {

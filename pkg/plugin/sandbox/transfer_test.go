@@ -31,15 +31,17 @@ func TestRemotePath(t *testing.T) {
 		{"/app/x/../y", "y"},
 		{"/app/ü b", "ü b"},
 		{"..x", "..x"},
+		{"/workspace", ""},
+		{"/workspace/a/b", "a/b"},
 	} {
 		if got, err := RemotePath(tc.in); err != nil || got != tc.want {
 			t.Errorf("RemotePath(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
-	for _, in := range []string{"..", "../etc", "a/../../x", "/etc", "/etc/passwd", "/app/../etc", "/appx", "/"} {
+	for _, in := range []string{"..", "../etc", "a/../../x", "/etc", "/etc/passwd", "/app/../etc", "/appx", "/", "/workspacex", "/workspace/../etc"} {
 		_, err := RemotePath(in)
 		var pe *PathError
-		want := `sandbox path "` + in + `" is outside /app, the only directory the sandbox runtime serves`
+		want := `sandbox path "` + in + `" is outside the runtime's root (/app, or /workspace on sandboxd), the only directory the sandbox runtime serves`
 		if !errors.As(err, &pe) || err.Error() != want {
 			t.Errorf("RemotePath(%q): %v\nwant %s", in, err, want)
 		}

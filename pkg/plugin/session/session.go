@@ -5,9 +5,13 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
@@ -16,6 +20,18 @@ import (
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandboxd"
+)
+
+// Runtimes a session can speak.
+const (
+	// RuntimeAuto picks sandboxd when the sandbox's pod template announces
+	// it (sandboxd.Detect), else the python runtime.
+	RuntimeAuto = "auto"
+	// RuntimePython is the python runtime through the sandbox router.
+	RuntimePython = "python"
+	// RuntimeSandboxd is sandboxd through a port-forward to the pod.
+	RuntimeSandboxd = "sandboxd"
 )
 
 // Options say how to reach the sandboxes.
@@ -23,6 +39,11 @@ type Options struct {
 	Router router.Options
 	// ServerPort is the runtime's port in the sandbox (X-Sandbox-Port).
 	ServerPort int
+	// Runtime is RuntimeAuto ("" too), RuntimePython or RuntimeSandboxd.
+	Runtime string
+	// Sandboxd overrides sandboxd's ports; a zero port comes from the pod
+	// template, else sandboxd's default.
+	Sandboxd sandboxd.Ports
 }
 
 // Session serves the sandboxes of one namespace. It is safe for concurrent
@@ -32,8 +53,10 @@ type Session struct {
 	ns      string
 	opts    Options
 
-	mu   sync.Mutex
-	conn *router.Conn
+	opening singleflight.Group
+	mu      sync.Mutex
+	conn    *router.Conn
+	dials   []*sandboxd.Conn
 }
 
 // New returns a session; it opens nothing until a sandbox is asked for.
@@ -47,18 +70,32 @@ func (s *Session) Namespace() string { return s.ns }
 // router opens the way to the router on first use; a failed open is tried
 // again by the next caller.
 func (s *Session) router(ctx context.Context) (*router.Conn, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.conn != nil {
-		return s.conn, nil
+	if err := ctx.Err(); err != nil {
+		// Each's others, after the first failed to open it.
+		return nil, context.Cause(ctx)
 	}
-	conn, err := router.Open(ctx, s.clients, s.opts.Router, s.ns)
+	// Callers that arrive while it is being opened share the outcome.
+	v, err, _ := s.opening.Do("router", func() (any, error) {
+		s.mu.Lock()
+		conn := s.conn
+		s.mu.Unlock()
+		if conn != nil {
+			return conn, nil
+		}
+		conn, err := router.Open(ctx, s.clients, s.opts.Router, s.ns)
+		if err != nil {
+			return nil, err
+		}
+		klog.V(2).Infof("reaching the sandbox router by %s", conn.Via)
+		s.mu.Lock()
+		s.conn = conn
+		s.mu.Unlock()
+		return conn, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	klog.V(2).Infof("reaching the sandbox router by %s", conn.Via)
-	s.conn = conn
-	return conn, nil
+	return v.(*router.Conn), nil
 }
 
 // Open resolves a Ready claim (one GET) and returns its sandbox's runtime.
@@ -71,8 +108,47 @@ func (s *Session) Open(ctx context.Context, claim string) (sandbox.Runtime, *ext
 	return rt, c, err
 }
 
-// Runtime returns the runtime of a Ready claim already read.
+// Runtime returns the runtime of a Ready claim already read. Unless the
+// runtime is set, it reads the claim's Sandbox to tell which one it runs.
 func (s *Session) Runtime(ctx context.Context, c *extv1beta1.SandboxClaim) (sandbox.Runtime, error) {
+	if s.opts.Runtime == RuntimePython {
+		return s.python(ctx, c)
+	}
+	name := claims.SandboxName(c)
+	sb, err := s.clients.Agents.AgentsV1beta1().Sandboxes(c.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil && s.opts.Runtime != RuntimeSandboxd && (apierrors.IsForbidden(err) || apierrors.IsNotFound(err)) {
+		// Whoever may use claims but not read Sandboxes gets the runtime
+		// that needs no more.
+		klog.V(2).Infof("cannot read sandbox %s (%v): using the python runtime", name, err)
+		return s.python(ctx, c)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("getting sandbox %q of sandboxclaim %q: %w", name, c.Name, err)
+	}
+	ports, ok := sandboxd.Detect(&sb.Spec.PodTemplate.Spec)
+	if !ok && s.opts.Runtime != RuntimeSandboxd {
+		return s.python(ctx, c)
+	}
+	if s.opts.Sandboxd.GRPC != 0 {
+		ports.GRPC = s.opts.Sandboxd.GRPC
+	}
+	if s.opts.Sandboxd.REST != 0 {
+		ports.REST = s.opts.Sandboxd.REST
+	}
+	pod := claims.PodName(sb)
+	klog.V(2).Infof("sandbox %s runs sandboxd: port-forwarding to pod %s ports %d and %d", name, pod, ports.GRPC, ports.REST)
+	conn, err := sandboxd.Dial(ctx, s.clients, c.Namespace, pod, ports, name)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dials = append(s.dials, conn)
+	return conn, nil
+}
+
+// python returns the python runtime of a claim, through the router.
+func (s *Session) python(ctx context.Context, c *extv1beta1.SandboxClaim) (sandbox.Runtime, error) {
 	conn, err := s.router(ctx)
 	if err != nil {
 		return nil, err
@@ -86,12 +162,9 @@ func (s *Session) Runtime(ctx context.Context, c *extv1beta1.SandboxClaim) (sand
 }
 
 // Each calls fn for every claim with its runtime, at most limit at a time.
-// The router is opened before the first call; an error from opening it, or
-// from fn, stops the rest and is returned.
+// The router is opened once, by the first claim that needs it; an error
+// from opening a runtime, or from fn, stops the rest and is returned.
 func (s *Session) Each(ctx context.Context, list []*extv1beta1.SandboxClaim, limit int, fn func(context.Context, *extv1beta1.SandboxClaim, sandbox.Runtime) error) error {
-	if _, err := s.router(ctx); err != nil {
-		return err
-	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(limit)
 	for _, c := range list {
@@ -106,10 +179,14 @@ func (s *Session) Each(ctx context.Context, list []*extv1beta1.SandboxClaim, lim
 	return g.Wait()
 }
 
-// Close tears down the router connection (a port-forward), if any.
+// Close tears down the router connection and the sandboxd port-forwards.
 func (s *Session) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, d := range s.dials {
+		d.Close()
+	}
+	s.dials = nil
 	if s.conn != nil {
 		s.conn.Close()
 		s.conn = nil

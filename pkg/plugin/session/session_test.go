@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"reflect"
 	"runtime"
+	agentsfake "sigs.k8s.io/agent-sandbox/clients/k8s/clientset/versioned/fake"
 	"sort"
 	"strconv"
 	"sync"
@@ -125,7 +126,7 @@ func newFixture(t *testing.T, withGateway bool, list ...*extv1beta1.SandboxClaim
 			t.Fatal(err)
 		}
 	}
-	f.s = New(&kube.Clients{Ext: ext, Gateway: f.gateways}, ns, Options{
+	f.s = New(&kube.Clients{Ext: ext, Agents: agentsfake.NewSimpleClientset(), Gateway: f.gateways}, ns, Options{
 		Router:     router.Options{Gateway: "router-gw", GatewayTimeout: time.Minute, Token: "s3cret"},
 		ServerPort: 8888,
 	})

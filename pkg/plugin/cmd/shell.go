@@ -1,0 +1,119 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
+)
+
+// loginShell runs the sandbox's $SHELL, else /bin/sh, as a login shell.
+var loginShell = []string{"/bin/sh", "-c", `exec "${SHELL:-/bin/sh}" -l`}
+
+// ShellOptions opens an interactive shell in a sandbox (exec -it).
+type ShellOptions struct {
+	Router  RouterFlags
+	Shell   string
+	Env     []string
+	Workdir string
+
+	claim, workdir string
+	env            map[string]string
+	namespace      string
+	session        session.Options
+
+	Clients Factory
+	genericiooptions.IOStreams
+}
+
+// NewCmdShell returns `kubectl sandbox shell`.
+func NewCmdShell(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &ShellOptions{Clients: f, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "shell CLAIM",
+		Short: "Open an interactive login shell in a sandbox (sandboxd)",
+		Long: `Open an interactive login shell in a sandbox whose pod runs sandboxd: the
+sandbox's $SHELL (else /bin/sh) with -l, on a terminal, with standard input,
+as 'kubectl sandbox exec -it CLAIM -- SHELL -l' would. Exit the shell (or
+type ^D) to leave; this command exits with the shell's exit code.`,
+		Example: `  # A shell in a sandbox
+  kubectl sandbox shell my-sandbox
+
+  # bash, in a subdirectory
+  kubectl sandbox shell my-sandbox --shell /bin/bash --workdir src`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeNames(f, listClaimNames),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.Router.AddFlags(cmd)
+	cmd.Flags().StringVar(&o.Shell, "shell", "", "The shell to run (default: the sandbox's $SHELL, else /bin/sh)")
+	cmd.Flags().StringArrayVarP(&o.Env, "env", "e", nil, "Set an environment variable for the shell (NAME=VALUE; repeatable)")
+	cmd.Flags().StringVar(&o.Workdir, "workdir", "", "The shell's working directory in the sandbox (default: the runtime's root)")
+	return cmd
+}
+
+// Complete takes the claim, the router flags and the namespace.
+func (o *ShellOptions) Complete(args []string) error {
+	o.claim = args[0]
+	var err error
+	o.session, o.namespace, err = o.Router.Complete(o.Clients)
+	return err
+}
+
+// Validate checks the arguments; it makes no API calls.
+func (o *ShellOptions) Validate() error {
+	if err := validateName("claim", o.claim); err != nil {
+		return err
+	}
+	var err error
+	if o.env, err = parseEnv(o.Env); err != nil {
+		return err
+	}
+	if o.Workdir != "" {
+		if o.workdir, err = sandbox.RemotePath(o.Workdir); err != nil {
+			return err
+		}
+	}
+	if o.Shell != "" {
+		if _, err := sandbox.JoinArgv([]string{o.Shell}); err != nil {
+			return fmt.Errorf("invalid --shell: %w", err)
+		}
+	}
+	return nil
+}
+
+// Run opens the shell and returns its exit code as an *ExitError.
+func (o *ShellOptions) Run(ctx context.Context) error {
+	clients, err := o.Clients.Clients()
+	if err != nil {
+		return err
+	}
+	s := session.New(clients, o.namespace, o.session)
+	defer s.Close()
+	rt, _, err := s.Open(ctx, o.claim)
+	if err != nil {
+		return err
+	}
+	st, ok := rt.(sandbox.Streamer)
+	if !ok {
+		return errNoTerminal
+	}
+	argv := loginShell
+	if o.Shell != "" {
+		argv = []string{o.Shell, "-l"}
+	}
+	cmd := sandbox.Command{Argv: argv, Env: o.env, Workdir: o.workdir}
+	return streamCommand(ctx, st, cmd, o.IOStreams, o.In, true, 0)
+}

@@ -1,0 +1,438 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// sandboxdClaim creates a Ready claim on the sandboxd pool for the test and
+// deletes it afterwards.
+func sandboxdClaim(t *testing.T, name string, extra ...string) string {
+	t.Helper()
+	cleanupClaim(t, name)
+	Sandbox(t, append([]string{"create", name, "--pool", "sandboxd"}, extra...)...).RunOrFail()
+	return name
+}
+
+// TestSandboxdStreamsOutput: the first line of a command reaches our stdout
+// while the command still runs.
+func TestSandboxdStreamsOutput(t *testing.T) {
+	c := sandboxdClaim(t, "e2e-sd-stream")
+	cmd := Sandbox(t, "exec", c, "--", "sh", "-c", "echo a; sleep 2; echo b").command()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(out)
+	first, _ := r.ReadString('\n')
+	firstAt := time.Since(start)
+	rest, _ := io.ReadAll(r)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	endAt := time.Since(start)
+	if first != "a\n" || string(rest) != "b\n" {
+		t.Fatalf("output %q then %q", first, rest)
+	}
+	if endAt-firstAt < 1500*time.Millisecond {
+		t.Errorf("the first line came at %s and the end at %s: not streamed", firstAt, endAt)
+	}
+	t.Logf("first line after %s, end after %s", firstAt, endAt)
+}
+
+func TestSandboxdStdin(t *testing.T) {
+	c := sandboxdClaim(t, "e2e-sd-stdin")
+	data := make([]byte, 5<<20)
+	_, _ = rand.Read(data)
+	sum := sha256.Sum256(data)
+	res := Sandbox(t, "exec", "-i", c, "--", "sha256sum").WithStdin(bytes.NewReader(data)).RunOrFail()
+	if want := hex.EncodeToString(sum[:]) + "  -\n"; res.Stdout != want {
+		t.Errorf("sha256sum printed %q, want %q", res.Stdout, want)
+	}
+	res = Sandbox(t, "exec", "-i", c, "--", "cat").WithStdin(bytes.NewReader(data)).RunOrFail()
+	if !bytes.Equal([]byte(res.Stdout), data) {
+		t.Errorf("cat returned %d bytes, differing from the %d sent", len(res.Stdout), len(data))
+	}
+	// Without -i the command reads end of input at once.
+	if res := Sandbox(t, "exec", c, "--", "cat").WithStdin(strings.NewReader("not sent")).RunOrFail(); res.Stdout != "" {
+		t.Errorf("without -i, cat printed %q", res.Stdout)
+	}
+	// -o json keeps its buffered shape.
+	res = Sandbox(t, "exec", "-i", c, "-o", "json", "--", "sh", "-c", "cat; echo e >&2; exit 4").WithStdin(strings.NewReader("in")).Run()
+	var got struct {
+		Stdout, Stderr string
+		ExitCode       int
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &got); err != nil || got.Stdout != "in" || got.Stderr != "e\n" || got.ExitCode != 4 || res.ExitCode != 4 {
+		t.Errorf("-o json: %v: %q (exit %d)", err, res.Stdout, res.ExitCode)
+	}
+}
+
+func TestSandboxdEnvWorkdirExitCodesAndArgv(t *testing.T) {
+	c := sandboxdClaim(t, "e2e-sd-env")
+	Sandbox(t, "exec", c, "--", "mkdir", "-p", "sub/dir").RunOrFail()
+	res := Sandbox(t, "exec", c, "--env", "A=1", "-e", "B=two words", "--workdir", "sub/dir", "--",
+		"sh", "-c", `echo "$A|$B"; pwd; echo err >&2; exit 7`).Run()
+	if res.ExitCode != 7 || res.Stdout != "1|two words\n/workspace/sub/dir\n" || res.Stderr != "err\n" {
+		t.Errorf("exit %d stdout %q stderr %q", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	hostile := []string{"hello world", "it's", `"double"`, `back\slash`, "$HOME", "`id`", "a;b|c&d",
+		"line1\nline2", "tab\tx", "ünïcødé 日本語 🎉", "", "  ", "-n", "--", "--flag=x", "*", "'", "#x", "~"}
+	res = Sandbox(t, append([]string{"exec", c, "--", "sh", "-c", `for a; do printf '%s\0' "$a"; done`, "sh"}, hostile...)...).RunOrFail()
+	got := strings.Split(strings.TrimSuffix(res.Stdout, "\x00"), "\x00")
+	if !reflect.DeepEqual(got, hostile) {
+		t.Errorf("argv\n got %q\nwant %q", got, hostile)
+	}
+	if res := Sandbox(t, "exec", c, "--", "no-such-command").Run(); res.ExitCode != 1 || !strings.Contains(res.Stderr, "no-such-command") {
+		t.Errorf("missing command: exit %d stderr %q", res.ExitCode, res.Stderr)
+	}
+	if res := Sandbox(t, "exec", c, "--timeout", "1s", "--", "sleep", "30").Run(); res.ExitCode != 124 ||
+		res.Stderr != "error: the command did not finish within 1s and was killed (raise --timeout)\n" {
+		t.Errorf("--timeout: exit %d stderr %q", res.ExitCode, res.Stderr)
+	}
+}
+
+func TestSandboxdSelectorStreamsWithPrefixes(t *testing.T) {
+	names := []string{"e2e-sd-sel-a", "e2e-sd-sel-b"}
+	for _, n := range names {
+		sandboxdClaim(t, n, "-l", "e2e-sd-sel=yes")
+	}
+	res := Sandbox(t, "exec", "-l", "e2e-sd-sel=yes", "--", "sh", "-c", "echo one; echo oops >&2; printf two; exit 5").Run()
+	if res.ExitCode != 5 {
+		t.Errorf("exit %d", res.ExitCode)
+	}
+	for _, n := range names {
+		if got := prefixed(res.Stdout, n); !reflect.DeepEqual(got, []string{"one", "two"}) {
+			t.Errorf("%s: stdout lines %q in %q", n, got, res.Stdout)
+		}
+		if got := prefixed(res.Stderr, n); !reflect.DeepEqual(got, []string{"oops"}) {
+			t.Errorf("%s: stderr lines %q in %q", n, got, res.Stderr)
+		}
+	}
+}
+
+// TestSandboxdSignals: Ctrl-C (SIGINT) and SIGTERM reach the remote command,
+// which ends at once; we exit with its conventional status, and nothing is
+// left running.
+func TestSandboxdSignals(t *testing.T) {
+	c := sandboxdClaim(t, "e2e-sd-sig")
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		code int
+	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
+		marker := "4" + strconv.Itoa(int(tc.sig)) + "71"
+		cmd := Sandbox(t, "exec", c, "--", "sh", "-c", "echo started; exec sleep "+marker).command()
+		out, _ := cmd.StdoutPipe()
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if line, _ := bufio.NewReader(out).ReadString('\n'); line != "started\n" {
+			t.Fatalf("%v: first line %q: %s", tc.sig, line, stderr.String())
+		}
+		sent := time.Now()
+		_ = cmd.Process.Signal(tc.sig)
+		err := cmd.Wait()
+		took := time.Since(sent)
+		code := -1
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		if code != tc.code || took > time.Second {
+			t.Errorf("%v: exit %d after %s (want %d within 1s); stderr %q", tc.sig, code, took, tc.code, stderr.String())
+		}
+		if out, _ := exec.Command("pgrep", "-f", "sleep "+marker).Output(); len(out) != 0 {
+			t.Errorf("%v: the remote command still runs: pids %s", tc.sig, out)
+		}
+	}
+}
+
+// ptyRun is the plugin on a pseudo-terminal, as a user at a terminal runs
+// it.
+type ptyRun struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	master *os.File
+	tty    *os.File
+	mu     sync.Mutex
+	out    bytes.Buffer
+	done   chan struct{}
+	err    error
+}
+
+func startPTY(t *testing.T, rows, cols uint16, args ...string) *ptyRun {
+	t.Helper()
+	master, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pty.Setsize(master, &pty.Winsize{Rows: rows, Cols: cols}); err != nil {
+		t.Fatal(err)
+	}
+	p := &ptyRun{t: t, master: master, tty: tty, done: make(chan struct{})}
+	p.cmd = Sandbox(t, args...).command()
+	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = tty, tty, tty
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			p.mu.Lock()
+			p.out.Write(buf[:n])
+			p.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		master.Close()
+		tty.Close()
+	})
+	return p
+}
+
+func (p *ptyRun) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// waitFor waits until the output matches re, doing poke (if any) every
+// 200ms meanwhile.
+func (p *ptyRun) waitFor(re string, poke func()) []string {
+	p.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := rx.FindStringSubmatch(p.output()); m != nil {
+			return m
+		}
+		if poke != nil {
+			poke()
+		}
+		select {
+		case <-p.done:
+			if m := rx.FindStringSubmatch(p.output()); m != nil {
+				return m
+			}
+			p.t.Fatalf("exited (%v) before printing %q; output %q", p.err, re, p.output())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	p.t.Fatalf("no %q in %q", re, p.output())
+	return nil
+}
+
+func (p *ptyRun) exitCode() int {
+	p.t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		p.t.Fatalf("still running; output %q", p.output())
+	}
+	if ee, ok := p.err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if p.err != nil {
+		p.t.Fatal(p.err)
+	}
+	return 0
+}
+
+// termios is the terminal's mode, to compare before and after.
+func termios(t *testing.T, f *os.File) unix.Termios {
+	t.Helper()
+	st, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *st
+}
+
+func TestSandboxdTerminal(t *testing.T) {
+	c := sandboxdClaim(t, "e2e-sd-tty")
+	t.Run("tty, size, resize, exit code", func(t *testing.T) {
+		p := startPTY(t, 31, 101, "exec", "-it", c, "--", "sh", "-c",
+			`tty; stty size; while read -r line; do [ "$line" = q ] && exit 9; stty size; done`)
+		before := termios(t, p.tty)
+		if before.Lflag&(unix.ICANON|unix.ECHO) == 0 {
+			t.Fatal("the test terminal is not in cooked mode")
+		}
+		p.waitFor(`/dev/pts/\d+\r?\n31 101\r?\n`, nil)
+		if got := termios(t, p.tty); got.Lflag&(unix.ICANON|unix.ECHO) != 0 {
+			t.Errorf("the local terminal is not raw while the command runs: lflag %#x", got.Lflag)
+		}
+		if err := pty.Setsize(p.master, &pty.Winsize{Rows: 42, Cols: 120}); err != nil {
+			t.Fatal(err)
+		}
+		p.waitFor(`42 120`, func() { _, _ = p.master.Write([]byte("\r")) })
+		_, _ = p.master.Write([]byte("q\r"))
+		if code := p.exitCode(); code != 9 {
+			t.Errorf("exit %d, want 9; output %q", code, p.output())
+		}
+		if got := termios(t, p.tty); got != before {
+			t.Errorf("the local terminal was not restored:\n got %+v\nwant %+v", got, before)
+		}
+	})
+	t.Run("Ctrl-C", func(t *testing.T) {
+		p := startPTY(t, 24, 80, "exec", "-it", c, "--", "sh", "-c", `echo ready; trap 'echo got-int; exit 3' INT; while :; do sleep 0.1; done`)
+		before := termios(t, p.tty)
+		p.waitFor(`ready`, nil)
+		// Raw mode: ^C is a byte for the remote terminal, which interrupts
+		// the remote command.
+		_, _ = p.master.Write([]byte{3})
+		p.waitFor(`got-int`, nil)
+		if code := p.exitCode(); code != 3 {
+			t.Errorf("exit %d, want 3; output %q", code, p.output())
+		}
+		if got := termios(t, p.tty); got != before {
+			t.Errorf("the local terminal was not restored after ^C")
+		}
+	})
+	t.Run("SIGTERM", func(t *testing.T) {
+		p := startPTY(t, 24, 80, "exec", "-it", c, "--", "sh", "-c", `echo ready; exec sleep 4157`)
+		before := termios(t, p.tty)
+		p.waitFor(`ready`, nil)
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		if code := p.exitCode(); code != 143 {
+			t.Errorf("exit %d, want 143; output %q", code, p.output())
+		}
+		if got := termios(t, p.tty); got != before {
+			t.Errorf("the local terminal was not restored after SIGTERM")
+		}
+	})
+	t.Run("shell", func(t *testing.T) {
+		p := startPTY(t, 24, 80, "shell", c)
+		_, _ = p.master.Write([]byte("echo in-$((6*7)); tty; exit 6\r"))
+		p.waitFor(`in-42\r?\n/dev/pts/\d+`, nil)
+		if code := p.exitCode(); code != 6 {
+			t.Errorf("exit %d, want 6; output %q", code, p.output())
+		}
+	})
+}
+
+func TestSandboxdFiles(t *testing.T) {
+	c := sandboxdClaim(t, "e2e-sd-files")
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "back")
+	want := writeTree(t, src)
+	Sandbox(t, "cp", src, c+":up/tree").RunOrFail()
+	Sandbox(t, "cp", c+":/workspace/up/tree", dst).RunOrFail()
+	if got := sums(t, dst); !reflect.DeepEqual(got, want) {
+		t.Fatalf("tree differs after a round trip\n got %v\nwant %v", got, want)
+	}
+	// What cp wrote, exec sees.
+	res := Sandbox(t, "exec", c, "--", "sha256sum", "up/tree/bin/random.dat").RunOrFail()
+	if !strings.HasPrefix(res.Stdout, want["bin/random.dat"]+" ") {
+		t.Errorf("exec sha256sum: %q, want %s", res.Stdout, want["bin/random.dat"])
+	}
+	ls := Sandbox(t, "ls", c+":up/tree").RunOrFail().Stdout
+	if !regexp.MustCompile(`(?s)^NAME\s+TYPE\s+SIZE\s+MODIFIED\na\.txt\s+file\s+6\s+\S+\nbin\s+directory`).MatchString(ls) {
+		t.Errorf("ls:\n%s", ls)
+	}
+	if cat := Sandbox(t, "cat", c+":up/tree/ünïcødé dir/名前 %41.txt").RunOrFail().Stdout; cat != "unicode\n" {
+		t.Errorf("cat %q", cat)
+	}
+	// rm: a file, a tree (-r), a non-empty directory without -r, a missing path, -f.
+	Sandbox(t, "rm", c+":up/tree/a.txt").RunOrFail()
+	if res := Sandbox(t, "rm", c+":up/tree/nested").Run(); res.ExitCode != 1 || !strings.Contains(res.Stderr, "use -r") {
+		t.Errorf("rm of a non-empty directory: exit %d stderr %q", res.ExitCode, res.Stderr)
+	}
+	Sandbox(t, "rm", "-r", c+":up/tree/nested").RunOrFail()
+	if res := Sandbox(t, "rm", c+":up/tree/nested").Run(); res.ExitCode != 1 ||
+		res.Stderr != "error: "+c+":up/tree/nested: no such file or directory in the sandbox\n" {
+		t.Errorf("rm of a missing path: exit %d stderr %q", res.ExitCode, res.Stderr)
+	}
+	Sandbox(t, "rm", "-f", c+":up/tree/nested").RunOrFail()
+	res = Sandbox(t, "exec", c, "--", "find", "up", "-name", "*.txt").RunOrFail()
+	if strings.Contains(res.Stdout, "a.txt") || strings.Contains(res.Stdout, "nested") {
+		t.Errorf("removed files remain: %q", res.Stdout)
+	}
+	if res := Sandbox(t, "rm", "-r", c+":/workspace").Run(); res.ExitCode != 1 || !strings.Contains(res.Stderr, "root directory") {
+		t.Errorf("rm of the root: exit %d stderr %q", res.ExitCode, res.Stderr)
+	}
+}
+
+func TestSandboxdErrors(t *testing.T) {
+	py := readyClaim(t, "e2e-sd-py")
+	res := Sandbox(t, "exec", "-t", py, "--", "true").Run()
+	if res.ExitCode != 1 || res.Stderr != "error: the python runtime cannot give a command a terminal (-t): use a sandbox whose template runs sandboxd (e.g. kubectl sandbox create --pool sandboxd), or drop -t\n" {
+		t.Errorf("-t on the python runtime: exit %d stderr %q", res.ExitCode, res.Stderr)
+	}
+	// The python runtime takes input buffered.
+	if res := Sandbox(t, "exec", "-i", py, "--", "sha256sum").WithStdin(strings.NewReader("abc")).RunOrFail(); !strings.HasPrefix(res.Stdout, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad ") {
+		t.Errorf("python -i: %q", res.Stdout)
+	}
+	if res := Sandbox(t, "exec", py, "--", "ls", "-a").RunOrFail(); strings.Contains(res.Stdout, ".kubectl-sandbox-stdin") {
+		t.Errorf("the input's temporary file was left: %q", res.Stdout)
+	}
+	// --runtime sandboxd on a python sandbox.
+	if res := Sandbox(t, "exec", "--runtime", "sandboxd", py, "--", "true").Run(); res.ExitCode != 1 || !strings.Contains(res.Stderr, "does not answer on sandboxd's port 8080") {
+		t.Errorf("--runtime sandboxd on a python pod: exit %d stderr %q", res.ExitCode, res.Stderr)
+	}
+	// A user who may use claims and sandboxes but not port-forward.
+	sd := sandboxdClaim(t, "e2e-sd-rbac")
+	rbac := `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: e2e-no-portforward, namespace: default}
+rules:
+- apiGroups: [extensions.agents.x-k8s.io]
+  resources: [sandboxclaims]
+  verbs: [get, list]
+- apiGroups: [agents.x-k8s.io]
+  resources: [sandboxes]
+  verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: e2e-no-portforward, namespace: default}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: e2e-no-portforward}
+subjects:
+- {kind: User, name: e2e-no-portforward, apiGroup: rbac.authorization.k8s.io}
+`
+	Kubectl(t, "apply", "-f", "-").WithStdin(strings.NewReader(rbac)).RunOrFail()
+	t.Cleanup(func() { Kubectl(t, "delete", "role,rolebinding", "e2e-no-portforward", "--ignore-not-found").Run() })
+	res = Sandbox(t, "exec", sd, "--as", "e2e-no-portforward", "--", "true").Run()
+	want := `error: port-forward to pod default/` // the pod's name follows
+	if res.ExitCode != 1 || !strings.HasPrefix(res.Stderr, want) ||
+		!strings.Contains(res.Stderr, `is forbidden: you may not create pods/portforward in namespace "default" (sandboxd is reached by a port-forward: ask for RBAC create on pods/portforward in namespace default`) {
+		t.Errorf("no pods/portforward: exit %d stderr %q", res.ExitCode, res.Stderr)
+	}
+}
