@@ -46,6 +46,7 @@ func main() {
 	started := time.Now()
 	b.version()
 	b.exec()
+	b.sandboxd()
 	b.create("python", "warm")
 	b.create("python-cold", "cold")
 	b.copy()
@@ -139,6 +140,23 @@ func (b *bench) exec() {
 	b.add("`kubectl sandbox exec C -- true` (through kubectl) vs curl (no target)", a, base, 1e9, true)
 	a, base = pair(b.n(15), 2, nil, b.p("exec", name, "--", "true"), b.cmd("curl", curl...))
 	b.add("`exec C -- true` over the default port-forward vs curl (no target)", a, base, 1e9, true)
+}
+
+// sandboxd compares the sandboxd runtime (streamed, over a port-forward to
+// the pod) with itself buffered and with the python runtime.
+func (b *bench) sandboxd() {
+	sd, _, _ := b.claim("sandboxd", "bench=sandboxd")
+	defer b.sh(b.plugin + " delete -l bench=sandboxd")
+	py, sandbox, ip := b.claim("python", "bench=sandboxd")
+	script := []string{"--", "sh", "-c", "echo a; sleep 1; echo b"}
+	first := func() sample { return runFirstByte(b.env, b.plugin, append([]string{"exec", sd}, script...)...) }
+	a, base := pair(b.n(10), 2, nil, first, b.p(append([]string{"exec", sd, "-o", "json"}, script...)...))
+	b.add("sandboxd: first byte of `exec C -- sh -c 'echo a; sleep 1; echo b'` vs the whole buffered run (`-o json`)", a, base, 0.5, true)
+	a, base = pair(b.n(30), 3, nil, b.p("exec", sd, "--", "true"), b.p("exec", py, "--", "true"))
+	b.add("`exec C -- true`: sandboxd (port-forward to the pod) vs python runtime (default port-forward to the router) (no target)", a, base, 1e9, true)
+	curl := append([]string{"-sS", "-o", "/dev/null", "-X", "POST", router + "/execute", "-H", "Content-Type: application/json", "-d", `{"command":"true"}`}, curlHeaders(sandbox, ip)...)
+	a, base = pair(b.n(30), 3, nil, b.p("exec", sd, "--", "true"), b.cmd("curl", curl...))
+	b.add("`exec C -- true` on sandboxd vs curl POST /execute to the python runtime by the router's URL (no target)", a, base, 1e9, true)
 }
 
 func (b *bench) create(pool, kind string) {

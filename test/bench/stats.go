@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -122,4 +123,31 @@ func runtimeStartup(prefix string) time.Duration {
 		return 0
 	}
 	return durations(d).median
+}
+
+// runFirstByte times one command to the first byte of its stdout (dur) and
+// runs it to its end; it fails loudly like run.
+func runFirstByte(env []string, name string, args ...string) sample {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		fail("%v", err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		fail("%s %v: %v", name, args, err)
+	}
+	one := make([]byte, 1)
+	if _, err := io.ReadFull(out, one); err != nil {
+		fail("%s %v: no output: %v\n%s", name, args, err, errOut.String())
+	}
+	d := time.Since(start)
+	_, _ = io.Copy(io.Discard, out)
+	if err := cmd.Wait(); err != nil {
+		fail("%s %v: %v\n%s", name, args, err, errOut.String())
+	}
+	return sample{dur: d, maxRSS: cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss}
 }

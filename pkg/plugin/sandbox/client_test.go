@@ -527,8 +527,8 @@ func TestExists(t *testing.T) {
 	}
 }
 
-// TestRemove: an exact argv with "--", so that no path is an option, and
-// never the root.
+// TestRemove: an exact argv with "--", so that no path is an option, never
+// the root, and a missing path is ErrNotFound.
 func TestRemove(t *testing.T) {
 	rt, c := newRuntime(t)
 	rt.write("-f", "x")
@@ -543,19 +543,19 @@ func TestRemove(t *testing.T) {
 	if err := c.Remove(ctx, "", true); err == nil || err.Error() != "refusing to remove the sandbox's root directory" {
 		t.Errorf("removing the root: %v", err)
 	}
-	if err := c.Remove(ctx, "my dir2", false); err != nil {
-		t.Errorf("rm -f of a missing file: %v", err)
+	if err := c.Remove(ctx, "my dir2", false); !errors.Is(err, ErrNotFound) || err.Error() != "removing my dir2: not found" {
+		t.Errorf("rm of a missing file: %v", err)
 	}
 	if got := tree(t, rt.root); len(got) != 0 {
 		t.Errorf("left %v", got)
 	}
-	want := []string{"execute: rm -f -- -f", "execute: rm -rf -- 'my dir'", "execute: rm -f -- 'my dir2'"}
+	want := []string{"execute: rm -- -f", "execute: rm -r -- 'my dir'", "execute: rm -- 'my dir2'", "exists: my dir2"}
 	if got := rt.requests(); !reflect.DeepEqual(got, want) {
 		t.Errorf("requests %q\nwant %q", got, want)
 	}
 	rt.write("d/f", "x")
-	if err := c.Remove(ctx, "d", false); err == nil || err.Error() != "removing d in the sandbox: exit code 1: rm: cannot remove 'd': directory not empty" {
-		t.Errorf("rm -f of a directory: %v", err)
+	if err := c.Remove(ctx, "d", false); err == nil || err.Error() != "removing d in the sandbox: exit code 1: rm: cannot remove 'd': is a directory" {
+		t.Errorf("rm of a directory: %v", err)
 	}
 }
 

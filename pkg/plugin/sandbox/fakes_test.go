@@ -250,18 +250,25 @@ func (rt *pyRuntime) execute(w http.ResponseWriter, r *http.Request) {
 				stderr, code = stderr+"mkdir: cannot create directory '"+d+"': "+cause(err)+"\n", 1
 			}
 		}
-	case len(argv) == 4 && argv[0] == "rm" && (argv[1] == "-f" || argv[1] == "-rf") && argv[2] == "--":
-		full, ok := rt.safe(argv[3])
+	case argv[0] == "rm" && (len(argv) == 3 && argv[1] == "--" || len(argv) == 4 && argv[1] == "-r" && argv[2] == "--"):
+		target := argv[len(argv)-1]
+		full, ok := rt.safe(target)
 		if !ok || full == rt.root {
-			rt.t.Errorf("rm of %q", argv[3])
+			rt.t.Errorf("rm of %q", target)
 			break
 		}
-		rm := os.Remove
-		if argv[1] == "-rf" {
-			rm = os.RemoveAll
+		var err error
+		if info, serr := os.Stat(full); serr != nil {
+			err = serr
+		} else if len(argv) == 4 {
+			err = os.RemoveAll(full)
+		} else if info.IsDir() {
+			err = errors.New("is a directory")
+		} else {
+			err = os.Remove(full)
 		}
-		if err := rm(full); err != nil && !os.IsNotExist(err) {
-			stderr, code = "rm: cannot remove '"+argv[3]+"': "+cause(err)+"\n", 1
+		if err != nil {
+			stderr, code = "rm: cannot remove '"+target+"': "+cause(err)+"\n", 1
 		}
 	default:
 		stderr, code = "Failed to execute command: [Errno 2] No such file or directory: '"+argv[0]+"'", 1

@@ -147,19 +147,27 @@ func (r *Router) execute(w http.ResponseWriter, req *http.Request, id string) {
 			r.mkdirAll(id, d)
 		}
 		r.mu.Unlock()
-	case len(argv) == 4 && argv[0] == "rm" && argv[2] == "--":
+	case argv[0] == "rm" && (len(argv) == 3 && argv[1] == "--" || len(argv) == 4 && argv[1] == "-r" && argv[2] == "--"):
+		// rm [-r] -- PATH: a missing path fails, as rm does.
+		target, recursive := argv[len(argv)-1], len(argv) == 4
+		found := false
 		r.mu.Lock()
 		for k := range r.files {
-			if k == id+"/"+argv[3] || (argv[1] == "-rf" && strings.HasPrefix(k, id+"/"+argv[3]+"/")) {
+			if k == id+"/"+target || (recursive && strings.HasPrefix(k, id+"/"+target+"/")) {
 				delete(r.files, k)
+				found = true
 			}
 		}
 		for k := range r.dirs {
-			if argv[1] == "-rf" && (k == id+"/"+argv[3] || strings.HasPrefix(k, id+"/"+argv[3]+"/")) {
+			if recursive && (k == id+"/"+target || strings.HasPrefix(k, id+"/"+target+"/")) {
 				delete(r.dirs, k)
+				found = true
 			}
 		}
 		r.mu.Unlock()
+		if !found {
+			stderr, code = "rm: cannot remove '"+target+"': No such file or directory\n", 1
+		}
 	case r.Exec != nil:
 		stdout, stderr, code = r.Exec(id, argv)
 	}
