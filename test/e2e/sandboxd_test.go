@@ -436,3 +436,34 @@ subjects:
 		t.Errorf("no pods/portforward: exit %d stderr %q", res.ExitCode, res.Stderr)
 	}
 }
+
+// TestSandboxdLostConnectionKillsTheCommand: when the plugin dies outright
+// (SIGKILL: no cleanup of ours), the port-forward's stream ends and sandboxd
+// stops the command instead of leaving it running.
+func TestSandboxdLostConnectionKillsTheCommand(t *testing.T) {
+	c := sandboxdClaim(t, "e2e-sd-lost")
+	cmd := Sandbox(t, "exec", c, "--", "sh", "-c", "echo started; exec sleep 4343").command()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "started\n" {
+		t.Fatalf("first line %q", line)
+	}
+	if pids, _ := exec.Command("pgrep", "-f", "sleep 4343").Output(); len(pids) == 0 {
+		t.Fatal("the remote command is not running")
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pids, _ := exec.Command("pgrep", "-f", "sleep 4343").Output()
+		if len(pids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the remote command still runs 10s after the plugin died: pids %s", pids)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
