@@ -96,6 +96,13 @@ func addVerbs(root *cobra.Command, f Factory, streams genericiooptions.IOStreams
 		NewCmdCat(f, streams),
 		NewCmdRm(f, streams),
 		NewCmdShell(f, streams),
+		NewCmdLogs(f, streams),
+		NewCmdPortForward(f, streams),
+		NewCmdProxy(f, streams),
+		NewCmdSuspend(f, streams),
+		NewCmdResume(f, streams),
+		NewCmdExtend(f, streams),
+		NewCmdDoctor(f, streams),
 		NewCmdRun(f, streams),
 		NewCmdVersion(f, streams),
 	)

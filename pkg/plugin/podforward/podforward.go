@@ -6,6 +6,7 @@ package podforward
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -53,9 +54,10 @@ func (s cappedSink) WithName(name string) logr.LogSink { return cappedSink{s.Log
 // Forward is an open port-forward.
 type Forward struct {
 	// Local are the local ports, in the order of the requested ones.
-	Local []int
-	stop  context.CancelFunc
-	done  chan error
+	Local   []int
+	stop    context.CancelFunc
+	done    chan error
+	ns, pod string
 }
 
 // Close stops the forward and waits until its goroutines end.
@@ -66,6 +68,40 @@ func (f *Forward) Close() {
 			klog.V(4).InfoS("port-forward ended", "err", err)
 		}
 		f.stop = nil
+	}
+}
+
+// LostError is a forward whose connection to the pod ended (the pod went
+// away, or the API server dropped it).
+type LostError struct {
+	Namespace, Pod string
+	Err            error
+}
+
+func (e *LostError) Error() string {
+	msg := fmt.Sprintf("lost the port-forward to pod %s/%s", e.Namespace, e.Pod)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *LostError) Unwrap() error { return e.Err }
+
+// Wait blocks until the forward ends by itself (a *LostError) or ctx ends
+// (the forward is closed; ctx's cause is returned).
+func (f *Forward) Wait(ctx context.Context) error {
+	if f.stop == nil {
+		return errors.New("the port-forward is closed")
+	}
+	select {
+	case err := <-f.done:
+		f.stop()
+		f.stop = nil
+		return &LostError{Namespace: f.ns, Pod: f.pod, Err: err}
+	case <-ctx.Done():
+		f.Close()
+		return context.Cause(ctx)
 	}
 }
 
@@ -98,7 +134,7 @@ func Open(ctx context.Context, cfg *rest.Config, core corev1client.CoreV1Interfa
 		stop()
 		return nil, err
 	}
-	f := &Forward{stop: stop, done: make(chan error, 1)}
+	f := &Forward{stop: stop, done: make(chan error, 1), ns: ns, pod: pod}
 	go func() { f.done <- fw.ForwardPorts() }()
 	select {
 	case <-ready:

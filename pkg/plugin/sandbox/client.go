@@ -89,19 +89,25 @@ func (c *Client) newRequest(ctx context.Context, method, endpoint string, body i
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("X-Sandbox-ID", c.target.SandboxID)
-	req.Header.Set("X-Sandbox-Namespace", c.target.Namespace)
-	req.Header.Set("X-Sandbox-Port", strconv.Itoa(c.target.Port))
-	if c.target.PodIP != "" {
-		req.Header.Set("X-Sandbox-Pod-IP", c.target.PodIP)
-	}
+	c.target.SetHeaders(req.Header, c.token)
 	if dl, ok := ctx.Deadline(); ok {
 		req.Header.Set("X-Sandbox-Timeout", strconv.FormatFloat(time.Until(dl).Seconds(), 'f', 3, 64))
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
 	return req, nil
+}
+
+// SetHeaders sets the router's X-Sandbox-* headers for t, and a non-empty
+// token as a bearer token.
+func (t Target) SetHeaders(h http.Header, token string) {
+	h.Set("X-Sandbox-ID", t.SandboxID)
+	h.Set("X-Sandbox-Namespace", t.Namespace)
+	h.Set("X-Sandbox-Port", strconv.Itoa(t.Port))
+	if t.PodIP != "" {
+		h.Set("X-Sandbox-Pod-IP", t.PodIP)
+	}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
 }
 
 // send performs one request and turns a non-2xx answer into an *HTTPError.

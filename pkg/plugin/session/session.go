@@ -6,6 +6,8 @@ package session
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httputil"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -153,12 +155,48 @@ func (s *Session) python(ctx context.Context, c *extv1beta1.SandboxClaim) (sandb
 	if err != nil {
 		return nil, err
 	}
-	return sandbox.NewClient(conn.BaseURL, conn.Transport, s.opts.Router.Token, sandbox.Target{
+	return sandbox.NewClient(conn.BaseURL, conn.Transport, s.opts.Router.Token, target(c, s.opts.ServerPort)), nil
+}
+
+// target is where the router sends a request for port of c's sandbox.
+func target(c *extv1beta1.SandboxClaim, port int) sandbox.Target {
+	return sandbox.Target{
 		SandboxID: claims.SandboxName(c),
 		Namespace: c.Namespace,
-		Port:      s.opts.ServerPort,
+		Port:      port,
 		PodIP:     claims.PreferredIP(c.Status.SandboxStatus.PodIPs),
-	}), nil
+	}
+}
+
+// Proxy returns an HTTP handler that passes every request, WebSocket
+// upgrades included, to port of a Ready claim's sandbox through the router;
+// the router's token, if any, replaces the request's Authorization. errs,
+// if set, hears of each request that could not be passed on.
+func (s *Session) Proxy(ctx context.Context, claim string, port int, errs func(*http.Request, error)) (http.Handler, error) {
+	c, err := claims.GetReady(ctx, s.clients.Ext, s.ns, claim)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := s.router(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, token, base := target(c, port), s.opts.Router.Token, conn.BaseURL
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(base)
+			pr.Out.Header.Del("Authorization")
+			t.SetHeaders(pr.Out.Header, token)
+		},
+		Transport:     conn.Transport,
+		FlushInterval: -1,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errs != nil {
+				errs(r, err)
+			}
+			http.Error(w, "kubectl sandbox proxy: cannot reach the sandbox router: "+err.Error(), http.StatusBadGateway)
+		},
+	}, nil
 }
 
 // Each calls fn for every claim with its runtime, at most limit at a time.

@@ -1,0 +1,172 @@
+package claims
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+
+	sandboxv1beta1 "sigs.k8s.io/agent-sandbox/api/v1beta1"
+	agentsclient "sigs.k8s.io/agent-sandbox/clients/k8s/clientset/versioned"
+	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
+	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+)
+
+// Sandbox conditions and operating modes (agents.x-k8s.io/v1beta1).
+const (
+	ConditionSuspended = "Suspended"
+	ModeRunning        = "Running"
+	ModeSuspended      = "Suspended"
+	// ReasonSandboxSuspended is the Ready=False reason of a suspended
+	// Sandbox, which its claim forwards.
+	ReasonSandboxSuspended = "SandboxSuspended"
+)
+
+// NoSandboxError is a claim that has no sandbox bound yet.
+type NoSandboxError struct{ Name string }
+
+func (e *NoSandboxError) Error() string {
+	return fmt.Sprintf("sandboxclaim %q has no sandbox yet", e.Name)
+}
+
+// NoPodError is a sandbox without a pod: suspended, or not started yet.
+type NoPodError struct {
+	Claim, Sandbox string
+	Suspended      bool
+}
+
+func (e *NoPodError) Error() string {
+	if e.Suspended {
+		return fmt.Sprintf("sandbox %s of sandboxclaim %q is suspended: it has no pod", e.Sandbox, e.Claim)
+	}
+	return fmt.Sprintf("sandbox %s of sandboxclaim %q has no pod", e.Sandbox, e.Claim)
+}
+
+// SandboxOf reads a claim and its bound Sandbox.
+func SandboxOf(ctx context.Context, c *kube.Clients, ns, name string) (*extv1beta1.SandboxClaim, *sandboxv1beta1.Sandbox, error) {
+	claim, err := Get(ctx, c.Ext, ns, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	sb := SandboxName(claim)
+	if sb == "" {
+		return claim, nil, &NoSandboxError{Name: name}
+	}
+	s, err := c.Agents.AgentsV1beta1().Sandboxes(ns).Get(ctx, sb, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return claim, nil, &NoSandboxError{Name: name}
+	}
+	if err != nil {
+		return claim, nil, fmt.Errorf("getting sandbox %q: %w", sb, err)
+	}
+	return claim, s, nil
+}
+
+// IsSuspended says whether a Sandbox is asked to be suspended.
+func IsSuspended(s *sandboxv1beta1.Sandbox) bool {
+	return string(s.Spec.OperatingMode) == ModeSuspended
+}
+
+// PodOf reads a claim's pod: claim -> Sandbox -> pod.
+func PodOf(ctx context.Context, c *kube.Clients, ns, name string) (*corev1.Pod, error) {
+	_, s, err := SandboxOf(ctx, c, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	pod, err := c.Core.Pods(ns).Get(ctx, PodName(s), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, &NoPodError{Claim: name, Sandbox: s.Name, Suspended: IsSuspended(s)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("getting pod %q: %w", PodName(s), err)
+	}
+	return pod, nil
+}
+
+// SetOperatingMode asks a claim's Sandbox to run or to be suspended (a
+// merge patch of spec.operatingMode) and returns the Sandbox's name.
+func SetOperatingMode(ctx context.Context, c *kube.Clients, ns, claim, mode string) (string, error) {
+	_, s, err := SandboxOf(ctx, c, ns, claim)
+	if err != nil {
+		return "", err
+	}
+	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"operatingMode": mode}})
+	if _, err := c.Agents.AgentsV1beta1().Sandboxes(ns).Patch(ctx, s.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return "", fmt.Errorf("setting sandbox %q to %s: %w", s.Name, mode, err)
+	}
+	return s.Name, nil
+}
+
+// WaitSuspended waits until a Sandbox reports Suspended=True (its pod is
+// gone), with a watch that survives dropped connections.
+func WaitSuspended(ctx context.Context, agents agentsclient.Interface, ns, name, claim string, timeout time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	sel := fields.OneTermEqualSelector("metadata.name", name).String()
+	sandboxes := agents.AgentsV1beta1().Sandboxes(ns)
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = sel
+			return sandboxes.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = sel
+			return sandboxes.Watch(ctx, o)
+		},
+	}
+	var last *metav1.Condition
+	_, err := watchtools.UntilWithSync(wctx, lw, &sandboxv1beta1.Sandbox{}, nil, func(ev watch.Event) (bool, error) {
+		s, ok := ev.Object.(*sandboxv1beta1.Sandbox)
+		if !ok {
+			return false, nil
+		}
+		if ev.Type == watch.Deleted {
+			return false, &DeletedError{Name: claim, For: "be suspended"}
+		}
+		// Suspended=True can linger from an earlier suspension: the pod
+		// must also be gone (no IPs) with Ready=False/SandboxSuspended.
+		got := meta.FindStatusCondition(s.Status.Conditions, ConditionSuspended)
+		last = meta.FindStatusCondition(s.Status.Conditions, ConditionReady)
+		return IsSuspended(s) && got != nil && got.Status == metav1.ConditionTrue &&
+			last != nil && last.Reason == ReasonSandboxSuspended && len(s.Status.PodIPs) == 0, nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return &InterruptedError{Name: claim, For: "be suspended"}
+	case errors.Is(err, watchtools.ErrWatchClosed), wctx.Err() != nil:
+		return &TimeoutError{Name: claim, For: "be suspended", After: timeout, Last: last}
+	}
+	return err
+}
+
+// Extend moves a claim's expiry (spec.lifecycle.shutdownTime) to until. It
+// refuses a time not after now.
+func Extend(ctx context.Context, client extclient.Interface, ns, name string, until, now time.Time) error {
+	if !until.After(now) {
+		return fmt.Errorf("refusing to set the expiry of sandboxclaim %q to %s, which is not in the future", name, until.UTC().Format(time.RFC3339))
+	}
+	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"lifecycle": map[string]any{
+		"shutdownTime": until.UTC().Format(time.RFC3339),
+	}}})
+	_, err := client.ExtensionsV1beta1().SandboxClaims(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	if apierrors.IsNotFound(err) {
+		return &NotFoundError{Namespace: ns, Name: name}
+	}
+	return err
+}

@@ -1,0 +1,187 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/doctor"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
+)
+
+// DoctorOptions checks a cluster for what kubectl sandbox needs.
+type DoctorOptions struct {
+	Router       RouterFlags
+	Pool         string
+	Probe        bool
+	ProbeTimeout time.Duration
+	Output       string
+
+	namespace string
+	session   session.Options
+
+	Clients Factory
+	genericiooptions.IOStreams
+}
+
+// errDoctorFailed is a doctor run with a failed check (already printed).
+type errDoctorFailed struct{ n int }
+
+func (e *errDoctorFailed) Error() string { return fmt.Sprintf("%d check(s) failed", e.n) }
+
+// NewCmdDoctor returns `kubectl sandbox doctor`.
+func NewCmdDoctor(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &DoctorOptions{Clients: f, IOStreams: streams, ProbeTimeout: time.Minute}
+	cmd := &cobra.Command{
+		Use:   "doctor [--gateway G] [--pool P] [--probe]",
+		Short: "Check that the cluster has what kubectl sandbox needs",
+		Long: `Check, in order, one line each with a verdict and a fix: the API server; the
+agent-sandbox APIs; a controller that reconciles them; templates and pools;
+the sandbox router (its Service's ready pod, and the Gateway or URL when
+given); what you may do in the namespace. --probe then claims a sandbox,
+runs 'true' in it and deletes it, with timings. Exits 1 when a check fails.`,
+		Example: `  # Check the current namespace
+  kubectl sandbox doctor
+
+  # Check a Gateway too, and run a real sandbox from pool python
+  kubectl sandbox doctor --gateway external-http-gateway --pool python --probe -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.Router.AddFlags(cmd)
+	cmd.Flags().StringVar(&o.Pool, "pool", "", "A pool to check in particular (and to probe)")
+	cmd.Flags().BoolVar(&o.Probe, "probe", false, "Claim a sandbox, run `true` in it and delete it")
+	cmd.Flags().DurationVar(&o.ProbeTimeout, "probe-timeout", o.ProbeTimeout, "How long the probe's claim may take to become Ready")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", `"json" prints the results as JSON`)
+	return cmd
+}
+
+// Complete reads the router flags and the namespace.
+func (o *DoctorOptions) Complete() error {
+	var err error
+	o.session, o.namespace, err = o.Router.Complete(o.Clients)
+	return err
+}
+
+// Validate checks the flags; it makes no API calls.
+func (o *DoctorOptions) Validate() error {
+	if o.Pool != "" {
+		if err := validateName("pool", o.Pool); err != nil {
+			return err
+		}
+	}
+	if o.Output != "" && o.Output != "json" {
+		return fmt.Errorf(`invalid --output %q: only "json" is supported`, o.Output)
+	}
+	if o.ProbeTimeout <= 0 {
+		return fmt.Errorf("--probe-timeout must be positive")
+	}
+	return nil
+}
+
+// doctorLine is one result as printed and as JSON.
+type doctorLine struct {
+	doctor.Result
+	Hint   string `json:"hint,omitempty"`
+	TookMS int64  `json:"tookMs"`
+}
+
+// Run runs the checks, printing each as it ends.
+func (o *DoctorOptions) Run(ctx context.Context) error {
+	clients, err := o.Clients.Clients()
+	if err != nil {
+		return err
+	}
+	cfg := rest.CopyConfig(clients.Config)
+	cfg.Timeout = 10 * time.Second
+	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	var lines []doctorLine
+	results := doctor.Run(ctx, clients, disco, doctor.Options{
+		Namespace: o.namespace, Session: o.session, Pool: o.Pool, Probe: o.Probe, ProbeTimeout: o.ProbeTimeout, Now: clock,
+	}, func(r doctor.Result) {
+		l := doctorLine{Result: r, Hint: doctorHint(r, o.namespace), TookMS: r.Took.Milliseconds()}
+		lines = append(lines, l)
+		if o.Output == "" {
+			fmt.Fprintf(o.Out, "%-4s  %-19s %s%s\n", strings.ToUpper(string(r.Status)), r.Check, r.Detail, l.Hint)
+		}
+	})
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if o.Output == "json" {
+		enc := json.NewEncoder(o.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(lines); err != nil {
+			return err
+		}
+	}
+	if doctor.Failed(results) {
+		n := 0
+		for _, r := range results {
+			if r.Status == doctor.Fail {
+				n++
+			}
+		}
+		return &errDoctorFailed{n: n}
+	}
+	return nil
+}
+
+// doctorHint is the fix for a check's problem, as " (fix: ...)".
+func doctorHint(r doctor.Result, ns string) string {
+	var h string
+	switch r.Problem {
+	case "unreachable":
+		h = "is the cluster reachable? check --context and --kubeconfig"
+	case "missing-apis":
+		h = "install agent-sandbox v0.5.6 or newer with its extensions (the CRDs of agents.x-k8s.io and extensions.agents.x-k8s.io)"
+	case "not-reconciling":
+		h = "is agent-sandbox-controller running, with --extensions? check its logs"
+	case "unknown":
+		h = "run with --probe to try a real claim"
+	case "no-pools":
+		h = "create a SandboxTemplate and a SandboxWarmPool for it (replicas: 0 for cold starts only)"
+	case "no-such-pool":
+		h = "list the pools with: kubectl sandbox pools"
+	case "missing-template":
+		h = "create the template, or point the pool at one that exists (kubectl sandbox templates)"
+	case "pools-filling":
+		h = "pools fill as the controller starts sandboxes; if they stay short, check: kubectl get pods -n " + ns
+	case "unreachable-port-forward", "unhealthy-port-forward":
+		h = "deploy the sandbox router (Service sandbox-router-svc with a ready pod) in " + ns + " or agent-sandbox-system, or set --router-namespace"
+	case "unreachable-gateway", "unhealthy-gateway":
+		h = "check --gateway and --gateway-namespace, and that a Gateway controller gives it an address routed to the router"
+	case "unreachable-url", "unhealthy-url":
+		h = "check --router-url"
+	case "denied":
+		h = "ask a cluster admin for these RBAC rights in namespace " + ns
+	case "no-probe-pool", "probe-claim":
+		h = "check the pool with: kubectl sandbox pools, and the claim's events"
+	case "probe-exec":
+		h = "check the router and the runtime: kubectl sandbox doctor without --probe, and kubectl sandbox logs"
+	case "probe-delete":
+		h = "it expires at its TTL (10m), or delete it with: kubectl sandbox delete -l kubectl-sandbox/doctor"
+	}
+	if h == "" {
+		return ""
+	}
+	return " (fix: " + h + ")"
+}

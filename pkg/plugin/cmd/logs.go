@@ -1,0 +1,157 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+)
+
+// LogsOptions prints the logs of a claim's sandbox pod, as kubectl logs.
+type LogsOptions struct {
+	Follow, Timestamps, Previous bool
+	Since                        time.Duration
+	SinceTime, Container         string
+	Tail, LimitBytes             int64
+
+	claim, namespace string
+	opts             corev1.PodLogOptions
+
+	Clients Factory
+	genericiooptions.IOStreams
+}
+
+// NewCmdLogs returns `kubectl sandbox logs`.
+func NewCmdLogs(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &LogsOptions{Clients: f, IOStreams: streams, Tail: -1}
+	cmd := &cobra.Command{
+		Use:   "logs CLAIM [-f] [--since=DURATION|--since-time=TIME] [--tail=N] [--timestamps] [-c CONTAINER]",
+		Short: "Print the logs of a sandbox's pod",
+		Long: `Print the logs of the pod of a claim's sandbox (pods/log), with kubectl logs'
+flags. With -f it follows them until Ctrl-C or until the pod goes away.`,
+		Example: `  # The runtime's log
+  kubectl sandbox logs my-sandbox
+
+  # Follow it, starting from the last 10 lines, with timestamps
+  kubectl sandbox logs my-sandbox -f --tail 10 --timestamps`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeNames(f, listClaimNames),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	fs := cmd.Flags()
+	fs.BoolVarP(&o.Follow, "follow", "f", false, "Specify if the logs should be streamed.")
+	fs.BoolVar(&o.Timestamps, "timestamps", false, "Include timestamps on each line in the log output")
+	fs.BoolVarP(&o.Previous, "previous", "p", false, "Print the logs of the previous instance of the container, if it exists.")
+	fs.DurationVar(&o.Since, "since", 0, "Only return logs newer than a relative duration like 5s, 2m, or 3h. Only one of since-time / since may be used.")
+	fs.StringVar(&o.SinceTime, "since-time", "", "Only return logs after a specific date (RFC3339). Only one of since-time / since may be used.")
+	fs.Int64Var(&o.Tail, "tail", o.Tail, "Lines of recent log file to display. Defaults to -1, showing all log lines.")
+	fs.Int64Var(&o.LimitBytes, "limit-bytes", 0, "Maximum bytes of logs to return. Defaults to no limit.")
+	fs.StringVarP(&o.Container, "container", "c", "", "Print the logs of this container (default: the pod's first)")
+	return cmd
+}
+
+// Complete takes the claim and the namespace.
+func (o *LogsOptions) Complete(args []string) error {
+	o.claim = args[0]
+	var err error
+	o.namespace, err = o.Clients.Namespace()
+	return err
+}
+
+// Validate checks the flags as kubectl logs does; it makes no API calls.
+func (o *LogsOptions) Validate() error {
+	if err := validateName("claim", o.claim); err != nil {
+		return err
+	}
+	o.opts = corev1.PodLogOptions{Container: o.Container, Follow: o.Follow, Previous: o.Previous, Timestamps: o.Timestamps}
+	switch {
+	case o.Since != 0 && o.SinceTime != "":
+		return errors.New("only one of --since and --since-time may be used")
+	case o.Since < 0:
+		return errors.New("--since must be positive")
+	case o.Tail < -1:
+		return errors.New("--tail must be -1 (all lines) or more")
+	case o.LimitBytes < 0:
+		return errors.New("--limit-bytes must not be negative")
+	}
+	if o.Since > 0 {
+		secs := int64(o.Since.Round(time.Second).Seconds())
+		o.opts.SinceSeconds = &secs
+	}
+	if o.SinceTime != "" {
+		t, err := time.Parse(time.RFC3339, o.SinceTime)
+		if err != nil {
+			return fmt.Errorf("invalid --since-time %q: use RFC3339, as in 2026-01-02T15:04:05Z", o.SinceTime)
+		}
+		mt := metav1.NewTime(t)
+		o.opts.SinceTime = &mt
+	}
+	if o.Tail >= 0 {
+		o.opts.TailLines = &o.Tail
+	}
+	if o.LimitBytes > 0 {
+		o.opts.LimitBytes = &o.LimitBytes
+	}
+	return nil
+}
+
+// Run streams the logs; a follow ends with the pod, or on Ctrl-C.
+func (o *LogsOptions) Run(ctx context.Context) error {
+	clients, err := o.Clients.Clients()
+	if err != nil {
+		return err
+	}
+	pod, err := claims.PodOf(ctx, clients, o.namespace, o.claim)
+	if err != nil {
+		return err
+	}
+	if o.opts.Container == "" && len(pod.Spec.Containers) > 0 {
+		o.opts.Container = pod.Spec.Containers[0].Name
+	} else if o.opts.Container != "" && !hasContainer(pod, o.opts.Container) {
+		return fmt.Errorf("container %q is not in pod %s of sandboxclaim %q (it has: %s)", o.opts.Container, pod.Name, o.claim, strings.Join(containerNames(pod), ", "))
+	}
+	body, err := clients.Core.Pods(o.namespace).GetLogs(pod.Name, &o.opts).Stream(ctx)
+	if err != nil {
+		return fmt.Errorf("logs of pod %s: %w", pod.Name, err)
+	}
+	defer body.Close()
+	_, err = io.Copy(o.Out, body)
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return err
+}
+
+func containerNames(pod *corev1.Pod) []string {
+	var names []string
+	for _, c := range pod.Spec.Containers {
+		names = append(names, c.Name)
+	}
+	return names
+}
+
+func hasContainer(pod *corev1.Pod, name string) bool {
+	for _, c := range pod.Spec.Containers {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}

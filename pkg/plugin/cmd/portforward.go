@@ -1,0 +1,172 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward"
+)
+
+// PortForwardOptions forwards local ports to a sandbox's pod.
+type PortForwardOptions struct {
+	Addresses []string
+
+	claim, namespace string
+	ports            []string // podforward's LOCAL:REMOTE
+	remote           []int
+
+	Clients Factory
+	genericiooptions.IOStreams
+}
+
+// NewCmdPortForward returns `kubectl sandbox port-forward`.
+func NewCmdPortForward(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &PortForwardOptions{Clients: f, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "port-forward CLAIM [LOCAL_PORT:]REMOTE_PORT...",
+		Short: "Forward local ports to a sandbox's pod",
+		Long: `Forward local ports to ports of a claim's sandbox pod, through the API
+server's pods/portforward, as kubectl port-forward does: REMOTE forwards the
+same local port, LOCAL:REMOTE another one, :REMOTE (or 0:REMOTE) a free one,
+printed. It runs until Ctrl-C, or until the pod goes away.`,
+		Example: `  # Reach a web app the agent started on port 8000
+  kubectl sandbox port-forward my-sandbox 8000
+
+  # A free local port, on every interface
+  kubectl sandbox port-forward my-sandbox :8000 --address 0.0.0.0`,
+		Args:              cobra.MinimumNArgs(2),
+		ValidArgsFunction: completeNames(f, listClaimNames),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(args[1:]); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringSliceVar(&o.Addresses, "address", []string{"localhost"}, "Addresses to listen on (comma separated). Only accepts IP addresses or localhost as a value.")
+	return cmd
+}
+
+// Complete takes the claim and the namespace.
+func (o *PortForwardOptions) Complete(args []string) error {
+	o.claim = args[0]
+	var err error
+	o.namespace, err = o.Clients.Namespace()
+	return err
+}
+
+// Validate parses the port specs and addresses; it makes no API calls.
+func (o *PortForwardOptions) Validate(specs []string) error {
+	if err := validateName("claim", o.claim); err != nil {
+		return err
+	}
+	o.ports, o.remote = nil, nil
+	for _, spec := range specs {
+		local, remote, err := parsePortSpec(spec)
+		if err != nil {
+			return err
+		}
+		o.ports = append(o.ports, strconv.Itoa(local)+":"+strconv.Itoa(remote))
+		o.remote = append(o.remote, remote)
+	}
+	for _, a := range o.Addresses {
+		if a != "localhost" && net.ParseIP(a) == nil {
+			return fmt.Errorf("invalid --address %q: use an IP address or localhost", a)
+		}
+	}
+	return nil
+}
+
+// parsePortSpec parses kubectl's [LOCAL:]REMOTE; LOCAL 0 or empty is a free
+// port.
+func parsePortSpec(spec string) (local, remote int, err error) {
+	l, r, hasLocal := strings.Cut(spec, ":")
+	if !hasLocal {
+		l, r = spec, spec
+	}
+	bad := func() (int, int, error) {
+		return 0, 0, fmt.Errorf("invalid port %q: use [LOCAL_PORT:]REMOTE_PORT with ports 1-65535 (LOCAL_PORT may be empty or 0 for a free one)", spec)
+	}
+	remote, err = strconv.Atoi(r)
+	if err != nil || remote < 1 || remote > 65535 {
+		return bad()
+	}
+	if l == "" {
+		return 0, remote, nil
+	}
+	local, err = strconv.Atoi(l)
+	if err != nil || local < 0 || local > 65535 || !hasLocal && local == 0 {
+		return bad()
+	}
+	return local, remote, nil
+}
+
+// Run forwards until ctx ends or the forward is lost.
+func (o *PortForwardOptions) Run(ctx context.Context) error {
+	clients, err := o.Clients.Clients()
+	if err != nil {
+		return err
+	}
+	pod, err := runningPod(ctx, o.Clients, o.namespace, o.claim)
+	if err != nil {
+		return err
+	}
+	fw, err := podforward.Open(ctx, clients.Config, clients.Core, o.namespace, pod.Name, o.Addresses, o.ports)
+	if err != nil {
+		return err
+	}
+	for i, local := range fw.Local {
+		for _, a := range o.Addresses {
+			fmt.Fprintf(o.Out, "Forwarding from %s -> %d\n", net.JoinHostPort(listenAddr(a), strconv.Itoa(local)), o.remote[i])
+		}
+	}
+	err = fw.Wait(ctx)
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return err
+}
+
+// listenAddr is how kubectl prints an address it listens on.
+func listenAddr(a string) string {
+	if a == "localhost" {
+		return "127.0.0.1"
+	}
+	return a
+}
+
+// runningPod is a claim's pod, which must be running.
+func runningPod(ctx context.Context, f Factory, ns, claim string) (*corev1.Pod, error) {
+	clients, err := f.Clients()
+	if err != nil {
+		return nil, err
+	}
+	pod, err := claims.PodOf(ctx, clients, ns, claim)
+	if err != nil {
+		return nil, err
+	}
+	if pod.Status.Phase != corev1.PodRunning {
+		return nil, &podNotRunningError{claim: claim, pod: pod.Name, phase: pod.Status.Phase}
+	}
+	return pod, nil
+}
+
+type podNotRunningError struct {
+	claim, pod string
+	phase      corev1.PodPhase
+}
+
+func (e *podNotRunningError) Error() string {
+	return fmt.Sprintf("pod %s of sandboxclaim %q is %s, not Running", e.pod, e.claim, e.phase)
+}

@@ -1,0 +1,131 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+)
+
+// SuspendOptions suspends or resumes the sandboxes of claims.
+type SuspendOptions struct {
+	Wait    bool
+	Timeout time.Duration
+
+	resume    bool
+	names     []string
+	namespace string
+
+	Clients Factory
+	genericiooptions.IOStreams
+}
+
+// NewCmdSuspend returns `kubectl sandbox suspend`.
+func NewCmdSuspend(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	return newSuspendCommand(f, streams, false)
+}
+
+// NewCmdResume returns `kubectl sandbox resume`.
+func NewCmdResume(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	return newSuspendCommand(f, streams, true)
+}
+
+func newSuspendCommand(f Factory, streams genericiooptions.IOStreams, resume bool) *cobra.Command {
+	o := &SuspendOptions{Clients: f, IOStreams: streams, Wait: true, resume: resume}
+	cmd := &cobra.Command{
+		Use:   "suspend CLAIM...",
+		Short: "Suspend sandboxes: their pods go, the claims, Sandboxes and volumes stay",
+		Long: `Suspend the sandboxes of claims (the Sandbox's spec.operatingMode: Suspended):
+the controller deletes their pods and keeps the claims, Sandboxes, volumes
+and Services. By default it waits until each Sandbox reports Suspended=True.
+Resume them with 'kubectl sandbox resume'.`,
+		Example: `  # Suspend a sandbox, and later resume it
+  kubectl sandbox suspend my-sandbox
+  kubectl sandbox resume my-sandbox`,
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeNames(f, listClaimNames),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	if resume {
+		cmd.Use = "resume CLAIM..."
+		cmd.Short = "Resume suspended sandboxes"
+		cmd.Long = `Resume the sandboxes of claims (spec.operatingMode: Running): the controller
+starts their pods again. By default it waits until each claim is Ready.`
+		cmd.Example = `  # Resume a sandbox without waiting for it
+  kubectl sandbox resume my-sandbox --wait=false`
+	}
+	cmd.Flags().BoolVar(&o.Wait, "wait", o.Wait, "Wait until each sandbox is suspended (resumed: Ready)")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Minute, "How long to wait in all")
+	return cmd
+}
+
+// Complete takes the names and the namespace.
+func (o *SuspendOptions) Complete(args []string) error {
+	o.names = args
+	var err error
+	o.namespace, err = o.Clients.Namespace()
+	return err
+}
+
+// Validate checks the names and flags; it makes no API calls.
+func (o *SuspendOptions) Validate() error {
+	for _, n := range o.names {
+		if err := validateName("claim", n); err != nil {
+			return err
+		}
+	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive")
+	}
+	return nil
+}
+
+// Run patches each Sandbox, then waits for each in turn.
+func (o *SuspendOptions) Run(ctx context.Context) error {
+	clients, err := o.Clients.Clients()
+	if err != nil {
+		return err
+	}
+	mode, did := claims.ModeSuspended, "suspended"
+	if o.resume {
+		mode, did = claims.ModeRunning, "resumed"
+	}
+	sandboxes := make([]string, len(o.names))
+	for i, name := range o.names {
+		if sandboxes[i], err = claims.SetOperatingMode(ctx, clients, o.namespace, name, mode); err != nil {
+			return err
+		}
+		if !o.Wait {
+			fmt.Fprintf(o.Out, "%s/%s %s\n", claimResource, name, did)
+		}
+	}
+	if !o.Wait {
+		return nil
+	}
+	start := time.Now()
+	for i, name := range o.names {
+		left := max(o.Timeout-time.Since(start), time.Nanosecond)
+		if o.resume {
+			_, err = claims.WaitFor(ctx, clients.Ext, o.namespace, name, claims.Ready, left, nil)
+		} else {
+			err = claims.WaitSuspended(ctx, clients.Agents, o.namespace, sandboxes[i], name, left)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Out, "%s/%s %s\n", claimResource, name, did)
+	}
+	return nil
+}

@@ -1,0 +1,402 @@
+// Package doctor checks, in order, what kubectl sandbox needs from a
+// cluster: the API server, the agent-sandbox APIs, a controller that
+// reconciles them, templates and pools, the sandbox router, the caller's
+// access, and optionally a whole sandbox round trip.
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	authzv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
+)
+
+// Status is a check's verdict.
+type Status string
+
+// Verdicts.
+const (
+	OK   Status = "ok"
+	Warn Status = "warn"
+	Fail Status = "fail"
+	Skip Status = "skip"
+)
+
+// Checks, in the order they run.
+const (
+	CheckAPI        = "api"
+	CheckAPIs       = "agent-sandbox-apis"
+	CheckController = "controller"
+	CheckPools      = "templates-and-pools"
+	CheckRouter     = "router"
+	CheckGateway    = "gateway"
+	CheckRouterURL  = "router-url"
+	CheckAccess     = "access"
+	CheckProbe      = "probe"
+)
+
+// Result is one check's outcome. Problem names what is wrong, for the
+// front-end's hint ("" when nothing is).
+type Result struct {
+	Check   string        `json:"check"`
+	Status  Status        `json:"status"`
+	Detail  string        `json:"detail"`
+	Problem string        `json:"problem,omitempty"`
+	Took    time.Duration `json:"-"`
+}
+
+// Options say what to check.
+type Options struct {
+	Namespace string
+	// Session says how to reach the router; a Gateway or a URL in it is
+	// checked besides the router Service.
+	Session session.Options
+	// Pool is the pool to check (and probe) in particular.
+	Pool string
+	// Probe creates a claim, runs `true` in it and deletes it.
+	Probe        bool
+	ProbeTimeout time.Duration
+	// Now is the clock (for the age of pools).
+	Now func() time.Time
+}
+
+// Run runs the checks in order and hands each result to report as it is
+// known. Later checks that need what an earlier one found missing are
+// skipped.
+func Run(ctx context.Context, clients *kube.Clients, disco discovery.DiscoveryInterface, o Options, report func(Result)) []Result {
+	var results []Result
+	add := func(check string, fn func() Result) Result {
+		start := time.Now()
+		r := fn()
+		r.Check, r.Took = check, time.Since(start)
+		results = append(results, r)
+		if report != nil {
+			report(r)
+		}
+		return r
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	api := add(CheckAPI, func() Result { return checkAPI(disco, clients) })
+	if api.Status == Fail {
+		return results
+	}
+	apis := add(CheckAPIs, func() Result { return checkAPIs(disco) })
+	if apis.Status == Fail {
+		for _, c := range []string{CheckController, CheckPools, CheckProbe} {
+			add(c, func() Result { return Result{Status: Skip, Detail: "needs the agent-sandbox APIs"} })
+		}
+	} else {
+		add(CheckController, func() Result { return checkController(ctx, clients, o) })
+		add(CheckPools, func() Result { return checkPools(ctx, clients, o) })
+	}
+	add(CheckRouter, func() Result {
+		return checkRouter(ctx, clients, o.Namespace, router.Options{Namespace: o.Session.Router.Namespace}, "port-forward")
+	})
+	if ro := o.Session.Router; ro.Gateway != "" {
+		add(CheckGateway, func() Result {
+			return checkRouter(ctx, clients, o.Namespace, router.Options{Gateway: ro.Gateway, GatewayNamespace: ro.GatewayNamespace, GatewayTimeout: min(ro.GatewayTimeout, 10*time.Second)}, "gateway")
+		})
+	}
+	if ro := o.Session.Router; ro.URL != nil {
+		add(CheckRouterURL, func() Result {
+			return checkRouter(ctx, clients, o.Namespace, router.Options{URL: ro.URL, CAData: ro.CAData, InsecureSkipTLSVerify: ro.InsecureSkipTLSVerify}, "url")
+		})
+	}
+	add(CheckAccess, func() Result { return checkAccess(ctx, clients, o.Namespace) })
+	if o.Probe && apis.Status != Fail {
+		add(CheckProbe, func() Result { return probe(ctx, clients, o) })
+	}
+	return results
+}
+
+// Failed says whether any check failed.
+func Failed(results []Result) bool {
+	return slices.ContainsFunc(results, func(r Result) bool { return r.Status == Fail })
+}
+
+func checkAPI(disco discovery.DiscoveryInterface, clients *kube.Clients) Result {
+	v, err := disco.ServerVersion()
+	if err != nil {
+		return Result{Status: Fail, Detail: err.Error(), Problem: "unreachable"}
+	}
+	host := ""
+	if clients.Config != nil {
+		host = clients.Config.Host + ", "
+	}
+	return Result{Status: OK, Detail: host + "Kubernetes " + v.GitVersion}
+}
+
+// needed are the agent-sandbox resources the plugin uses, by group/version.
+var needed = map[string][]string{
+	"agents.x-k8s.io/v1beta1":            {"sandboxes"},
+	"extensions.agents.x-k8s.io/v1beta1": {"sandboxclaims", "sandboxtemplates", "sandboxwarmpools"},
+}
+
+func checkAPIs(disco discovery.DiscoveryInterface) Result {
+	var missing, found []string
+	for _, gv := range slices.Sorted(mapKeys(needed)) {
+		list, err := disco.ServerResourcesForGroupVersion(gv)
+		have := map[string]bool{}
+		if err == nil {
+			for _, r := range list.APIResources {
+				have[r.Name] = true
+			}
+		}
+		for _, r := range needed[gv] {
+			if have[r] {
+				found = append(found, r+"."+gv)
+			} else {
+				missing = append(missing, r+"."+gv)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return Result{Status: Fail, Detail: "not served: " + strings.Join(missing, ", "), Problem: "missing-apis"}
+	}
+	return Result{Status: OK, Detail: "served: " + strings.Join(found, ", ")}
+}
+
+func mapKeys(m map[string][]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// checkController judges by what a controller leaves behind: filled warm
+// pools, claims with a Ready condition.
+func checkController(ctx context.Context, clients *kube.Clients, o Options) Result {
+	pools, err := clients.Ext.ExtensionsV1beta1().SandboxWarmPools(o.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return Result{Status: Fail, Detail: "listing sandboxwarmpools: " + err.Error(), Problem: "api-error"}
+	}
+	stale := 0
+	for _, p := range pools.Items {
+		if p.Status.ReadyReplicas > 0 || p.Status.ObservedGeneration > 0 {
+			return Result{Status: OK, Detail: fmt.Sprintf("it reconciles warm pools (pool %s: %d/%d ready)", p.Name, p.Status.ReadyReplicas, derefOr(p.Spec.Replicas, 0))}
+		}
+		if derefOr(p.Spec.Replicas, 0) > 0 && o.Now().Sub(p.CreationTimestamp.Time) > time.Minute {
+			stale++
+		}
+	}
+	list, err := clients.Ext.ExtensionsV1beta1().SandboxClaims(o.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return Result{Status: Fail, Detail: "listing sandboxclaims: " + err.Error(), Problem: "api-error"}
+	}
+	for _, c := range list.Items {
+		if meta.FindStatusCondition(c.Status.Conditions, claims.ConditionReady) != nil {
+			return Result{Status: OK, Detail: fmt.Sprintf("it reconciles claims (sandboxclaim %s has a Ready condition)", c.Name)}
+		}
+	}
+	if stale > 0 {
+		return Result{Status: Fail, Detail: fmt.Sprintf("%d warm pool(s) older than a minute have no status", stale), Problem: "not-reconciling"}
+	}
+	return Result{Status: Warn, Detail: "no pool or claim in namespace " + o.Namespace + " to judge by", Problem: "unknown"}
+}
+
+func derefOr(p *int32, d int32) int32 {
+	if p == nil {
+		return d
+	}
+	return *p
+}
+
+func checkPools(ctx context.Context, clients *kube.Clients, o Options) Result {
+	ext := clients.Ext.ExtensionsV1beta1()
+	templates, err := ext.SandboxTemplates(o.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return Result{Status: Fail, Detail: "listing sandboxtemplates: " + err.Error(), Problem: "api-error"}
+	}
+	pools, err := ext.SandboxWarmPools(o.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return Result{Status: Fail, Detail: "listing sandboxwarmpools: " + err.Error(), Problem: "api-error"}
+	}
+	haveTemplate := map[string]bool{}
+	for _, t := range templates.Items {
+		haveTemplate[t.Name] = true
+	}
+	var parts, broken, short []string
+	foundPool := o.Pool == ""
+	sort.Slice(pools.Items, func(i, j int) bool { return pools.Items[i].Name < pools.Items[j].Name })
+	for _, p := range pools.Items {
+		want := derefOr(p.Spec.Replicas, 0)
+		parts = append(parts, fmt.Sprintf("%s %d/%d", p.Name, p.Status.ReadyReplicas, want))
+		if !haveTemplate[p.Spec.TemplateRef.Name] {
+			broken = append(broken, fmt.Sprintf("pool %s names missing template %s", p.Name, p.Spec.TemplateRef.Name))
+		}
+		if p.Status.ReadyReplicas < want {
+			short = append(short, p.Name)
+		}
+		if p.Name == o.Pool {
+			foundPool = true
+		}
+	}
+	detail := fmt.Sprintf("%d template(s); pools ready/desired: %s", len(templates.Items), strings.Join(parts, ", "))
+	switch {
+	case len(pools.Items) == 0:
+		return Result{Status: Fail, Detail: fmt.Sprintf("%d template(s), no sandboxwarmpool in namespace %s", len(templates.Items), o.Namespace), Problem: "no-pools"}
+	case !foundPool:
+		return Result{Status: Fail, Detail: fmt.Sprintf("no sandboxwarmpool %q; %s", o.Pool, detail), Problem: "no-such-pool"}
+	case len(broken) > 0:
+		return Result{Status: Fail, Detail: strings.Join(broken, "; ") + "; " + detail, Problem: "missing-template"}
+	case len(short) > 0:
+		return Result{Status: Warn, Detail: detail + " (not full: " + strings.Join(short, ", ") + ")", Problem: "pools-filling"}
+	}
+	return Result{Status: OK, Detail: detail}
+}
+
+// checkRouter reaches the router one way and asks its /healthz.
+func checkRouter(ctx context.Context, clients *kube.Clients, ns string, ro router.Options, how string) Result {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	conn, err := router.Open(ctx, clients, ro, ns)
+	if err != nil {
+		return Result{Status: Fail, Detail: err.Error(), Problem: "unreachable-" + how}
+	}
+	defer conn.Close()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(conn.BaseURL.String(), "/")+"/healthz", nil)
+	resp, err := (&http.Client{Transport: conn.Transport}).Do(req)
+	if err != nil {
+		return Result{Status: Fail, Detail: fmt.Sprintf("by %s: %v", conn.Via, err), Problem: "unhealthy-" + how}
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return Result{Status: Fail, Detail: fmt.Sprintf("by %s: /healthz answered %s", conn.Via, resp.Status), Problem: "unhealthy-" + how}
+	}
+	return Result{Status: OK, Detail: "healthy, by " + conn.Via}
+}
+
+// access is one permission the plugin's verbs need.
+type access struct {
+	verb, group, resource, sub, why string
+}
+
+var accesses = []access{
+	{"create", "extensions.agents.x-k8s.io", "sandboxclaims", "", "create, run"},
+	{"delete", "extensions.agents.x-k8s.io", "sandboxclaims", "", "delete, run"},
+	{"list", "extensions.agents.x-k8s.io", "sandboxclaims", "", "get, exec -l"},
+	{"patch", "agents.x-k8s.io", "sandboxes", "", "suspend, resume"},
+	{"get", "", "pods", "", "describe, logs"},
+	{"get", "", "pods", "log", "logs"},
+	{"create", "", "pods", "portforward", "the router's port-forward, sandboxd, port-forward"},
+}
+
+func checkAccess(ctx context.Context, clients *kube.Clients, ns string) Result {
+	if clients.Authz == nil {
+		return Result{Status: Skip, Detail: "no authorization client"}
+	}
+	var denied, errs []string
+	for _, a := range accesses {
+		what := a.verb + " " + a.resource
+		if a.sub != "" {
+			what += "/" + a.sub
+		}
+		review, err := clients.Authz.SelfSubjectAccessReviews().Create(ctx, &authzv1.SelfSubjectAccessReview{
+			Spec: authzv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authzv1.ResourceAttributes{
+				Namespace: ns, Verb: a.verb, Group: a.group, Resource: a.resource, Subresource: a.sub,
+			}},
+		}, metav1.CreateOptions{})
+		switch {
+		case err != nil:
+			errs = append(errs, what+": "+err.Error())
+		case !review.Status.Allowed:
+			denied = append(denied, fmt.Sprintf("%s (for %s)", what, a.why))
+		}
+	}
+	switch {
+	case len(denied) > 0:
+		return Result{Status: Fail, Detail: "in namespace " + ns + " you may not: " + strings.Join(denied, "; "), Problem: "denied"}
+	case len(errs) > 0:
+		return Result{Status: Warn, Detail: "could not ask: " + strings.Join(errs, "; "), Problem: "review-failed"}
+	}
+	return Result{Status: OK, Detail: fmt.Sprintf("in namespace %s you may do all %d things the verbs need", ns, len(accesses))}
+}
+
+// probe creates a claim, runs `true` in its sandbox, and deletes it.
+func probe(ctx context.Context, clients *kube.Clients, o Options) Result {
+	pool, err := probePool(ctx, clients, o)
+	if err != nil {
+		return Result{Status: Fail, Detail: err.Error(), Problem: "no-probe-pool"}
+	}
+	timeout := o.ProbeTimeout
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	start := time.Now()
+	claim := claims.NewClaim(claims.Spec{Namespace: o.Namespace, Pool: pool, TTL: 10 * time.Minute, Labels: map[string]string{"kubectl-sandbox/doctor": "true"}}, o.Now())
+	ready, err := claims.CreateAndWait(ctx, clients.Ext, claim, timeout, claims.WaitHooks{})
+	if err != nil {
+		return Result{Status: Fail, Detail: fmt.Sprintf("claim on pool %s: %v", pool, err), Problem: "probe-claim"}
+	}
+	readyAt := time.Since(start)
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claims.CleanupTimeout)
+		defer cancel()
+		_, _ = claims.DeleteAll(dctx, clients.Ext, o.Namespace, []string{ready.Name}, claims.DeleteOptions{})
+	}()
+	s := session.New(clients, o.Namespace, o.Session)
+	defer s.Close()
+	execStart := time.Now()
+	rt, err := s.Runtime(ctx, ready)
+	if err == nil {
+		var res *sandbox.Result
+		res, err = sandbox.Collect(ctx, rt, sandbox.Command{Argv: []string{"true"}}, nil, 30*time.Second)
+		if err == nil && res.ExitCode != 0 {
+			err = fmt.Errorf("`true` exited %d: %s", res.ExitCode, strings.TrimSpace(res.Stderr))
+		}
+	}
+	if err != nil {
+		return Result{Status: Fail, Detail: fmt.Sprintf("sandbox %s Ready in %s, then: %v", claims.SandboxName(ready), readyAt.Round(time.Millisecond), err), Problem: "probe-exec"}
+	}
+	execTook := time.Since(execStart)
+	delStart := time.Now()
+	dctx, cancel := context.WithTimeout(ctx, claims.CleanupTimeout)
+	defer cancel()
+	if _, err := claims.DeleteAll(dctx, clients.Ext, o.Namespace, []string{ready.Name}, claims.DeleteOptions{Wait: true, Timeout: claims.CleanupTimeout}); err != nil {
+		return Result{Status: Fail, Detail: fmt.Sprintf("deleting the probe's claim %s: %v", ready.Name, err), Problem: "probe-delete"}
+	}
+	return Result{Status: OK, Detail: fmt.Sprintf("pool %s: Ready in %s, `true` ran in %s, deleted in %s",
+		pool, readyAt.Round(time.Millisecond), execTook.Round(time.Millisecond), time.Since(delStart).Round(time.Millisecond))}
+}
+
+// probePool is --pool, else the pool with the most ready sandboxes.
+func probePool(ctx context.Context, clients *kube.Clients, o Options) (string, error) {
+	if o.Pool != "" {
+		return o.Pool, nil
+	}
+	pools, err := clients.Ext.ExtensionsV1beta1().SandboxWarmPools(o.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "", err
+	}
+	best, most := "", int32(-1)
+	for _, p := range pools.Items {
+		if p.Status.ReadyReplicas > most || p.Status.ReadyReplicas == most && p.Name < best {
+			best, most = p.Name, p.Status.ReadyReplicas
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("no sandboxwarmpool in namespace %s to probe", o.Namespace)
+	}
+	return best, nil
+}
