@@ -198,7 +198,7 @@ func TestInvalidInputFailsBeforeAnyAPICall(t *testing.T) {
 		{[]string{"create"}, `error: exactly one of --pool or --template is required (list them with: kubectl sandbox pools)`},
 		{[]string{"wait", "x", "--for=ready"}, `error: invalid --for "ready": use --for=condition=Ready, --for=condition=Ready=False or --for=delete`},
 		{[]string{"get", "x", "-A"}, `error: a resource cannot be retrieved by name across all namespaces (drop -A, or use -n NAMESPACE)`},
-		{[]string{"logs", "x"}, `error: unknown command "logs" for "kubectl sandbox" (did you mean "ls"?); see 'kubectl sandbox --help'`},
+		{[]string{"lss", "x"}, `error: unknown command "lss" for "kubectl sandbox" (did you mean "ls" or "logs"?); see 'kubectl sandbox --help'`},
 	} {
 		// An unreachable server proves no API call is made.
 		res := Sandbox(t, append(tc.args, "--server", "https://127.0.0.1:1")...).Run()

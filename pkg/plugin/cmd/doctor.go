@@ -155,6 +155,10 @@ func doctorHint(r doctor.Result, ns string) string {
 		h = "install agent-sandbox v0.5.6 or newer with its extensions (the CRDs of agents.x-k8s.io and extensions.agents.x-k8s.io)"
 	case "not-reconciling":
 		h = "is agent-sandbox-controller running, with --extensions? check its logs"
+	case "api-error":
+		h = "check your access with: kubectl auth can-i list sandboxwarmpools,sandboxclaims,sandboxtemplates -n " + ns
+	case "review-failed":
+		h = "the API server could not answer access reviews; check with: kubectl auth can-i --list -n " + ns
 	case "unknown":
 		h = "run with --probe to try a real claim"
 	case "no-pools":

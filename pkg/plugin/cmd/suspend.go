@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -121,6 +122,10 @@ func (o *SuspendOptions) Run(ctx context.Context) error {
 			_, err = claims.WaitFor(ctx, clients.Ext, o.namespace, name, claims.Ready, left, nil)
 		} else {
 			err = claims.WaitSuspended(ctx, clients.Agents, o.namespace, sandboxes[i], name, left)
+		}
+		var te *claims.TimeoutError
+		if errors.As(err, &te) {
+			te.After = o.Timeout
 		}
 		if err != nil {
 			return err

@@ -239,7 +239,7 @@ func TestUnknownCommandIsOneLine(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"logs", "foo"}, `error: unknown command "logs" for "kubectl sandbox" (did you mean "ls"?); see 'kubectl sandbox --help'` + "\n"},
+		{[]string{"lss", "foo"}, `error: unknown command "lss" for "kubectl sandbox" (did you mean "ls" or "logs"?); see 'kubectl sandbox --help'` + "\n"},
 		{[]string{"zzzzzz"}, `error: unknown command "zzzzzz" for "kubectl sandbox"; see 'kubectl sandbox --help'` + "\n"},
 	} {
 		streams, _, out, errOut := genericiooptions.NewTestIOStreams()

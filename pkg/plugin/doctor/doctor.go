@@ -98,10 +98,10 @@ func Run(ctx context.Context, clients *kube.Clients, disco discovery.DiscoveryIn
 		return results
 	}
 	apis := add(CheckAPIs, func() Result { return checkAPIs(disco) })
+	skipped := func() Result { return Result{Status: Skip, Detail: "needs the agent-sandbox APIs"} }
 	if apis.Status == Fail {
-		for _, c := range []string{CheckController, CheckPools, CheckProbe} {
-			add(c, func() Result { return Result{Status: Skip, Detail: "needs the agent-sandbox APIs"} })
-		}
+		add(CheckController, skipped)
+		add(CheckPools, skipped)
 	} else {
 		add(CheckController, func() Result { return checkController(ctx, clients, o) })
 		add(CheckPools, func() Result { return checkPools(ctx, clients, o) })
@@ -120,7 +120,10 @@ func Run(ctx context.Context, clients *kube.Clients, disco discovery.DiscoveryIn
 		})
 	}
 	add(CheckAccess, func() Result { return checkAccess(ctx, clients, o.Namespace) })
-	if o.Probe && apis.Status != Fail {
+	switch {
+	case o.Probe && apis.Status == Fail:
+		add(CheckProbe, skipped)
+	case o.Probe:
 		add(CheckProbe, func() Result { return probe(ctx, clients, o) })
 	}
 	return results

@@ -1,0 +1,827 @@
+package doctor
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	authzv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/version"
+	discoveryfake "k8s.io/client-go/discovery/fake"
+	k8sfake "k8s.io/client-go/kubernetes/fake"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/utils/ptr"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gatewayfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
+
+	agentsfake "sigs.k8s.io/agent-sandbox/clients/k8s/clientset/versioned/fake"
+	extfake "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned/fake"
+	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward/podforwardtest"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox/sandboxtest"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
+)
+
+const ns = "team"
+
+var testNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func now() time.Time { return testNow }
+
+// allAPIs is discovery serving every agent-sandbox resource the plugin uses.
+func allAPIs() []*metav1.APIResourceList {
+	return []*metav1.APIResourceList{
+		{GroupVersion: "agents.x-k8s.io/v1beta1", APIResources: []metav1.APIResource{{Name: "sandboxes"}, {Name: "sandboxes/status"}}},
+		{GroupVersion: "extensions.agents.x-k8s.io/v1beta1", APIResources: []metav1.APIResource{
+			{Name: "sandboxclaims"}, {Name: "sandboxtemplates"}, {Name: "sandboxwarmpools"},
+		}},
+	}
+}
+
+func template(name string) *extv1beta1.SandboxTemplate {
+	return &extv1beta1.SandboxTemplate{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
+}
+
+// pool is a warm pool created an hour before testNow.
+func pool(name, template string, replicas, ready int32) *extv1beta1.SandboxWarmPool {
+	return &extv1beta1.SandboxWarmPool{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, CreationTimestamp: metav1.NewTime(testNow.Add(-time.Hour))},
+		Spec:       extv1beta1.SandboxWarmPoolSpec{Replicas: ptr.To(replicas), TemplateRef: extv1beta1.SandboxTemplateRef{Name: template}},
+		Status:     extv1beta1.SandboxWarmPoolStatus{ReadyReplicas: ready},
+	}
+}
+
+// unreconciled is a pool with no status at all, created age before testNow.
+func unreconciled(name string, replicas int32, age time.Duration) *extv1beta1.SandboxWarmPool {
+	p := pool(name, "python", replicas, 0)
+	p.CreationTimestamp = metav1.NewTime(testNow.Add(-age))
+	return p
+}
+
+func claimWith(name string, conds ...metav1.Condition) *extv1beta1.SandboxClaim {
+	return &extv1beta1.SandboxClaim{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Status: extv1beta1.SandboxClaimStatus{Conditions: conds}}
+}
+
+// fixture is a fake cluster: clientsets for every group, discovery and
+// access reviews.
+type fixture struct {
+	clients *kube.Clients
+	core    *k8sfake.Clientset
+	ext     *extfake.Clientset
+	agents  *agentsfake.Clientset
+	gateway *gatewayfake.Clientset
+	authz   *k8sfake.Clientset
+	disco   *discoveryfake.FakeDiscovery
+	// denied are the access reviews answered no, as "verb resource[/sub]".
+	denied map[string]bool
+	// reviews are the access reviews asked, in order.
+	reviews []string
+}
+
+func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
+	t.Helper()
+	var ext, core []runtime.Object
+	for _, o := range objs {
+		switch o.(type) {
+		case *corev1.Pod, *corev1.Service:
+			core = append(core, o)
+		default:
+			ext = append(ext, o)
+		}
+	}
+	f := &fixture{
+		core: k8sfake.NewClientset(core...), ext: extfake.NewSimpleClientset(ext...), agents: agentsfake.NewSimpleClientset(),
+		gateway: gatewayfake.NewSimpleClientset(), authz: k8sfake.NewClientset(),
+		disco:  &discoveryfake.FakeDiscovery{Fake: &k8stesting.Fake{Resources: allAPIs()}, FakedServerVersion: &version.Info{GitVersion: "v1.33.1"}},
+		denied: map[string]bool{},
+	}
+	f.ext.PrependWatchReactor("*", kubetest.NoStreamingList)
+	f.authz.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		r := a.(k8stesting.CreateAction).GetObject().(*authzv1.SelfSubjectAccessReview).DeepCopy()
+		attr := r.Spec.ResourceAttributes
+		what := attr.Verb + " " + attr.Resource
+		if attr.Subresource != "" {
+			what += "/" + attr.Subresource
+		}
+		if attr.Namespace != ns {
+			t.Errorf("access to %s reviewed in namespace %q, want %q", what, attr.Namespace, ns)
+		}
+		f.reviews = append(f.reviews, what)
+		r.Status.Allowed = !f.denied[what]
+		return true, r, nil
+	})
+	f.clients = &kube.Clients{
+		Config: &rest.Config{Host: "https://cluster.example:6443"},
+		Core:   f.core.CoreV1(), Ext: f.ext, Agents: f.agents, Gateway: f.gateway, Authz: f.authz.AuthorizationV1(),
+	}
+	return f
+}
+
+// healthy is the usual cluster: a template, a full pool, all access.
+func healthy(t *testing.T, extra ...runtime.Object) *fixture {
+	return newFixture(t, append([]runtime.Object{template("python"), pool("python", "python", 2, 2)}, extra...)...)
+}
+
+// run runs the checks in namespace team with the clock pinned, and checks
+// that report heard each result as it is returned.
+func (f *fixture) run(t *testing.T, o Options) []Result {
+	t.Helper()
+	o.Namespace, o.Now = ns, now
+	var reported []Result
+	results := Run(context.Background(), f.clients, f.disco, o, func(r Result) { reported = append(reported, r) })
+	if !reflect.DeepEqual(reported, results) {
+		t.Errorf("reported %v\nreturned %v", reported, results)
+	}
+	for _, r := range results {
+		if r.Took < 0 {
+			t.Errorf("%s took %s", r.Check, r.Took)
+		}
+	}
+	return results
+}
+
+// verdicts words results as "check status [problem]".
+func verdicts(results []Result) []string {
+	var out []string
+	for _, r := range results {
+		v := r.Check + " " + string(r.Status)
+		if r.Problem != "" {
+			v += " " + r.Problem
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func find(t *testing.T, results []Result, check string) Result {
+	t.Helper()
+	for _, r := range results {
+		if r.Check == check {
+			return r
+		}
+	}
+	t.Fatalf("no %s check in %v", check, verdicts(results))
+	return Result{}
+}
+
+// healthServer is a router whose /healthz answers status; it counts no
+// other endpoint.
+func healthServer(t *testing.T, status int) *url.URL {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// dataPlane is the fake sandbox router of the data-plane tests, which also
+// answers /healthz.
+func dataPlane(t *testing.T) (*sandboxtest.Router, *url.URL) {
+	t.Helper()
+	r := sandboxtest.NewRouter(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/healthz" {
+			_, _ = io.WriteString(w, "ok")
+			return
+		}
+		r.Config.Handler.ServeHTTP(w, req)
+	}))
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+	})
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, u
+}
+
+// gatewayAt is Gateway gw in team, addressed at u.
+func (f *fixture) gatewayAt(t *testing.T, u *url.URL) {
+	t.Helper()
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatewayv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Name: "gw", Namespace: ns},
+		Spec:       gatewayv1.GatewaySpec{Listeners: []gatewayv1.Listener{{Name: "http", Protocol: gatewayv1.HTTPProtocolType, Port: gatewayv1.PortNumber(port)}}},
+		Status:     gatewayv1.GatewayStatus{Addresses: []gatewayv1.GatewayStatusAddress{{Value: u.Hostname()}}},
+	}
+	if _, err := f.gateway.GatewayV1().Gateways(ns).Create(context.Background(), g, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// coreWithREST is a fake core client whose RESTClient is real: the
+// port-forward URL is built from it.
+type coreWithREST struct {
+	corev1client.CoreV1Interface
+	rest rest.Interface
+}
+
+func (c coreWithREST) RESTClient() rest.Interface { return c.rest }
+
+// routerPodServer is an API server whose router pod answers every HTTP
+// request with status, and closes the connection.
+func routerPodServer(t *testing.T, status int) *podforwardtest.APIServer {
+	return podforwardtest.NewAPIServer(t, func(port string, conn io.ReadWriter) {
+		if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
+			return
+		}
+		fmt.Fprintf(conn, "HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status, http.StatusText(status))
+	})
+}
+
+// routerObjects are the router Service and a ready pod behind it in ns.
+func routerObjects(namespace string) []runtime.Object {
+	labels := map[string]string{"app": "sandbox-router"}
+	return []runtime.Object{
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: router.ServiceName, Namespace: namespace}, Spec: corev1.ServiceSpec{Selector: labels}},
+		&corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "router-0", Namespace: namespace, Labels: labels},
+			Status:     corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
+		},
+	}
+}
+
+// portForwardTo makes the fixture's port-forwards go to the API server srv.
+func (f *fixture) portForwardTo(t *testing.T, srv *podforwardtest.APIServer) {
+	t.Helper()
+	cfg := &rest.Config{Host: srv.URL}
+	real, err := corev1client.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clients.Config = cfg
+	f.clients.Core = coreWithREST{f.core.CoreV1(), real.RESTClient()}
+}
+
+// probeClaims makes every created claim Ready at once, bound to sandbox
+// sb-probe, as the controller would; answer may change it further.
+func (f *fixture) probeClaims(answer func(*extv1beta1.SandboxClaim)) *[]*extv1beta1.SandboxClaim {
+	var created []*extv1beta1.SandboxClaim
+	f.ext.PrependReactor("create", "sandboxclaims", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		c := a.(k8stesting.CreateAction).GetObject().(*extv1beta1.SandboxClaim)
+		if c.Name == "" {
+			c.Name = c.GenerateName + "probe"
+		}
+		c.Status.Conditions = []metav1.Condition{{Type: claims.ConditionReady, Status: metav1.ConditionTrue, Reason: "DependenciesReady"}}
+		c.Status.SandboxStatus.Name = "sb-probe"
+		if answer != nil {
+			answer(c)
+		}
+		created = append(created, c.DeepCopy())
+		return false, nil, nil
+	})
+	return &created
+}
+
+func (f *fixture) claimNames(t *testing.T) []string {
+	t.Helper()
+	list, err := f.ext.ExtensionsV1beta1().SandboxClaims(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range list.Items {
+		names = append(names, c.Name)
+	}
+	return names
+}
+
+// TestRunAllOK: a healthy cluster passes every check, in order, including
+// the router reached all three ways and a probe through the router.
+func TestRunAllOK(t *testing.T) {
+	srv := routerPodServer(t, http.StatusOK)
+	f := healthy(t, routerObjects(ns)...)
+	f.portForwardTo(t, srv)
+	r, routerURL := dataPlane(t)
+	f.gatewayAt(t, routerURL)
+	created := f.probeClaims(nil)
+	results := f.run(t, Options{
+		Session: session.Options{Router: router.Options{URL: routerURL, Gateway: "gw", GatewayTimeout: time.Minute}, ServerPort: 8888},
+		Probe:   true,
+	})
+	want := []string{"api ok", "agent-sandbox-apis ok", "controller ok", "templates-and-pools ok", "router ok", "gateway ok", "router-url ok", "access ok", "probe ok"}
+	if got := verdicts(results); !reflect.DeepEqual(got, want) {
+		t.Fatalf("verdicts %q\nwant     %q\n%+v", got, want, results)
+	}
+	if Failed(results) {
+		t.Error("Failed with every check ok")
+	}
+	details := map[string]string{
+		CheckAPI:        srv.URL + ", Kubernetes v1.33.1",
+		CheckAPIs:       "served: sandboxes.agents.x-k8s.io/v1beta1, sandboxclaims.extensions.agents.x-k8s.io/v1beta1, sandboxtemplates.extensions.agents.x-k8s.io/v1beta1, sandboxwarmpools.extensions.agents.x-k8s.io/v1beta1",
+		CheckController: "it reconciles warm pools (pool python: 2/2 ready)",
+		CheckPools:      "1 template(s); pools ready/desired: python 2/2",
+		CheckRouter:     "healthy, by port-forward to pod team/router-0",
+		CheckGateway:    "healthy, by gateway team/gw at " + routerURL.Host,
+		CheckRouterURL:  "healthy, by router " + routerURL.String(),
+		CheckAccess:     "in namespace team you may do all 7 things the verbs need",
+	}
+	for _, res := range results {
+		if want, ok := details[res.Check]; ok && res.Detail != want {
+			t.Errorf("%s: detail %q\nwant %q", res.Check, res.Detail, want)
+		}
+	}
+	probeDetail := regexp.MustCompile("^pool python: Ready in [0-9.]+[µnm]?s, `true` ran in [0-9.]+[µnm]?s, deleted in [0-9.]+[µnm]?s$")
+	if d := find(t, results, CheckProbe).Detail; !probeDetail.MatchString(d) {
+		t.Errorf("probe detail %q", d)
+	}
+	// The probe claimed from the pool, labelled and with a TTL, ran `true`
+	// in its sandbox and left nothing behind.
+	if len(*created) != 1 {
+		t.Fatalf("probe created %d claims", len(*created))
+	}
+	c := (*created)[0]
+	if c.Spec.WarmPoolRef.Name != "python" || c.Labels["kubectl-sandbox/doctor"] != "true" || c.Spec.Lifecycle == nil ||
+		!c.Spec.Lifecycle.ShutdownTime.Time.Equal(testNow.Add(10*time.Minute)) {
+		t.Errorf("probe claim %+v", c)
+	}
+	var executed bool
+	for _, req := range r.Requests() {
+		if req.Path == "/execute" && req.Header.Get("X-Sandbox-ID") == "sb-probe" && req.Header.Get("X-Sandbox-Port") == "8888" {
+			executed = true
+		}
+	}
+	if !executed {
+		t.Errorf("the probe ran nothing in sb-probe: %+v", r.Requests())
+	}
+	if left := f.claimNames(t); len(left) != 0 {
+		t.Errorf("the probe left claims %v", left)
+	}
+	wantReviews := []string{"create sandboxclaims", "delete sandboxclaims", "list sandboxclaims", "patch sandboxes", "get pods", "get pods/log", "create pods/portforward"}
+	if !reflect.DeepEqual(f.reviews, wantReviews) {
+		t.Errorf("reviews %q, want %q", f.reviews, wantReviews)
+	}
+	<-srv.Ended // the router check closed its port-forward
+}
+
+// TestRunDefaultRouterNeedsItsService: without a router Service in the
+// namespace or agent-sandbox-system, the router check fails and says where
+// it looked; the rest still runs.
+func TestRunDefaultRouterNeedsItsService(t *testing.T) {
+	f := healthy(t)
+	results := f.run(t, Options{})
+	want := []string{"api ok", "agent-sandbox-apis ok", "controller ok", "templates-and-pools ok", "router fail unreachable-port-forward", "access ok"}
+	if got := verdicts(results); !reflect.DeepEqual(got, want) {
+		t.Fatalf("verdicts %q\nwant     %q", got, want)
+	}
+	if d := find(t, results, CheckRouter).Detail; d != "cannot port-forward to the sandbox router: no service sandbox-router-svc in namespace team, no service sandbox-router-svc in namespace agent-sandbox-system" {
+		t.Errorf("router detail %q", d)
+	}
+	if !Failed(results) {
+		t.Error("not Failed with the router check failed")
+	}
+	// --router-namespace: only that namespace is searched.
+	results = f.run(t, Options{Session: session.Options{Router: router.Options{Namespace: "routers"}}})
+	if r := find(t, results, CheckRouter); r.Problem != "unreachable-port-forward" ||
+		r.Detail != "cannot port-forward to the sandbox router: no service sandbox-router-svc in namespace routers" {
+		t.Errorf("router %+v", r)
+	}
+}
+
+func TestRunRouterPortForwardUnhealthy(t *testing.T) {
+	srv := routerPodServer(t, http.StatusServiceUnavailable)
+	f := healthy(t, routerObjects(router.DefaultNamespace)...)
+	f.portForwardTo(t, srv)
+	r := find(t, f.run(t, Options{}), CheckRouter)
+	if r.Status != Fail || r.Problem != "unhealthy-port-forward" ||
+		r.Detail != "by port-forward to pod agent-sandbox-system/router-0: /healthz answered 503 Service Unavailable" {
+		t.Errorf("router %+v", r)
+	}
+	<-srv.Ended
+}
+
+func TestRunAPIUnreachable(t *testing.T) {
+	f := healthy(t)
+	f.disco.PrependReactor("get", "version", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
+	})
+	results := f.run(t, Options{Probe: true, Session: session.Options{Router: router.Options{URL: healthServer(t, http.StatusOK)}}})
+	want := []Result{{Check: CheckAPI, Status: Fail, Detail: "dial tcp 127.0.0.1:6443: connect: connection refused", Problem: "unreachable"}}
+	for i := range results {
+		results[i].Took = 0
+	}
+	if !reflect.DeepEqual(results, want) {
+		t.Errorf("results %+v\nwant %+v", results, want)
+	}
+	if !Failed(results) {
+		t.Error("not Failed")
+	}
+	if n := len(f.ext.Actions()) + len(f.core.Actions()) + len(f.authz.Actions()); n != 0 {
+		t.Errorf("%d API calls after the API server was found unreachable", n)
+	}
+}
+
+func TestRunMissingAPIs(t *testing.T) {
+	tests := []struct {
+		name      string
+		resources []*metav1.APIResourceList
+		detail    string
+	}{
+		{"no extensions group", allAPIs()[:1],
+			"not served: sandboxclaims.extensions.agents.x-k8s.io/v1beta1, sandboxtemplates.extensions.agents.x-k8s.io/v1beta1, sandboxwarmpools.extensions.agents.x-k8s.io/v1beta1"},
+		{"nothing", nil,
+			"not served: sandboxes.agents.x-k8s.io/v1beta1, sandboxclaims.extensions.agents.x-k8s.io/v1beta1, sandboxtemplates.extensions.agents.x-k8s.io/v1beta1, sandboxwarmpools.extensions.agents.x-k8s.io/v1beta1"},
+		{"a group without one resource", []*metav1.APIResourceList{
+			{GroupVersion: "agents.x-k8s.io/v1beta1", APIResources: []metav1.APIResource{{Name: "sandboxes/status"}}}, allAPIs()[1]},
+			"not served: sandboxes.agents.x-k8s.io/v1beta1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := healthy(t)
+			f.disco.Resources = tt.resources
+			results := f.run(t, Options{Probe: true})
+			want := []string{"api ok", "agent-sandbox-apis fail missing-apis", "controller skip", "templates-and-pools skip",
+				"router fail unreachable-port-forward", "access ok", "probe skip"}
+			if got := verdicts(results); !reflect.DeepEqual(got, want) {
+				t.Fatalf("verdicts %q\nwant     %q", got, want)
+			}
+			if d := find(t, results, CheckAPIs).Detail; d != tt.detail {
+				t.Errorf("detail %q\nwant   %q", d, tt.detail)
+			}
+			for _, c := range []string{CheckController, CheckPools, CheckProbe} {
+				if d := find(t, results, c).Detail; d != "needs the agent-sandbox APIs" {
+					t.Errorf("%s: detail %q", c, d)
+				}
+			}
+			if len(f.ext.Actions()) != 0 {
+				t.Errorf("agent-sandbox API calls without the APIs: %v", f.ext.Actions())
+			}
+		})
+	}
+}
+
+func listFails(f *k8stesting.Fake, resource string) {
+	f.PrependReactor("list", resource, func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "extensions.agents.x-k8s.io", Resource: resource}, "", errors.New("no"))
+	})
+}
+
+func TestCheckController(t *testing.T) {
+	observed := pool("python", "python", 0, 0)
+	observed.Status.ObservedGeneration = 1
+	readyCond := metav1.Condition{Type: claims.ConditionReady, Status: metav1.ConditionFalse, Reason: "SandboxNotReady"}
+	tests := []struct {
+		name    string
+		objs    []runtime.Object
+		fail    string // a resource whose list fails
+		status  Status
+		problem string
+		detail  string
+	}{
+		{name: "a pool with ready sandboxes", objs: []runtime.Object{unreconciled("a", 1, time.Hour), pool("b", "python", 3, 1)},
+			status: OK, detail: "it reconciles warm pools (pool b: 1/3 ready)"},
+		{name: "an observed pool, empty", objs: []runtime.Object{observed},
+			status: OK, detail: "it reconciles warm pools (pool python: 0/0 ready)"},
+		{name: "a claim with a Ready condition", objs: []runtime.Object{unreconciled("a", 1, time.Hour), claimWith("c0"), claimWith("c1", readyCond)},
+			status: OK, detail: "it reconciles claims (sandboxclaim c1 has a Ready condition)"},
+		{name: "stale pools", objs: []runtime.Object{unreconciled("a", 1, 2*time.Minute), unreconciled("b", 2, time.Hour), unreconciled("c", 1, 30*time.Second), claimWith("c0")},
+			status: Fail, problem: "not-reconciling", detail: "2 warm pool(s) older than a minute have no status"},
+		{name: "a young pool", objs: []runtime.Object{unreconciled("a", 1, 30*time.Second)},
+			status: Warn, problem: "unknown", detail: "no pool or claim in namespace team to judge by"},
+		{name: "an old pool of no replicas", objs: []runtime.Object{unreconciled("a", 0, time.Hour)},
+			status: Warn, problem: "unknown", detail: "no pool or claim in namespace team to judge by"},
+		{name: "nothing to judge by", status: Warn, problem: "unknown", detail: "no pool or claim in namespace team to judge by"},
+		{name: "pools cannot be listed", fail: "sandboxwarmpools",
+			status: Fail, problem: "api-error", detail: "listing sandboxwarmpools: sandboxwarmpools.extensions.agents.x-k8s.io is forbidden: no"},
+		{name: "claims cannot be listed", fail: "sandboxclaims",
+			status: Fail, problem: "api-error", detail: "listing sandboxclaims: sandboxclaims.extensions.agents.x-k8s.io is forbidden: no"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, tt.objs...)
+			if tt.fail != "" {
+				listFails(&f.ext.Fake, tt.fail)
+			}
+			r := checkController(context.Background(), f.clients, Options{Namespace: ns, Now: now})
+			want := Result{Status: tt.status, Problem: tt.problem, Detail: tt.detail}
+			if r != want {
+				t.Errorf("got  %+v\nwant %+v", r, want)
+			}
+		})
+	}
+	// Through Run, a stale pool fails the controller check.
+	f := newFixture(t, template("python"), unreconciled("python", 1, 2*time.Minute))
+	if r := find(t, f.run(t, Options{}), CheckController); r.Status != Fail || r.Problem != "not-reconciling" {
+		t.Errorf("controller %+v", r)
+	}
+}
+
+func TestCheckPools(t *testing.T) {
+	tests := []struct {
+		name    string
+		objs    []runtime.Object
+		pool    string
+		fail    string
+		status  Status
+		problem string
+		detail  string
+	}{
+		{name: "full pools", objs: []runtime.Object{template("python"), template("go"), pool("python", "python", 2, 2), pool("go", "go", 0, 0)},
+			status: OK, detail: "2 template(s); pools ready/desired: go 0/0, python 2/2"},
+		{name: "the pool asked for", objs: []runtime.Object{template("python"), pool("python", "python", 2, 2)}, pool: "python",
+			status: OK, detail: "1 template(s); pools ready/desired: python 2/2"},
+		{name: "a pool filling", objs: []runtime.Object{template("python"), pool("b", "python", 2, 2), pool("a", "python", 2, 1), pool("c", "python", 3, 0)},
+			status: Warn, problem: "pools-filling", detail: "1 template(s); pools ready/desired: a 1/2, b 2/2, c 0/3 (not full: a, c)"},
+		{name: "a pool with a missing template", objs: []runtime.Object{template("python"), pool("python", "python", 1, 1), pool("old", "gone", 1, 0)},
+			status: Fail, problem: "missing-template", detail: "pool old names missing template gone; 1 template(s); pools ready/desired: old 0/1, python 1/1"},
+		{name: "no pools", objs: []runtime.Object{template("python")},
+			status: Fail, problem: "no-pools", detail: "1 template(s), no sandboxwarmpool in namespace team"},
+		{name: "no such pool", objs: []runtime.Object{template("python"), pool("python", "python", 2, 2)}, pool: "nope",
+			status: Fail, problem: "no-such-pool", detail: `no sandboxwarmpool "nope"; 1 template(s); pools ready/desired: python 2/2`},
+		{name: "templates cannot be listed", fail: "sandboxtemplates",
+			status: Fail, problem: "api-error", detail: "listing sandboxtemplates: sandboxtemplates.extensions.agents.x-k8s.io is forbidden: no"},
+		{name: "pools cannot be listed", fail: "sandboxwarmpools",
+			status: Fail, problem: "api-error", detail: "listing sandboxwarmpools: sandboxwarmpools.extensions.agents.x-k8s.io is forbidden: no"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, tt.objs...)
+			if tt.fail != "" {
+				listFails(&f.ext.Fake, tt.fail)
+			}
+			r := checkPools(context.Background(), f.clients, Options{Namespace: ns, Pool: tt.pool, Now: now})
+			want := Result{Status: tt.status, Problem: tt.problem, Detail: tt.detail}
+			if r != want {
+				t.Errorf("got  %+v\nwant %+v", r, want)
+			}
+		})
+	}
+	// Through Run, with --pool.
+	f := healthy(t)
+	if r := find(t, f.run(t, Options{Pool: "nope"}), CheckPools); r.Status != Fail || r.Problem != "no-such-pool" {
+		t.Errorf("pools %+v", r)
+	}
+}
+
+func TestRunRouterURL(t *testing.T) {
+	f := healthy(t)
+	down := healthServer(t, http.StatusServiceUnavailable)
+	r := find(t, f.run(t, Options{Session: session.Options{Router: router.Options{URL: down}}}), CheckRouterURL)
+	want := Result{Check: CheckRouterURL, Status: Fail, Problem: "unhealthy-url", Detail: "by router " + down.String() + ": /healthz answered 503 Service Unavailable"}
+	r.Took = 0
+	if r != want {
+		t.Errorf("got  %+v\nwant %+v", r, want)
+	}
+	t.Run("nothing listens", func(t *testing.T) {
+		srv := httptest.NewServer(http.NotFoundHandler())
+		u, _ := url.Parse(srv.URL)
+		srv.Close()
+		r := checkRouter(context.Background(), f.clients, ns, router.Options{URL: u}, "url")
+		if r.Status != Fail || r.Problem != "unhealthy-url" || !strings.HasPrefix(r.Detail, "by router "+u.String()+": ") || !strings.Contains(r.Detail, "connection refused") {
+			t.Errorf("got %+v", r)
+		}
+	})
+	t.Run("a CA bundle that is not PEM", func(t *testing.T) {
+		r := checkRouter(context.Background(), f.clients, ns, router.Options{URL: healthServer(t, http.StatusOK), CAData: []byte("not PEM")}, "url")
+		want := Result{Status: Fail, Problem: "unreachable-url", Detail: "the router CA bundle holds no PEM certificate"}
+		if r != want {
+			t.Errorf("got  %+v\nwant %+v", r, want)
+		}
+	})
+}
+
+func TestRunGateway(t *testing.T) {
+	f := healthy(t)
+	r := find(t, f.run(t, Options{Session: session.Options{Router: router.Options{Gateway: "gw", GatewayTimeout: time.Minute}}}), CheckGateway)
+	if r.Status != Fail || r.Problem != "unreachable-gateway" || r.Detail != `gateway "gw" not found in namespace "team"` {
+		t.Errorf("gateway %+v", r)
+	}
+	f.gatewayAt(t, healthServer(t, http.StatusBadGateway))
+	r = find(t, f.run(t, Options{Session: session.Options{Router: router.Options{Gateway: "gw", GatewayTimeout: time.Minute}}}), CheckGateway)
+	if r.Status != Fail || r.Problem != "unhealthy-gateway" || !strings.HasSuffix(r.Detail, ": /healthz answered 502 Bad Gateway") {
+		t.Errorf("gateway %+v", r)
+	}
+}
+
+func TestCheckAccess(t *testing.T) {
+	tests := []struct {
+		name    string
+		denied  []string
+		status  Status
+		problem string
+		detail  string
+	}{
+		{name: "all allowed", status: OK, detail: "in namespace team you may do all 7 things the verbs need"},
+		{name: "one verb denied", denied: []string{"create pods/portforward"}, status: Fail, problem: "denied",
+			detail: "in namespace team you may not: create pods/portforward (for the router's port-forward, sandboxd, port-forward)"},
+		{name: "two denied", denied: []string{"patch sandboxes", "get pods/log"}, status: Fail, problem: "denied",
+			detail: "in namespace team you may not: patch sandboxes (for suspend, resume); get pods/log (for logs)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := healthy(t)
+			for _, d := range tt.denied {
+				f.denied[d] = true
+			}
+			results := f.run(t, Options{})
+			r := find(t, results, CheckAccess)
+			r.Check, r.Took = "", 0
+			want := Result{Status: tt.status, Problem: tt.problem, Detail: tt.detail}
+			if r != want {
+				t.Errorf("got  %+v\nwant %+v", r, want)
+			}
+		})
+	}
+	t.Run("reviews fail", func(t *testing.T) {
+		f := healthy(t)
+		f.authz.PrependReactor("create", "selfsubjectaccessreviews", func(k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, errors.New("the server is busy")
+		})
+		r := checkAccess(context.Background(), f.clients, ns)
+		if r.Status != Warn || r.Problem != "review-failed" ||
+			!strings.HasPrefix(r.Detail, "could not ask: create sandboxclaims: the server is busy; delete sandboxclaims: the server is busy;") {
+			t.Errorf("got %+v", r)
+		}
+	})
+	t.Run("a denial outweighs failed reviews", func(t *testing.T) {
+		f := healthy(t)
+		f.authz.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			if a.(k8stesting.CreateAction).GetObject().(*authzv1.SelfSubjectAccessReview).Spec.ResourceAttributes.Verb == "list" {
+				return true, nil, errors.New("the server is busy")
+			}
+			return false, nil, nil
+		})
+		f.denied["delete sandboxclaims"] = true
+		r := checkAccess(context.Background(), f.clients, ns)
+		if r.Status != Fail || r.Problem != "denied" || r.Detail != "in namespace team you may not: delete sandboxclaims (for delete, run)" {
+			t.Errorf("got %+v", r)
+		}
+	})
+	t.Run("no authorization client", func(t *testing.T) {
+		f := healthy(t)
+		f.clients.Authz = nil
+		if r := checkAccess(context.Background(), f.clients, ns); r != (Result{Status: Skip, Detail: "no authorization client"}) {
+			t.Errorf("got %+v", r)
+		}
+	})
+}
+
+func TestFailed(t *testing.T) {
+	for _, tc := range []struct {
+		statuses []Status
+		want     bool
+	}{
+		{nil, false},
+		{[]Status{OK, Warn, Skip}, false},
+		{[]Status{OK, Fail, OK}, true},
+		{[]Status{Fail}, true},
+	} {
+		var results []Result
+		for _, s := range tc.statuses {
+			results = append(results, Result{Status: s})
+		}
+		if got := Failed(results); got != tc.want {
+			t.Errorf("Failed(%v) = %v, want %v", tc.statuses, got, tc.want)
+		}
+	}
+}
+
+func TestProbePool(t *testing.T) {
+	tests := []struct {
+		name string
+		objs []runtime.Object
+		pool string
+		fail bool
+		want string
+		err  string
+	}{
+		{name: "the most ready sandboxes", objs: []runtime.Object{pool("a", "t", 2, 1), pool("b", "t", 5, 3), pool("c", "t", 1, 0)}, want: "b"},
+		{name: "ties go to the first name", objs: []runtime.Object{pool("z", "t", 3, 3), pool("m", "t", 3, 3), pool("q", "t", 1, 1)}, want: "m"},
+		{name: "empty pools count", objs: []runtime.Object{pool("cold", "t", 0, 0)}, want: "cold"},
+		{name: "--pool, without listing", pool: "mine", fail: true, want: "mine"},
+		{name: "no pools", err: "no sandboxwarmpool in namespace team to probe"},
+		{name: "pools cannot be listed", fail: true, err: "sandboxwarmpools.extensions.agents.x-k8s.io is forbidden: no"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, tt.objs...)
+			if tt.fail {
+				listFails(&f.ext.Fake, "sandboxwarmpools")
+			}
+			got, err := probePool(context.Background(), f.clients, Options{Namespace: ns, Pool: tt.pool})
+			gotErr := ""
+			if err != nil {
+				gotErr = err.Error()
+			}
+			if got != tt.want || gotErr != tt.err {
+				t.Errorf("got %q, %q; want %q, %q", got, gotErr, tt.want, tt.err)
+			}
+		})
+	}
+}
+
+// TestProbeFailures: each step of the probe that fails is named, and the
+// probe's claim is not left behind.
+func TestProbeFailures(t *testing.T) {
+	t.Run("no pool to probe", func(t *testing.T) {
+		f := newFixture(t)
+		r := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now})
+		want := Result{Status: Fail, Problem: "no-probe-pool", Detail: "no sandboxwarmpool in namespace team to probe"}
+		if r != want {
+			t.Errorf("got  %+v\nwant %+v", r, want)
+		}
+	})
+	t.Run("the claim fails", func(t *testing.T) {
+		f := healthy(t)
+		f.probeClaims(func(c *extv1beta1.SandboxClaim) {
+			c.Status.Conditions = []metav1.Condition{{Type: claims.ConditionReady, Status: metav1.ConditionFalse, Reason: "TemplateNotFound", Message: "gone"}}
+			c.Status.SandboxStatus.Name = ""
+		})
+		r := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now, ProbeTimeout: time.Minute})
+		want := Result{Status: Fail, Problem: "probe-claim",
+			Detail: `claim on pool python: sandboxclaim "sandbox-claim-probe" failed: TemplateNotFound: gone (sandboxclaim "sandbox-claim-probe" was deleted)`}
+		if r != want {
+			t.Errorf("got  %+v\nwant %+v", r, want)
+		}
+		if left := f.claimNames(t); len(left) != 0 {
+			t.Errorf("claims left %v", left)
+		}
+	})
+	t.Run("the claim does not become Ready in time", func(t *testing.T) {
+		f := healthy(t)
+		f.probeClaims(func(c *extv1beta1.SandboxClaim) { c.Status = extv1beta1.SandboxClaimStatus{} })
+		r := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now, ProbeTimeout: 50 * time.Millisecond})
+		if r.Status != Fail || r.Problem != "probe-claim" ||
+			r.Detail != `claim on pool python: timed out after 50ms waiting for sandboxclaim "sandbox-claim-probe" to become Ready (sandboxclaim "sandbox-claim-probe" was deleted)` {
+			t.Errorf("got %+v", r)
+		}
+	})
+	t.Run("the command fails", func(t *testing.T) {
+		f := healthy(t)
+		f.probeClaims(nil)
+		r, u := dataPlane(t)
+		r.Exec = func(id string, argv []string) (string, string, int) { return "", "no shell here\n", 127 }
+		res := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now, Pool: "python",
+			Session: session.Options{Router: router.Options{URL: u}, ServerPort: 8888}})
+		detail := regexp.MustCompile("^sandbox sb-probe Ready in [0-9.]+[µnm]?s, then: `true` exited 127: no shell here$")
+		if res.Status != Fail || res.Problem != "probe-exec" || !detail.MatchString(res.Detail) {
+			t.Errorf("got %+v", res)
+		}
+		if left := f.claimNames(t); len(left) != 0 {
+			t.Errorf("claims left %v", left)
+		}
+	})
+	t.Run("the router cannot be reached", func(t *testing.T) {
+		f := healthy(t)
+		f.probeClaims(nil)
+		res := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now})
+		if res.Status != Fail || res.Problem != "probe-exec" || !strings.Contains(res.Detail, "then: cannot port-forward to the sandbox router: no service sandbox-router-svc in namespace team") {
+			t.Errorf("got %+v", res)
+		}
+		if left := f.claimNames(t); len(left) != 0 {
+			t.Errorf("claims left %v", left)
+		}
+	})
+	t.Run("the claim cannot be deleted", func(t *testing.T) {
+		f := healthy(t)
+		f.probeClaims(nil)
+		f.ext.PrependReactor("delete", "sandboxclaims", func(k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "extensions.agents.x-k8s.io", Resource: "sandboxclaims"}, "sandbox-claim-probe", errors.New("no"))
+		})
+		_, u := dataPlane(t)
+		res := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now, Session: session.Options{Router: router.Options{URL: u}, ServerPort: 8888}})
+		want := Result{Status: Fail, Problem: "probe-delete",
+			Detail: `deleting the probe's claim sandbox-claim-probe: deleting sandboxclaim "sandbox-claim-probe": sandboxclaims.extensions.agents.x-k8s.io "sandbox-claim-probe" is forbidden: no`}
+		if res != want {
+			t.Errorf("got  %+v\nwant %+v", res, want)
+		}
+	})
+}
