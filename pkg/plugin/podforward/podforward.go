@@ -36,6 +36,11 @@ func quietLogger(l logr.Logger) logr.Logger {
 
 type cappedSink struct{ logr.LogSink }
 
+// Init does nothing: the wrapped sink was initialised when its logger was
+// made (initialising it again would change klog's global call depth, racing
+// with forwards that log).
+func (s cappedSink) Init(logr.RuntimeInfo) {}
+
 func (s cappedSink) Enabled(level int) bool {
 	return level <= maxLogLevel && s.LogSink.Enabled(level)
 }

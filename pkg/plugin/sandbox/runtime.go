@@ -119,7 +119,8 @@ func Exec(ctx context.Context, rt Runtime, cmd Command, timeout time.Duration) (
 	}
 	res, err := rt.Execute(ctx, cmd)
 	if err != nil && errors.Is(context.Cause(ctx), errCommandTimeout) {
-		return nil, &CommandTimeoutError{After: timeout}
+		_, stopped := rt.(Streamer) // a streaming runtime kills what it gives up on
+		return nil, &CommandTimeoutError{After: timeout, Stopped: stopped}
 	}
 	return res, err
 }

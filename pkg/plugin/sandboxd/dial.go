@@ -131,7 +131,10 @@ func Dial(ctx context.Context, clients *kube.Clients, ns, pod string, ports Port
 		return nil, err
 	}
 	rest := &url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(fw.Local[1])}
-	httpClient := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16}}
+	httpClient := &http.Client{
+		Transport:     &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	c := &Conn{Client: New(conn, rest, httpClient, ns+"/"+name), grpc: conn, fw: fw}
 	if err := c.Health(ctx); err != nil {
 		c.Close()

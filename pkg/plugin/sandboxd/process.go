@@ -83,10 +83,26 @@ func (c *Client) Stream(ctx context.Context, cmd sandbox.Command, s sandbox.Stre
 	if s.TTY != nil {
 		req.Pty = &processv1.PTY{Cols: uint32(s.TTY.Cols), Rows: uint32(s.TTY.Rows)}
 	}
-	sctx, cancel := context.WithCancel(ctx)
+	// The stream does not carry ctx's deadline to sandboxd (which could end
+	// the stream first, leaving the process group alive): when ctx ends,
+	// the process group is killed, then the stream is cancelled.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	// Control calls outlive ctx: the kill of a cancelled command needs one.
+	ctl := context.WithoutCancel(ctx)
+	var started atomic.Pointer[process]
+	stopKill := context.AfterFunc(ctx, func() {
+		if p := started.Load(); p != nil {
+			p.kill(ctl)
+		}
+		cancel()
+	})
+	defer stopKill()
 	stream, err := c.proc.Start(sctx, req)
 	if err != nil {
+		if ctx.Err() != nil {
+			return 0, context.Cause(ctx)
+		}
 		return 0, &ProcessError{Op: "start", Err: err}
 	}
 	first, err := stream.Recv()
@@ -100,8 +116,12 @@ func (c *Client) Stream(ctx context.Context, cmd sandbox.Command, s sandbox.Stre
 		return 0, fmt.Errorf("start: sandboxd did not begin with the process id")
 	}
 	p := &process{c: c, id: first.GetInit().GetProcessId(), done: make(chan struct{})}
-	// Control calls outlive ctx: the kill of a cancelled command needs one.
-	ctl := context.WithoutCancel(ctx)
+	started.Store(p)
+	if ctx.Err() != nil {
+		// ctx ended before the process id came: kill it now.
+		p.kill(ctl)
+		return 0, context.Cause(ctx)
+	}
 	var wg sync.WaitGroup
 	defer func() {
 		close(p.done)
@@ -121,8 +141,7 @@ func (c *Client) Stream(ctx context.Context, cmd sandbox.Command, s sandbox.Stre
 		ev, err := stream.Recv()
 		if err != nil {
 			if ctx.Err() != nil {
-				p.kill(ctl)
-				return 0, context.Cause(ctx)
+				return 0, context.Cause(ctx) // killed by the AfterFunc
 			}
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
