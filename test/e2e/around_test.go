@@ -414,7 +414,7 @@ spec: {warmPoolRef: {name: e2e-no-such-pool-either}}
 		{[]string{"proxy", pending, "80"}, `error: sandboxclaim "` + pending + `" is not Ready`},
 		{[]string{"port-forward", c, "70000"}, `error: invalid port "70000"`},
 		{[]string{"proxy", c, "0"}, `error: invalid port "0": must be 1-65535`},
-		{[]string{"port-forward", c, fmt.Sprintf("%d:9123", busyPort)}, "error: "},
+		{[]string{"port-forward", c, fmt.Sprintf("%d:9123", busyPort)}, fmt.Sprintf("error: port-forward to pod default/%s: Unable to listen on port %d: ", jsonpath(t, c, "{.status.sandbox.name}"), busyPort)},
 		{[]string{"proxy", c, "9123", "--port", fmt.Sprint(busyPort)}, fmt.Sprintf("error: listening on 127.0.0.1:%d: ", busyPort)},
 		{[]string{"extend", c, "--ttl", "-1h"}, "error: invalid --ttl -1h0m0s: it must be positive"},
 		{[]string{"logs", c, "-c", "nope"}, `error: container "nope" is not in pod`},

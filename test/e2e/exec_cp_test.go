@@ -25,6 +25,8 @@ const gatewayName = "external-http-gateway"
 // readyClaim creates a Ready claim for the test and deletes it afterwards.
 func readyClaim(t *testing.T, name string, extra ...string) string {
 	t.Helper()
+	// A claim of an earlier run may still be going.
+	Kubectl(t, "delete", "sandboxclaim", name, "--ignore-not-found").RunOrFail()
 	cleanupClaim(t, name)
 	Sandbox(t, append([]string{"create", name, "--pool", "python"}, extra...)...).RunOrFail()
 	return name

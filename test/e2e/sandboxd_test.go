@@ -30,6 +30,7 @@ import (
 // deletes it afterwards.
 func sandboxdClaim(t *testing.T, name string, extra ...string) string {
 	t.Helper()
+	Kubectl(t, "delete", "sandboxclaim", name, "--ignore-not-found").RunOrFail()
 	cleanupClaim(t, name)
 	Sandbox(t, append([]string{"create", name, "--pool", "sandboxd"}, extra...)...).RunOrFail()
 	return name

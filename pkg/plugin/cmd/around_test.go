@@ -119,11 +119,10 @@ func TestParsePortSpec(t *testing.T) {
 	}
 }
 
-func TestListenAddr(t *testing.T) {
-	for in, want := range map[string]string{"localhost": "127.0.0.1", "0.0.0.0": "0.0.0.0", "::1": "::1"} {
-		if got := listenAddr(in); got != want {
-			t.Errorf("listenAddr(%q) = %q, want %q", in, got, want)
-		}
+func TestExpandLocalhost(t *testing.T) {
+	got := expandLocalhost([]string{"0.0.0.0", "localhost"})
+	if len(got) < 2 || got[0] != "0.0.0.0" || got[1] != "127.0.0.1" || len(got) == 3 && got[2] != "::1" || len(got) > 3 {
+		t.Errorf("expandLocalhost = %q", got)
 	}
 }
 

@@ -122,13 +122,13 @@ func (o *PortForwardOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fw, err := podforward.Open(ctx, clients.Config, clients.Core, o.namespace, pod.Name, o.Addresses, o.ports)
+	fw, err := podforward.Open(ctx, clients.Config, clients.Core, o.namespace, pod.Name, expandLocalhost(o.Addresses), o.ports)
 	if err != nil {
 		return err
 	}
 	for i, local := range fw.Local {
-		for _, a := range o.Addresses {
-			fmt.Fprintf(o.Out, "Forwarding from %s -> %d\n", net.JoinHostPort(listenAddr(a), strconv.Itoa(local)), o.remote[i])
+		for _, a := range expandLocalhost(o.Addresses) {
+			fmt.Fprintf(o.Out, "Forwarding from %s -> %d\n", net.JoinHostPort(a, strconv.Itoa(local)), o.remote[i])
 		}
 	}
 	err = fw.Wait(ctx)
@@ -138,12 +138,23 @@ func (o *PortForwardOptions) Run(ctx context.Context) error {
 	return err
 }
 
-// listenAddr is how kubectl prints an address it listens on.
-func listenAddr(a string) string {
-	if a == "localhost" {
-		return "127.0.0.1"
+// expandLocalhost replaces localhost with its loopback addresses (::1 only
+// where IPv6 works), so that each must be listened on: a local port taken
+// on one of them is an error, not a forward on the other alone.
+func expandLocalhost(addresses []string) []string {
+	var out []string
+	for _, a := range addresses {
+		if a != "localhost" {
+			out = append(out, a)
+			continue
+		}
+		out = append(out, "127.0.0.1")
+		if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+			ln.Close()
+			out = append(out, "::1")
+		}
 	}
-	return a
+	return out
 }
 
 // runningPod is a claim's pod, which must be running.

@@ -146,6 +146,11 @@ func Open(ctx context.Context, cfg *rest.Config, core corev1client.CoreV1Interfa
 	case err := <-f.done:
 		stop()
 		f.stop = nil
+		if msg := strings.TrimSpace(errOut.String()); msg != "" {
+			// Why no port could be listened on, rather than client-go's
+			// summary.
+			return nil, fmt.Errorf("port-forward to pod %s/%s: %s", ns, pod, strings.ReplaceAll(msg, "\n", "; "))
+		}
 		return nil, fmt.Errorf("port-forward to pod %s/%s: %w", ns, pod, err)
 	case <-ctx.Done():
 		// The upgrade takes no context, and a server can sit on it for good:
@@ -153,6 +158,12 @@ func Open(ctx context.Context, cfg *rest.Config, core corev1client.CoreV1Interfa
 		// on its own once the upgrade returns.
 		stop()
 		return nil, ctx.Err()
+	}
+	// A port that could not be listened on is an error, even when others
+	// could (client-go only reports it).
+	if msg := strings.TrimSpace(errOut.String()); msg != "" {
+		f.Close()
+		return nil, fmt.Errorf("port-forward to pod %s/%s: %s", ns, pod, strings.ReplaceAll(msg, "\n", "; "))
 	}
 	got, err := fw.GetPorts()
 	if err != nil || len(got) != len(ports) {

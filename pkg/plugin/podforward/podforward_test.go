@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,9 +109,28 @@ func TestOpenFailsWhenTheLocalPortIsTaken(t *testing.T) {
 	defer taken.Close()
 	port := taken.Addr().(*net.TCPAddr).Port
 	_, err = Open(context.Background(), cfg, core, "team", "router-0", nil, []string{fmt.Sprintf("%d:8080", port)})
-	want := fmt.Sprintf("port-forward to pod team/router-0: unable to listen on any of the requested ports: [{%d 8080}]", port)
+	want := fmt.Sprintf("port-forward to pod team/router-0: Unable to listen on port %d: Listeners failed to create with the following errors: [unable to create listener: Error listen tcp4 127.0.0.1:%d: bind: address already in use]", port, port)
 	if err == nil || err.Error() != want {
 		t.Fatalf("error %v, want %q", err, want)
+	}
+	<-srv.Ended
+}
+
+// TestOpenFailsWhenOneOfTheLocalPortsIsTaken: client-go goes on with the
+// ports it could listen on; Open does not.
+func TestOpenFailsWhenOneOfTheLocalPortsIsTaken(t *testing.T) {
+	srv, _ := echoServer(t)
+	cfg, core := clientsFor(t, srv.URL)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	port := taken.Addr().(*net.TCPAddr).Port
+	_, err = Open(context.Background(), cfg, core, "team", "router-0", nil, []string{"0:8081", fmt.Sprintf("%d:8080", port)})
+	want := fmt.Sprintf("port-forward to pod team/router-0: Unable to listen on port %d: ", port)
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("error %v, want %q...", err, want)
 	}
 	<-srv.Ended
 }
