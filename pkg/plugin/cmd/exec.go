@@ -27,6 +27,7 @@ type ExecOptions struct {
 	Stdin, TTY  bool
 	Env         []string
 	Workdir     string
+	MaxOutput   int
 
 	claims    []string // before the --
 	argv      []string
@@ -84,6 +85,7 @@ at most 16 MiB of input, buffered, and -t is refused.`,
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Run in every Ready sandbox whose claim matches this label selector")
 	cmd.Flags().IntVar(&o.MaxParallel, "max-parallel", o.MaxParallel, "With -l, how many sandboxes run the command at once")
 	addStreamFlags(cmd, &o.Stdin, &o.TTY, &o.Env, &o.Workdir)
+	cmd.Flags().IntVar(&o.MaxOutput, "max-output", 0, "Keep at most this many bytes of stdout and of stderr each: the head and the tail, with a marker between (0: everything); -o json then says \"truncated\": true")
 	return cmd
 }
 
@@ -162,6 +164,9 @@ func (o *ExecOptions) Validate() error {
 	if o.Output != "" && o.Output != "json" {
 		return fmt.Errorf(`invalid --output %q: only "json" is supported`, o.Output)
 	}
+	if o.MaxOutput < 0 {
+		return errors.New("--max-output must not be negative")
+	}
 	if o.Timeout < 0 || o.MaxParallel < 1 {
 		return errors.New("--timeout must not be negative and --max-parallel must be at least 1")
 	}
@@ -194,12 +199,22 @@ func (o *ExecOptions) Run(ctx context.Context) error {
 	case o.TTY && !streams:
 		return errNoTerminal
 	case streams && o.Output == "":
-		return streamCommand(ctx, st, cmd, o.IOStreams, stdin, o.TTY, o.Timeout)
+		if o.MaxOutput == 0 {
+			return streamCommand(ctx, st, cmd, o.IOStreams, stdin, o.TTY, o.Timeout)
+		}
+		ios := o.IOStreams
+		stdout, stderr := sandbox.NewHeadTail(ios.Out, o.MaxOutput), sandbox.NewHeadTail(ios.ErrOut, o.MaxOutput)
+		ios.Out, ios.ErrOut = stdout, stderr
+		err := streamCommand(ctx, st, cmd, ios, stdin, o.TTY, o.Timeout)
+		_ = stdout.Close()
+		_ = stderr.Close()
+		return err
 	}
 	res, err := sandbox.Collect(ctx, rt, cmd, stdin, o.Timeout)
 	if err != nil {
 		return err
 	}
+	res = res.Trim(o.MaxOutput)
 	if err := printResult(o.IOStreams, o.Output, res); err != nil {
 		return err
 	}

@@ -25,7 +25,8 @@ type selectedResult struct {
 
 // runSelected runs the command on every Ready claim matching the selector,
 // at most MaxParallel at a time, over the session's one router connection.
-// Output lines carry a [claim] prefix; the exit code is the first non-zero
+// Output lines carry a [claim] prefix (with -o json: one JSON object per
+// sandbox per line, as each finishes); the exit code is the first non-zero
 // one in claim-name order.
 func (o *ExecOptions) runSelected(ctx context.Context, clients *kube.Clients, s *session.Session) error {
 	list, err := claims.List(ctx, clients.Ext, o.namespace, o.Selector)
@@ -53,8 +54,9 @@ func (o *ExecOptions) runSelected(ctx context.Context, clients *kube.Clients, s 
 	err = s.Each(ctx, ready, o.MaxParallel, func(ctx context.Context, c *extv1beta1.SandboxClaim, rt sandbox.Runtime) error {
 		r := selectedResult{Claim: c.Name}
 		prefix := "[" + c.Name + "] "
-		stdout := &prefixWriter{w: o.Out, prefix: prefix, mu: &out}
-		stderr := &prefixWriter{w: o.ErrOut, prefix: prefix, mu: &out}
+		lineOut := &prefixWriter{w: o.Out, prefix: prefix, mu: &out}
+		lineErr := &prefixWriter{w: o.ErrOut, prefix: prefix, mu: &out}
+		stdout, stderr := sandbox.NewHeadTail(lineOut, o.MaxOutput), sandbox.NewHeadTail(lineErr, o.MaxOutput)
 		var err error
 		if st, ok := rt.(sandbox.Streamer); ok && o.Output != "json" {
 			// Lines appear as the command prints them.
@@ -62,35 +64,37 @@ func (o *ExecOptions) runSelected(ctx context.Context, clients *kube.Clients, s 
 		} else {
 			var res *sandbox.Result
 			if res, err = sandbox.Collect(ctx, rt, cmd, nil, o.Timeout); err == nil {
-				r.Result = *res
+				r.Result = *res.Trim(o.MaxOutput)
 				if o.Output != "json" {
-					_, _ = io.WriteString(stdout, res.Stdout)
-					_, _ = io.WriteString(stderr, res.Stderr)
+					_, _ = io.WriteString(lineOut, r.Stdout)
+					_, _ = io.WriteString(lineErr, r.Stderr)
 				}
 			}
 		}
 		if err != nil {
 			r.Error, r.ExitCode = describeError(err, "exec"), 1
 		}
-		if o.Output != "json" {
-			stdout.Flush()
-			stderr.Flush()
+		if o.Output == "json" {
+			// One JSON object per line, as each sandbox finishes.
+			out.Lock()
+			err = json.NewEncoder(o.Out).Encode(r)
+			out.Unlock()
+		} else {
+			_ = stdout.Close()
+			_ = stderr.Close()
+			lineOut.Flush()
+			lineErr.Flush()
 			if r.Error != "" {
-				_, _ = io.WriteString(stderr, "error: "+r.Error+"\n")
+				_, _ = io.WriteString(lineErr, "error: "+r.Error+"\n")
 			}
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		results[index[c.Name]] = r
-		return nil
+		return err
 	})
 	if err != nil {
 		return err
-	}
-	if o.Output == "json" {
-		if err := json.NewEncoder(o.Out).Encode(results); err != nil {
-			return err
-		}
 	}
 	for _, r := range results {
 		if r.ExitCode != 0 {

@@ -78,6 +78,19 @@ type Result struct {
 	Stdout   string `json:"stdout"`
 	Stderr   string `json:"stderr"`
 	ExitCode int    `json:"exitCode"`
+	// Truncated says an output budget left bytes out (see Trim).
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// Trim keeps at most max bytes of each stream (head and tail, see Trim);
+// max <= 0 keeps everything.
+func (r *Result) Trim(max int) *Result {
+	out := *r
+	var a, b bool
+	out.Stdout, a = Trim(r.Stdout, max)
+	out.Stderr, b = Trim(r.Stderr, max)
+	out.Truncated = r.Truncated || a || b
+	return &out
 }
 
 // Entry is one directory entry.
