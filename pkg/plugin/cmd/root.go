@@ -103,6 +103,7 @@ func addVerbs(root *cobra.Command, f Factory, streams genericiooptions.IOStreams
 		NewCmdResume(f, streams),
 		NewCmdExtend(f, streams),
 		NewCmdDoctor(f, streams),
+		NewCmdMCP(f, streams),
 		NewCmdRun(f, streams),
 		NewCmdVersion(f, streams),
 	)

@@ -1,0 +1,178 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/mcp"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/version"
+)
+
+// MCPOptions serves the tools over MCP.
+type MCPOptions struct {
+	Router                     RouterFlags
+	HTTP                       string
+	AllowPools, AllowTemplates []string
+	AllowNamespace, Keep       bool
+	TTL, ReadyTimeout          time.Duration
+	MaxOutput, MaxReadBytes    int
+
+	namespace string
+	session   session.Options
+
+	Clients Factory
+	genericiooptions.IOStreams
+}
+
+// NewCmdMCP returns `kubectl sandbox mcp`.
+func NewCmdMCP(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &MCPOptions{Clients: f, IOStreams: streams, TTL: mcp.DefaultTTL, ReadyTimeout: mcp.DefaultReadyTimeout,
+		MaxOutput: mcp.DefaultMaxOutput, MaxReadBytes: mcp.DefaultMaxReadBytes}
+	cmd := &cobra.Command{
+		Use:   "mcp [--http ADDR]",
+		Short: "Serve sandboxes to AI agents over the Model Context Protocol",
+		Long: `Serve tools to create sandboxes, run commands, move files and delete them
+over the Model Context Protocol: on stdin and stdout, or with --http ADDR
+over the streamable HTTP transport (on loopback unless ADDR names a host).
+
+The tools act with your kubeconfig's identity, context and namespace: the
+cluster's RBAC decides what an agent may do. Every sandbox the server
+creates expires at --ttl and carries the label kubectl-sandbox/mcp-session;
+when the session ends (stdin closed, the client gone, SIGTERM) they are
+deleted, unless --keep.`,
+		Example: `  # For an MCP client's configuration: {"command": "kubectl", "args": ["sandbox", "mcp"]}
+  kubectl sandbox mcp
+
+  # Only the python pool, over HTTP on 127.0.0.1:8765 (endpoint /mcp)
+  kubectl sandbox mcp --http :8765 --allow-pool python`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.Router.AddFlags(cmd)
+	fs := cmd.Flags()
+	fs.StringVar(&o.HTTP, "http", "", "Serve the streamable HTTP transport on this address (HOST:PORT; :PORT means 127.0.0.1:PORT) instead of stdio")
+	fs.StringArrayVar(&o.AllowPools, "allow-pool", nil, "Allow claiming only from this pool (repeatable; with --allow-template, either may match)")
+	fs.StringArrayVar(&o.AllowTemplates, "allow-template", nil, "Allow claiming only pools of this template (repeatable)")
+	fs.BoolVar(&o.AllowNamespace, "allow-namespace", false, "Let tool calls name another namespace than the current one")
+	fs.BoolVar(&o.Keep, "keep", false, "Keep the sandboxes a session created when it ends")
+	fs.DurationVar(&o.TTL, "ttl", o.TTL, "Expiry of the sandboxes the server creates (a tool call may ask for less)")
+	fs.DurationVar(&o.ReadyTimeout, "ready-timeout", o.ReadyTimeout, "How long a created sandbox may take to become Ready")
+	fs.IntVar(&o.MaxOutput, "max-output", o.MaxOutput, "Default budget of a command's stdout and of its stderr, in bytes (head and tail kept; -1: everything)")
+	fs.IntVar(&o.MaxReadBytes, "max-read-bytes", o.MaxReadBytes, "Most bytes sandbox_read_file returns")
+	return cmd
+}
+
+// Complete reads the router flags and the namespace.
+func (o *MCPOptions) Complete() error {
+	var err error
+	o.session, o.namespace, err = o.Router.Complete(o.Clients)
+	return err
+}
+
+// Validate checks the flags; it makes no API calls.
+func (o *MCPOptions) Validate() error {
+	for _, p := range o.AllowPools {
+		if err := validateName("pool", p); err != nil {
+			return err
+		}
+	}
+	for _, t := range o.AllowTemplates {
+		if err := validateName("template", t); err != nil {
+			return err
+		}
+	}
+	switch {
+	case o.TTL <= 0:
+		return errors.New("--ttl must be positive: the server's sandboxes always expire")
+	case o.ReadyTimeout <= 0:
+		return errors.New("--ready-timeout must be positive")
+	case o.MaxOutput < -1 || o.MaxOutput == 0:
+		return errors.New("--max-output must be positive, or -1 for everything")
+	case o.MaxReadBytes <= 0:
+		return errors.New("--max-read-bytes must be positive")
+	}
+	if o.HTTP != "" {
+		host, port, err := net.SplitHostPort(o.HTTP)
+		if err != nil || port == "" {
+			return fmt.Errorf("invalid --http %q: use HOST:PORT or :PORT", o.HTTP)
+		}
+		if host == "" {
+			o.HTTP = net.JoinHostPort("127.0.0.1", port)
+		}
+	}
+	return nil
+}
+
+// Run serves until the client goes (stdio: end of input) or ctx ends, then
+// deletes what the sessions created.
+func (o *MCPOptions) Run(ctx context.Context) error {
+	clients, err := o.Clients.Clients()
+	if err != nil {
+		return err
+	}
+	srv := mcp.New(clients, mcp.Options{
+		Namespace: o.namespace, AllowNamespace: o.AllowNamespace, AllowPools: o.AllowPools, AllowTemplates: o.AllowTemplates,
+		TTL: o.TTL, Keep: o.Keep, MaxOutput: o.MaxOutput, MaxReadBytes: o.MaxReadBytes, ReadyTimeout: o.ReadyTimeout,
+		Session: o.session, Version: version.Get().Version, Describe: describeError, Now: clock,
+	})
+	m := srv.MCP()
+	if o.HTTP == "" {
+		err = m.Run(ctx, &sdk.IOTransport{Reader: io.NopCloser(o.In), Writer: nopWriteCloser{o.Out}})
+	} else {
+		err = o.serveHTTP(ctx, m)
+	}
+	if cerr := srv.Cleanup(); cerr != nil {
+		return errors.Join(err, cerr)
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return err
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+func (o *MCPOptions) serveHTTP(ctx context.Context, m *sdk.Server) error {
+	ln, err := net.Listen("tcp", o.HTTP)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", o.HTTP, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return m }, nil))
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
+	fmt.Fprintf(o.ErrOut, "Serving MCP on http://%s/mcp\n", ln.Addr())
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx)
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
