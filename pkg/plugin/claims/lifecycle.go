@@ -8,6 +8,11 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 
 	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
@@ -94,12 +99,70 @@ func (e *DeletedAfterError) Unwrap() error { return e.Err }
 // then removes its Sandbox, Pod and Service through owner references. With
 // dryRun the server only validates the deletion.
 func Delete(ctx context.Context, client extclient.Interface, ns, name string, dryRun bool) error {
+	_, _, err := DeleteOne(ctx, client, ns, name, dryRun)
+	return err
+}
+
+// DeleteOne deletes a claim as Delete does and says from the DELETE's
+// answer whether it is already gone (no finalizers held it). If not, rv is
+// the claim's resourceVersion in that answer: WaitGone watches from there.
+// rv is "" when the answer could not be read (then WaitGone lists).
+func DeleteOne(ctx context.Context, client extclient.Interface, ns, name string, dryRun bool) (gone bool, rv string, err error) {
 	policy := metav1.DeletePropagationBackground
 	opts := metav1.DeleteOptions{PropagationPolicy: &policy}
 	if dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	return client.ExtensionsV1beta1().SandboxClaims(ns).Delete(ctx, name, opts)
+	rc, ok := client.ExtensionsV1beta1().RESTClient().(*rest.RESTClient)
+	if !ok || rc == nil {
+		// A clientset without a REST client (a fake): no answer to read.
+		return false, "", client.ExtensionsV1beta1().SandboxClaims(ns).Delete(ctx, name, opts)
+	}
+	obj, err := rc.Delete().Namespace(ns).Resource("sandboxclaims").Name(name).Body(&opts).Do(ctx).Get()
+	if err != nil {
+		return false, "", err
+	}
+	switch o := obj.(type) {
+	case *metav1.Status:
+		return true, "", nil
+	case *extv1beta1.SandboxClaim:
+		// Deleted at once unless a finalizer holds it.
+		return len(o.Finalizers) == 0, o.ResourceVersion, nil
+	}
+	return false, "", nil
+}
+
+// WaitGone waits until a claim that DeleteOne deleted is gone: with rv, by
+// a watch from rv (no list first); without, as WaitFor(Deleted).
+func WaitGone(ctx context.Context, client extclient.Interface, ns, name, rv string, timeout time.Duration) error {
+	if rv == "" || rv == "0" {
+		_, err := WaitFor(ctx, client, ns, name, Deleted, timeout, nil)
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	sel := fields.OneTermEqualSelector("metadata.name", name).String()
+	claimsClient := client.ExtensionsV1beta1().SandboxClaims(ns)
+	lw := &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = sel
+			return claimsClient.Watch(ctx, o)
+		},
+	}
+	_, err := watchtools.Until(wctx, rv, lw, func(ev watch.Event) (bool, error) {
+		return ev.Type == watch.Deleted, nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return &InterruptedError{Name: name, For: Deleted.String()}
+	case wctx.Err() != nil:
+		return &TimeoutError{Name: name, For: Deleted.String(), After: timeout}
+	}
+	// The watch could not go on from rv (say, too old): list and watch.
+	_, err = WaitFor(ctx, client, ns, name, Deleted, timeout, nil)
+	return err
 }
 
 // DeleteOptions tune DeleteAll.
@@ -117,9 +180,10 @@ type DeleteOptions struct {
 // gone. Claims that do not exist are returned, not treated as errors; any
 // other API error stops it.
 func DeleteAll(ctx context.Context, client extclient.Interface, ns string, names []string, o DeleteOptions) (missing []string, err error) {
-	var deleted []string
+	var pending []string
+	from := map[string]string{}
 	for _, name := range names {
-		err := Delete(ctx, client, ns, name, o.DryRun)
+		gone, rv, err := DeleteOne(ctx, client, ns, name, o.DryRun)
 		switch {
 		case IsObjectNotFound(err):
 			missing = append(missing, name)
@@ -130,10 +194,25 @@ func DeleteAll(ctx context.Context, client extclient.Interface, ns string, names
 		if o.Deleted != nil {
 			o.Deleted(name)
 		}
-		deleted = append(deleted, name)
+		if !gone {
+			pending = append(pending, name)
+			from[name] = rv
+		}
 	}
 	if !o.Wait || o.DryRun {
 		return missing, nil
 	}
-	return missing, WaitForAll(ctx, client, ns, deleted, Deleted, o.Timeout, nil)
+	// Only the claims that the DELETE's answer did not show gone.
+	start := time.Now()
+	for _, name := range pending {
+		left := max(o.Timeout-time.Since(start), time.Nanosecond)
+		if err := WaitGone(ctx, client, ns, name, from[name], left); err != nil {
+			var te *TimeoutError
+			if errors.As(err, &te) {
+				te.After = o.Timeout
+			}
+			return missing, err
+		}
+	}
+	return missing, nil
 }

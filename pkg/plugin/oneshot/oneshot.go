@@ -129,8 +129,12 @@ func cleanup(ctx context.Context, clients *kube.Clients, c *extv1beta1.SandboxCl
 	base := context.WithoutCancel(ctx)
 	dctx, cancel := context.WithTimeout(base, claims.CleanupTimeout)
 	defer cancel()
-	if err := claims.Delete(dctx, clients.Ext, c.Namespace, c.Name, false); err != nil && !apierrors.IsNotFound(err) {
+	gone, rv, err := claims.DeleteOne(dctx, clients.Ext, c.Namespace, c.Name, false)
+	if err != nil && !apierrors.IsNotFound(err) {
 		return &claims.CleanupError{Name: c.Name, Err: err}
+	}
+	if gone || err != nil {
+		return nil // the DELETE's answer shows it gone
 	}
 	wctx, stopWait := context.WithCancel(base)
 	defer stopWait()
@@ -141,7 +145,7 @@ func cleanup(ctx context.Context, clients *kube.Clients, c *extv1beta1.SandboxCl
 		case <-wctx.Done():
 		}
 	}()
-	if _, err := claims.WaitFor(wctx, clients.Ext, c.Namespace, c.Name, claims.Deleted, claims.CleanupTimeout, nil); err != nil && wctx.Err() == nil {
+	if err := claims.WaitGone(wctx, clients.Ext, c.Namespace, c.Name, rv, claims.CleanupTimeout); err != nil && wctx.Err() == nil {
 		return &claims.CleanupError{Name: c.Name, Err: err}
 	}
 	return nil
