@@ -7,6 +7,11 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/hack/lib/tools.sh"
+# sandboxd (the upstream sandbox runtime daemon) is built with the others; a
+# cache folder without it is incomplete. Its pin is hack/tools/agent-sandbox,
+# whose go.mod and go.sum are part of the cache key (tools_key), as is this
+# script.
+TOOLS_BINARIES+=(sandboxd)
 
 bin="$(tools_bin_dir)"
 if tools_complete "$bin"; then
@@ -36,6 +41,8 @@ build k8s kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager 
 build etcd etcd go.etcd.io/etcd/server/v3
 build agent-sandbox agent-sandbox-controller sigs.k8s.io/agent-sandbox/cmd/agent-sandbox-controller
 build agent-sandbox sandbox-router sigs.k8s.io/agent-sandbox/sandbox-router/cmd
+build agent-sandbox sandboxd sigs.k8s.io/agent-sandbox/packages/sandboxd/cmd/sandboxd \
+  "-s -w -X sigs.k8s.io/agent-sandbox/internal/version.gitVersion=${AGENT_SANDBOX_VERSION}"
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok
 
 rm -rf "$bin"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts the local agent-sandbox cluster: etcd, kube-apiserver,
 # kube-controller-manager, the agent-sandbox controller, kwok, the sandbox
-# router, a Gateway, and the upstream python runtime for each sandbox pod.
+# router, a Gateway, and for each sandbox pod its runtime: the upstream python
+# runtime, or sandboxd in the pod's own network namespace (port-forwards to
+# those pods reach it through kwok PortForward objects).
 # Idempotent: when the cluster already runs it only re-runs the smoke check.
 # Writes _output/cluster/kubeconfig and _output/cluster/env.
 # If a step fails (or the script is interrupted) after the first process
@@ -77,12 +79,15 @@ KWOK_DIR="$(module_dir kwok sigs.k8s.io/kwok@v0.8.0)"
 if [ ! -d "$AS_DIR" ] || [ ! -d "$GW_DIR" ] || [ ! -d "$KWOK_DIR" ]; then
   die "module download failed"
 fi
+[ -x "$BIN/sandboxd" ] || die "no sandboxd in $BIN (hack/build-cluster-tools.sh)"
 step "building the pod runtime supervisor"
 log "building the pod runtime supervisor"
 (cd "$ROOT" && CGO_ENABLED=0 go build -o "$CLUSTER_DIR/bin/podruntime" ./test/cluster/podruntime)
 
 rm -rf "$CLUSTER_DIR/etcd" "$LOG_DIR" "$CLUSTER_DIR/pods"
-mkdir -p "$PID_DIR" "$LOG_DIR" "$JAIL" "$CLUSTER_DIR/pods" /app
+# /app and /workspace are the mount points of the pods' private folders
+# (python runtime and sandboxd): bubblewrap binds over them, on a read-only /.
+mkdir -p "$PID_DIR" "$LOG_DIR" "$JAIL" "$CLUSTER_DIR/pods" /app /workspace
 printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$JAIL/resolv.conf"
 step "creating the PKI"
 "$ROOT/hack/cluster/pki.sh" "$PKI"
@@ -118,6 +123,8 @@ wait_for "kube-apiserver" 60 kc get --raw /readyz
 step "3. CRDs"
 kc apply --server-side -f "$AS_DIR/k8s/crds/" >/dev/null
 kc apply --server-side -f "$GW_DIR/config/crd/standard/" >/dev/null
+# kwok's per-pod port-forward rules (it runs with --enable-crds=PortForward).
+kc apply --server-side -f "$KWOK_DIR/kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml" >/dev/null
 CA_B64=$(base64 -w0 <"$PKI/ca.crt")
 for crd in sandboxes.agents.x-k8s.io sandboxclaims.extensions.agents.x-k8s.io \
   sandboxtemplates.extensions.agents.x-k8s.io sandboxwarmpools.extensions.agents.x-k8s.io; do
@@ -142,7 +149,9 @@ start agent-sandbox-controller "$BIN/agent-sandbox-controller" --kubeconfig="$KU
   --webhook-cert-dir="$PKI/webhook" --metrics-bind-address=127.0.0.1:18080 \
   --health-probe-bind-address=127.0.0.1:18081
 
-# 6. kwok with one fake node on a loopback pod CIDR.
+# 6. kwok with one fake node on a loopback pod CIDR. Port-forwards follow the
+#    ClusterPortForward in kwok-stages.yaml (the router pod) and the
+#    PortForward objects podruntime makes for sandboxd pods.
 step "6. kwok"
 kc apply -f "$ROOT/hack/cluster/node.yaml" >/dev/null
 start kwok "$BIN/kwok" --kubeconfig="$KUBECONFIG_FILE" \
@@ -151,7 +160,7 @@ start kwok "$BIN/kwok" --kubeconfig="$KUBECONFIG_FILE" \
   --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
   --node-ip=127.0.0.1 --node-port=10250 --server-address=127.0.0.1:10250 \
   --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
-  --cidr=127.0.1.0/24
+  --cidr=127.0.1.0/24 --enable-crds=PortForward
 
 # 7. the sandbox router, with its Pod cache and loopback pod IPs allowed.
 step "7. sandbox-router"
@@ -159,11 +168,13 @@ start sandbox-router "$BIN/sandbox-router" --kubeconfig="$KUBECONFIG_FILE" --cac
   --allow-loopback-pod-ip=true --http-bind-address="$ROUTER_ADDR:80" \
   --metrics-bind-address=127.0.0.1:18090 --health-probe-bind-address=127.0.0.1:18091
 
-# 8. the runtime supervisor: one upstream python runtime per sandbox pod.
+# 8. the runtime supervisor: one runtime per sandbox pod (the upstream python
+#    runtime or sandboxd), each pod's output also in $LOG_DIR/pods.
 step "8. podruntime"
 start podruntime "$CLUSTER_DIR/bin/podruntime" --kubeconfig="$KUBECONFIG_FILE" \
   --node=kwok-node-0 --runtime-dir="$AS_DIR/examples/python-runtime-sandbox" \
-  --pods-dir="$CLUSTER_DIR/pods" --resolv-conf="$JAIL/resolv.conf"
+  --sandboxd="$BIN/sandboxd" --pods-dir="$CLUSTER_DIR/pods" --logs-dir="$LOG_DIR/pods" \
+  --resolv-conf="$JAIL/resolv.conf"
 
 # 9. the router's Service and pod, the Gateway and its route, the seed objects.
 step "9. the router's pod, the Gateway and the seed objects"

@@ -5,6 +5,7 @@ go 1.26.0
 
 tool (
 	sigs.k8s.io/agent-sandbox/cmd/agent-sandbox-controller
+	sigs.k8s.io/agent-sandbox/packages/sandboxd/cmd/sandboxd
 	sigs.k8s.io/agent-sandbox/sandbox-router/cmd
 )
 
@@ -12,6 +13,7 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/creack/pty v1.1.24 // indirect
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect
 	github.com/emicklei/go-restful/v3 v3.13.0 // indirect
 	github.com/evanphx/json-patch/v5 v5.9.11 // indirect

@@ -1,9 +1,14 @@
 // Command podruntime stands in for the part of a kubelet that the local test
 // cluster lacks: for each sandbox pod that kwok gives an IP on the fake node,
-// it starts the upstream agent-sandbox python runtime listening on that IP
-// (with a private /app, inside bubblewrap), reports the pod Ready once the
-// pod's readiness probe answers, and stops the runtime when the pod goes
-// away. It is test infrastructure, not an isolation boundary.
+// it starts the pod's runtime, reports the pod Ready once the pod's
+// readiness probe answers, and stops the runtime when the pod goes away. The
+// runtime is the upstream agent-sandbox python runtime listening on the pod's
+// IP (with a private /app, inside bubblewrap), or for pods of the sandboxd
+// kind the upstream sandboxd in the pod's own network namespace (with a
+// private /workspace, inside bubblewrap), reached through port-forwards (see
+// sandboxd.go). It is test infrastructure, not an isolation boundary.
+//
+// `podruntime relay` is the command of those port-forwards (see relay.go).
 package main
 
 import (
@@ -14,12 +19,16 @@ import (
 	"os/signal"
 	"syscall"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "relay" {
+		os.Exit(relayMain(os.Args[2:]))
+	}
 	var cfg config
 	var kubeconfig string
 	flag.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster")
@@ -28,6 +37,8 @@ func main() {
 	flag.StringVar(&cfg.podsDir, "pods-dir", "", "folder for each pod's private /app")
 	flag.StringVar(&cfg.resolvConf, "resolv-conf", "", "resolv.conf to give each runtime")
 	flag.StringVar(&cfg.python, "python", "/usr/bin/python3", "python interpreter with fastapi and uvicorn")
+	flag.StringVar(&cfg.sandboxd, "sandboxd", "", "sandboxd binary, for pods of the sandboxd kind")
+	flag.StringVar(&cfg.logsDir, "logs-dir", "", "folder for one log file per pod (none if empty)")
 	klog.InitFlags(nil)
 	flag.Parse()
 	if cfg.runtimeDir == "" || cfg.podsDir == "" {
@@ -38,9 +49,18 @@ func main() {
 	if err != nil {
 		klog.Fatalf("loading kubeconfig: %v", err)
 	}
+	if cfg.self, err = os.Executable(); err != nil {
+		klog.Fatalf("finding this binary: %v", err)
+	}
+	if cfg.logsDir != "" {
+		if err := os.MkdirAll(cfg.logsDir, 0o755); err != nil {
+			klog.Fatal(err)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s := newSupervisor(kubernetes.NewForConfigOrDie(rest), cfg)
+	s.dynamic = dynamic.NewForConfigOrDie(rest)
 	if err := s.run(ctx); err != nil {
 		klog.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,18 +19,28 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 )
 
-// runtime is the upstream python runtime process of one pod.
+// runtime is the runtime process of one pod: the upstream python runtime,
+// or sandboxd (see sandboxd.go for which).
 type runtime struct {
 	sup    *supervisor
 	pod    *corev1.Pod
 	dir    string
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// sandboxd is set for a pod of the sandboxd kind; index is the
+	// container the runtime stands for (0 for a python pod).
+	sandboxd bool
+	index    int
+
+	mu    sync.Mutex
+	netns int // sandboxd: the PID holding the pod's network namespace, once known
 }
 
 // run keeps the runtime process up until ctx ends, like a container with
@@ -45,9 +56,21 @@ func (r *runtime) run(ctx context.Context) {
 		restarts int32
 		first    = true  // no start was tried yet
 		ran      = false // a process was started before
+		pfUID    types.UID
 	)
+	if r.sandboxd {
+		defer os.Remove(r.netnsFile())
+		defer func() { r.deletePortForward(pfUID) }()
+	}
 	for ctx.Err() == nil {
 		var delay time.Duration
+		if r.sandboxd && pfUID == "" {
+			// Tried again before each start until it worked.
+			var err error
+			if pfUID, err = r.ensurePortForward(ctx); err != nil && ctx.Err() == nil {
+				klog.Errorf("pod %s: creating its PortForward: %v", r.key(), err)
+			}
+		}
 		p, err := r.start()
 		if err != nil {
 			delay = b.delay(0)
@@ -61,7 +84,11 @@ func (r *runtime) run(ctx context.Context) {
 			if ran {
 				restarts++
 			}
-			klog.Infof("pod %s: runtime pid %d on %s", r.key(), p.cmd.Process.Pid, r.pod.Status.PodIP)
+			if r.sandboxd {
+				klog.Infof("pod %s: runtime pid %d (sandboxd, own network namespace)", r.key(), p.cmd.Process.Pid)
+			} else {
+				klog.Infof("pod %s: runtime pid %d on %s", r.key(), p.cmd.Process.Pid, r.pod.Status.PodIP)
+			}
 			if !first {
 				// Not on the first start: kwok reported the container
 				// running, and the pod turns Ready once the probe passes.
@@ -102,23 +129,51 @@ type proc struct {
 }
 
 // start starts the runtime process of the pod, its output going to the
-// supervisor's own (the last line of its stderr is kept for the pod status).
+// supervisor's own and, with --logs-dir, to the pod's log file there too
+// (the last line of its stderr is kept for the pod status).
 func (r *runtime) start() (*proc, error) {
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return nil, err
 	}
+	r.setNetns(0)
 	cmd := r.sup.command(r)
 	p := &proc{cmd: cmd, stderr: &lastLine{}, exited: make(chan struct{})}
-	cmd.Stdout = os.Stdout
-	cmd.Stderr = io.MultiWriter(os.Stderr, p.stderr)
+	var stdout, stderr io.Writer = os.Stdout, os.Stderr
+	var logFile *os.File
+	if r.sup.cfg.logsDir != "" {
+		f, err := os.OpenFile(r.logFile(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		logFile = f
+		stdout, stderr = io.MultiWriter(os.Stdout, f), io.MultiWriter(os.Stderr, f)
+	}
+	closeLog := func() {
+		if logFile != nil {
+			_ = logFile.Close()
+		}
+	}
+	cmd.Stdout = stdout
+	cmd.Stderr = io.MultiWriter(stderr, p.stderr)
 	// A process left behind holding stderr open must not keep Wait waiting.
 	cmd.WaitDelay = time.Second
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
+		closeLog()
 		return nil, err
 	}
-	go func() { _ = cmd.Wait(); close(p.exited) }()
+	go func() {
+		_ = cmd.Wait() // after the copies of its output are done
+		closeLog()
+		close(p.exited)
+	}()
 	return p, nil
+}
+
+// logFile is the pod's log file in --logs-dir: the output of each of its
+// runtime's runs, kept after the pod is gone.
+func (r *runtime) logFile() string {
+	return filepath.Join(r.sup.cfg.logsDir, fmt.Sprintf("%s_%s_%s.log", r.pod.Namespace, r.pod.Name, r.pod.UID))
 }
 
 // terminated describes how the exited process ended, as a container's
@@ -140,10 +195,19 @@ func (p *proc) terminated(startedAt, finishedAt time.Time) *corev1.ContainerStat
 }
 
 // superviseProcess reports the pod Ready once the probe answers; it returns
-// when the process is gone (killing it first when ctx ends).
+// when the process is gone (killing it first when ctx ends). For sandboxd,
+// it first finds the process holding the pod's network namespace and
+// records it for the probe and `podruntime relay`; the record goes when the
+// process does.
 func (r *runtime) superviseProcess(ctx context.Context, p *proc) {
 	probe := time.NewTicker(100 * time.Millisecond)
 	defer probe.Stop()
+	if r.sandboxd {
+		defer func() {
+			r.setNetns(0)
+			_ = os.Remove(r.netnsFile())
+		}()
+	}
 	ready := false
 	for {
 		select {
@@ -154,18 +218,57 @@ func (r *runtime) superviseProcess(ctx context.Context, p *proc) {
 		case <-p.exited:
 			return
 		case <-probe.C:
+			if r.sandboxd && r.getNetns() == 0 {
+				r.recordNetns(p.cmd.Process.Pid)
+			}
 			if !ready && r.sup.probe(ctx, r) {
-				ready = true
-				r.setReady(ctx, true)
-				probe.Stop()
+				if r.setReady(ctx, true) {
+					ready = true
+					probe.Stop()
+				} else {
+					// Not written (the API server is away): probe and
+					// report again, every second until it is.
+					probe.Reset(time.Second)
+				}
 			}
 		}
 	}
 }
 
-// command is the runtime process of the pod: the upstream python runtime
-// under bubblewrap, listening on the pod's IP.
+// recordNetns looks for the process holding the network namespace of the
+// runtime started as root, and records it (in r and in the pod's netns file)
+// once found.
+func (r *runtime) recordNetns(root int) {
+	pid, err := findNetnsHolder(root)
+	if err != nil || pid == 0 {
+		return
+	}
+	if err := writeNetns(r.netnsFile(), pid); err != nil {
+		klog.Errorf("pod %s: recording its network namespace: %v", r.key(), err)
+		return
+	}
+	r.setNetns(pid)
+}
+
+func (r *runtime) setNetns(pid int) {
+	r.mu.Lock()
+	r.netns = pid
+	r.mu.Unlock()
+}
+
+func (r *runtime) getNetns() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.netns
+}
+
+// command is the runtime process of the pod: for a sandboxd pod, see
+// sandboxdCommand; else the upstream python runtime under bubblewrap,
+// listening on the pod's IP.
 func (r *runtime) command() *exec.Cmd {
+	if r.sandboxd {
+		return r.sandboxdCommand()
+	}
 	c := r.sup.cfg
 	// The runtime's folder is bound under the private /tmp, so that it is
 	// found even when it lives below the host's /tmp.
@@ -194,18 +297,23 @@ func (r *runtime) command() *exec.Cmd {
 	return exec.Command("bwrap", args...)
 }
 
-// probeSpec returns the first container's HTTP readiness probe path and
-// port, defaulting to the runtime's GET / on 8888.
+// probeSpec returns the runtime container's HTTP readiness probe path and
+// port, defaulting to the runtime's GET / on 8888 (for sandboxd, GET
+// /v1/health on its REST port).
 func (r *runtime) probeSpec() (string, int) {
-	c := r.pod.Spec.Containers[0]
+	c := r.container()
 	if p := c.ReadinessProbe; p != nil && p.HTTPGet != nil {
 		return p.HTTPGet.Path, resolvePort(c, p.HTTPGet.Port)
+	}
+	if r.sandboxd {
+		_, rest := sandboxdPorts(r.pod, r.index)
+		return "/v1/health", rest
 	}
 	return "/", 8888
 }
 
 func (r *runtime) port() int {
-	c := r.pod.Spec.Containers[0]
+	c := r.container()
 	if len(c.Ports) > 0 {
 		return int(c.Ports[0].ContainerPort)
 	}
@@ -225,16 +333,32 @@ func resolvePort(c corev1.Container, port intstr.IntOrString) int {
 	return 8888
 }
 
+// probe runs the readiness probe once: an HTTP GET of the pod's IP, or for
+// sandboxd, of 127.0.0.1 inside the pod's network namespace.
 func (r *runtime) probe(ctx context.Context) bool {
 	path, port := r.probeSpec()
-	url := "http://" + net.JoinHostPort(r.pod.Status.PodIP, strconv.Itoa(port)) + path
+	host, client := r.pod.Status.PodIP, http.DefaultClient
+	if r.sandboxd {
+		pid := r.getNetns()
+		if pid == 0 {
+			return false
+		}
+		host = "127.0.0.1"
+		client = &http.Client{Transport: &http.Transport{
+			DisableKeepAlives: true,
+			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+				return dialInNetns(ctx, pid, addr)
+			},
+		}}
+	}
+	url := "http://" + net.JoinHostPort(host, strconv.Itoa(port)) + path
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return false
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return false
 	}
@@ -243,17 +367,20 @@ func (r *runtime) probe(ctx context.Context) bool {
 }
 
 // setReady sets the pod's Ready and ContainersReady conditions and its
-// containers' ready flags, as a kubelet's prober would.
-func (r *runtime) setReady(ctx context.Context, ready bool) {
-	r.updateStatus(ctx, fmt.Sprintf("ready=%v", ready), func(st *corev1.PodStatus, now metav1.Time) {
+// containers' ready flags, as a kubelet's prober would; it returns false when
+// that could not be written (see updateStatus).
+func (r *runtime) setReady(ctx context.Context, ready bool) bool {
+	return r.updateStatus(ctx, fmt.Sprintf("ready=%v", ready), func(st *corev1.PodStatus, now metav1.Time) {
 		setPodReady(st, ready, now)
 	})
 }
 
 // updateStatus applies change to the pod's status through the status
 // subresource (what the change is for goes to the log), retrying on
-// conflicts. A pod that is gone or was replaced is left alone.
-func (r *runtime) updateStatus(ctx context.Context, what string, change func(*corev1.PodStatus, metav1.Time)) {
+// conflicts. A pod that is gone or was replaced is left alone. It returns
+// false when the change could not be written (the API server did not answer,
+// for one), true when it was or needs not be.
+func (r *runtime) updateStatus(ctx context.Context, what string, change func(*corev1.PodStatus, metav1.Time)) bool {
 	pods := r.sup.client.CoreV1().Pods(r.pod.Namespace)
 	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
 		pod, err := pods.Get(ctx, r.pod.Name, metav1.GetOptions{})
@@ -269,9 +396,10 @@ func (r *runtime) updateStatus(ctx context.Context, what string, change func(*co
 	})
 	if err != nil && ctx.Err() == nil && !apierrors.IsNotFound(err) {
 		klog.Errorf("pod %s: reporting %s: %v", r.key(), what, err)
-		return
+		return false
 	}
 	klog.Infof("pod %s: %s", r.key(), what)
+	return true
 }
 
 func setPodReady(st *corev1.PodStatus, ready bool, now metav1.Time) {
@@ -300,8 +428,9 @@ func setPodReady(st *corev1.PodStatus, ready bool, now metav1.Time) {
 
 func (r *runtime) key() string { return fmt.Sprintf("%s/%s", r.pod.Namespace, r.pod.Name) }
 
-// container is the pod's first container, the one the runtime stands for.
-func (r *runtime) container() corev1.Container { return r.pod.Spec.Containers[0] }
+// container is the container the runtime stands for: the pod's first one,
+// or for a sandboxd pod the sandboxd one.
+func (r *runtime) container() corev1.Container { return r.pod.Spec.Containers[r.index] }
 
 // lastLine is an io.Writer that keeps the last non-empty line written to it
 // (at most maxLineLen bytes of it, the end of a longer one).

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -23,12 +24,18 @@ const sandboxPodLabel = "agents.x-k8s.io/sandbox-name-hash"
 
 type config struct {
 	node, runtimeDir, podsDir, resolvConf, python string
+	// sandboxd is the sandboxd binary for pods of that kind; self is this
+	// binary, the command of their PortForwards (`podruntime relay`);
+	// logsDir, when set, gets one log file per pod.
+	sandboxd, self, logsDir string
 }
 
 // supervisor tracks one runtime per sandbox pod UID.
 type supervisor struct {
 	client kubernetes.Interface
-	cfg    config
+	// dynamic writes kwok PortForward objects; nil leaves them out.
+	dynamic dynamic.Interface
+	cfg     config
 
 	// What a runtime does, replaced in tests: the process it runs, its
 	// readiness probe, the clock, and the wait between restarts (which
@@ -123,6 +130,7 @@ func (s *supervisor) sync(ctx context.Context, obj any) {
 		sup: s, pod: pod.DeepCopy(), cancel: cancel, done: make(chan struct{}),
 		dir: fmt.Sprintf("%s/%s_%s_%s", s.cfg.podsDir, pod.Namespace, pod.Name, pod.UID),
 	}
+	r.index, r.sandboxd = sandboxdContainer(pod)
 	s.runtimes[pod.UID] = r
 	s.wg.Add(1)
 	go func() {
