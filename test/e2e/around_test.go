@@ -9,6 +9,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -88,7 +89,7 @@ func (s *startedCmd) line(within time.Duration) string {
 func (s *startedCmd) stop() int {
 	_ = s.cmd.Process.Signal(syscall.SIGINT)
 	err := s.cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		return ee.ExitCode()
 	}
 	return 0
@@ -118,7 +119,7 @@ func get(t *testing.T, url string) []byte {
 			if rerr == nil && resp.StatusCode == http.StatusOK {
 				return b
 			}
-			err = fmt.Errorf("%s: %v", resp.Status, rerr)
+			err = fmt.Errorf("%s: %w", resp.Status, rerr)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("GET %s: %v", url, err)
@@ -244,6 +245,7 @@ func wsEcho(t *testing.T, addr, msg string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer resp.Body.Close()
 	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
 	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Sec-WebSocket-Accept") != base64.StdEncoding.EncodeToString(sum[:]) {
 		t.Fatalf("upgrade answered %s %v", resp.Status, resp.Header)

@@ -85,7 +85,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"__complete", "exec", "e2e-comp"}, "e2e-complete\n"},
 		{[]string{"__complete", "create", "--pool", "python-c"}, "python-cold\n"},
 		{[]string{"__complete", "run", "--template", "py"}, "python\n"},
-		{[]string{"__complete", "pools", ""}, "python\npython-cold\nshadow-pool-python\n"},
+		{[]string{"__complete", "pools", ""}, "python\npython-cold\nsandboxd\nsandboxd-cold\nshadow-pool-python\n"},
 	} {
 		res := Sandbox(t, tc.args...).RunOrFail()
 		if !strings.HasPrefix(res.Stdout, tc.want+":4\n") {

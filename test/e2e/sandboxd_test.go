@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -164,7 +165,7 @@ func TestSandboxdSignals(t *testing.T) {
 		err := cmd.Wait()
 		took := time.Since(sent)
 		code := -1
-		if ee, ok := err.(*exec.ExitError); ok {
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 			code = ee.ExitCode()
 		}
 		if code != tc.code || took > time.Second {
@@ -269,7 +270,7 @@ func (p *ptyRun) exitCode() int {
 	case <-time.After(20 * time.Second):
 		p.t.Fatalf("still running; output %q", p.output())
 	}
-	if ee, ok := p.err.(*exec.ExitError); ok {
+	if ee := (*exec.ExitError)(nil); errors.As(p.err, &ee) {
 		return ee.ExitCode()
 	}
 	if p.err != nil {

@@ -150,7 +150,7 @@ func expandLocalhost(addresses []string) []string {
 		}
 		out = append(out, "127.0.0.1")
 		if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil {
-			ln.Close()
+			_ = ln.Close()
 			out = append(out, "::1")
 		}
 	}

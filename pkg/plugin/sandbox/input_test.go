@@ -164,7 +164,7 @@ func TestExecInputRemovesTheFileOnEveryPath(t *testing.T) {
 		{
 			name:    "the command fails",
 			execute: func(context.Context, context.CancelFunc) (*Result, error) { return nil, failed },
-			check:   func(err error) bool { return err == failed },
+			check:   func(err error) bool { return errors.Is(err, failed) },
 		},
 		{
 			name: "the caller cancels",
@@ -232,7 +232,7 @@ func TestExecInputRefuses(t *testing.T) {
 
 	rt = newInputRuntime(t, never)
 	rt.uploadErr = errors.New("disk full")
-	if _, err := ExecInput(context.Background(), rt, Command{Argv: []string{"cat"}}, strings.NewReader("x"), 0); err != rt.uploadErr {
+	if _, err := ExecInput(context.Background(), rt, Command{Argv: []string{"cat"}}, strings.NewReader("x"), 0); !errors.Is(err, rt.uploadErr) {
 		t.Errorf("ExecInput with a failing upload = %v", err)
 	}
 	if len(rt.log) != 1 {
@@ -295,7 +295,7 @@ func TestCollect(t *testing.T) {
 	// Its failure and its timeout (the command is stopped).
 	failed := errors.New("lost")
 	st.stream = func(context.Context, Command, Streams) (int, error) { return 0, failed }
-	if res, err := Collect(context.Background(), st, cmd, nil, 0); res != nil || err != failed {
+	if res, err := Collect(context.Background(), st, cmd, nil, 0); res != nil || !errors.Is(err, failed) {
 		t.Errorf("Collect on a failing streamer = %+v, %v", res, err)
 	}
 	st.stream = func(ctx context.Context, _ Command, _ Streams) (int, error) {
@@ -311,7 +311,7 @@ func TestCollect(t *testing.T) {
 	// A runtime that cannot stream runs the command buffered as it is...
 	var ran []Command
 	rt := newInputRuntime(t, nil)
-	rt.fakeRuntime.execute = func(_ context.Context, got Command) (*Result, error) {
+	rt.execute = func(_ context.Context, got Command) (*Result, error) {
 		ran = append(ran, got)
 		return &Result{Stdout: "out", ExitCode: 1}, nil
 	}
@@ -330,7 +330,7 @@ func TestCollect(t *testing.T) {
 	}
 	// A buffered command that times out may still run.
 	rt = newInputRuntime(t, nil)
-	rt.fakeRuntime.execute = func(ctx context.Context, _ Command) (*Result, error) {
+	rt.execute = func(ctx context.Context, _ Command) (*Result, error) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}

@@ -108,7 +108,7 @@ type Conn struct {
 // Close releases the connection and the port-forward.
 func (c *Conn) Close() {
 	_ = c.grpc.Close()
-	c.Client.http.CloseIdleConnections()
+	c.http.CloseIdleConnections()
 	c.fw.Close()
 }
 

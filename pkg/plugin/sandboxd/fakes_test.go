@@ -85,16 +85,6 @@ func (f *fakeProcesses) calls() []string {
 	return append([]string(nil), f.log...)
 }
 
-// called reports whether the calls include call.
-func (f *fakeProcesses) called(call string) bool {
-	for _, c := range f.calls() {
-		if c == call {
-			return true
-		}
-	}
-	return false
-}
-
 func (f *fakeProcesses) Start(req *processv1.StartRequest, stream processv1.ProcessService_StartServer) error {
 	if len(req.GetConfig().GetCommand()) == 0 {
 		return status.Error(codes.InvalidArgument, "command is required")

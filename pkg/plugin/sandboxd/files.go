@@ -3,6 +3,7 @@ package sandboxd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -109,7 +110,7 @@ func (c *Client) Exists(ctx context.Context, path string) (bool, error) {
 		resp.Body.Close()
 		return true, nil
 	}
-	if e, ok := err.(*APIError); ok && e.Status == http.StatusNotFound {
+	if e := (*APIError)(nil); errors.As(err, &e) && e.Status == http.StatusNotFound {
 		return false, nil
 	}
 	return false, err

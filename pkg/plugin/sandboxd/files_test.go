@@ -361,7 +361,7 @@ func TestAPIErrors(t *testing.T) {
 			t.Errorf("%d %s: List = %v, want %q", tc.status, tc.body, err, tc.want)
 		}
 		if errors.Is(err, sandbox.ErrNotFound) != (tc.status == 404) {
-			t.Errorf("%d: errors.Is(ErrNotFound) = %v", tc.status, !(tc.status == 404))
+			t.Errorf("%d: errors.Is(ErrNotFound) = %v", tc.status, tc.status != 404)
 		}
 	}
 	if _, err := answering(200, "application/json; charset=utf-8", "{").List(context.Background(), "d"); err == nil || !strings.Contains(err.Error(), "decoding sandboxd's answer") {

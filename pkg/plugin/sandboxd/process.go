@@ -3,6 +3,7 @@ package sandboxd
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -143,7 +144,7 @@ func (c *Client) Stream(ctx context.Context, cmd sandbox.Command, s sandbox.Stre
 			if ctx.Err() != nil {
 				return 0, context.Cause(ctx) // killed by the AfterFunc
 			}
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
 			return 0, &LostError{Err: err}

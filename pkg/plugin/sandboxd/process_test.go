@@ -389,7 +389,7 @@ func TestStreamCancelledKillsTheCommand(t *testing.T) {
 	recv(t, out)
 	cause := errors.New("the user pressed ^C twice")
 	cancel(cause)
-	if res := recv(t, done); res.err != cause {
+	if res := recv(t, done); !errors.Is(res.err, cause) {
 		t.Errorf("Stream = %d, %v; want the cause", res.code, res.err)
 	}
 	if !recv(t, killed) {
@@ -405,10 +405,10 @@ func TestStreamCancelledBeforeStart(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cause := errors.New("the user pressed ^C")
 	cancel(cause)
-	if _, err := fx.Stream(ctx, sh, sandbox.Streams{}); err != cause {
+	if _, err := fx.Stream(ctx, sh, sandbox.Streams{}); !errors.Is(err, cause) {
 		t.Errorf("Stream = %v, want the context's cause", err)
 	}
-	if _, err := fx.Execute(ctx, sh); err != cause {
+	if _, err := fx.Execute(ctx, sh); !errors.Is(err, cause) {
 		t.Errorf("Execute = %v, want the context's cause", err)
 	}
 }
