@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"regexp"
@@ -20,6 +21,7 @@ import (
 // CpOptions copies files and directory trees to and from a sandbox.
 type CpOptions struct {
 	Router RouterFlags
+	Method string
 
 	src, dst      string
 	claim         string
@@ -39,9 +41,16 @@ func NewCmdCp(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 		Use:   "cp SRC DST",
 		Short: "Copy files and directories to and from a sandbox",
 		Long: `Copy a file or a whole directory tree between this machine and a sandbox.
-One side is CLAIM:PATH. Sandbox paths are relative to /app (where commands
-run); absolute ones must be under /app. "-" is stdin or stdout. Transfers
-stream: memory stays flat whatever the size.`,
+One side is CLAIM:PATH. Sandbox paths are relative to the runtime's root
+(where commands run: /app on the python runtime, /workspace on sandboxd);
+absolute ones must be under it. "-" is stdin or stdout. Transfers stream:
+memory stays flat whatever the size.
+
+A directory tree travels as one tar archive, unpacked at the other end,
+when the sandbox has tar (else file by file; --method chooses). A tree
+downloaded into a new directory appears whole or not at all. Any file name
+but NUL and "/" round-trips; a name a method cannot carry is refused before
+anything is sent.`,
 		Example: `  # Upload a file (remote parent directories are created)
   kubectl sandbox cp data.csv my-sandbox:input/data.csv
 
@@ -63,6 +72,7 @@ stream: memory stays flat whatever the size.`,
 		},
 	}
 	o.Router.AddFlags(cmd)
+	cmd.Flags().StringVar(&o.Method, "method", string(sandbox.MethodAuto), "How a directory tree travels: auto (one tar archive when the sandbox has tar, else file by file), archive, or files")
 	return cmd
 }
 
@@ -96,6 +106,11 @@ func (o *CpOptions) Complete(args []string) error {
 // Validate works out the direction and checks both sides; it reads no file
 // and makes no API call.
 func (o *CpOptions) Validate() error {
+	switch sandbox.Method(o.Method) {
+	case sandbox.MethodAuto, sandbox.MethodArchive, sandbox.MethodFiles:
+	default:
+		return fmt.Errorf("invalid --method %q: use auto, archive or files", o.Method)
+	}
 	srcClaim, src, srcRemote := parseSpec(o.src)
 	dstClaim, dst, dstRemote := parseSpec(o.dst)
 	switch {
@@ -140,11 +155,11 @@ func (o *CpOptions) Run(ctx context.Context) error {
 		if strings.HasSuffix(o.remote, "/") && remote != "" {
 			remote += "/" // a directory target
 		}
-		_, err = sandbox.CopyTo(ctx, rt, o.local, remote, spin.CountingReader)
+		_, err = sandbox.CopyToBy(ctx, rt, o.local, remote, spin.CountingReader, sandbox.Method(o.Method))
 	case o.local == "-":
 		err = catFile(ctx, rt, remote, o.Out, spin.CountingReader)
 	default:
-		_, err = sandbox.CopyFrom(ctx, rt, remote, o.local, spin.CountingReader)
+		_, err = sandbox.CopyFromBy(ctx, rt, remote, o.local, spin.CountingReader, sandbox.Method(o.Method))
 	}
 	return err
 }

@@ -49,8 +49,13 @@ func hintFor(err error, verb string) string {
 		lost       *sandboxd.LostError
 		tooLarge   *sandbox.InputTooLargeError
 		sdAPI      *sandboxd.APIError
+		unrepr     *sandbox.UnrepresentableError
 	)
 	switch {
+	case errors.Is(err, sandbox.ErrNoTar):
+		return " (copy it file by file: --method files)"
+	case errors.As(err, &unrepr):
+		return " (copy the tree as one archive: --method auto or archive)"
 	case errors.Is(err, errNoTerminal):
 		return ": use a sandbox whose template runs sandboxd (e.g. kubectl sandbox create --pool sandboxd), or drop -t"
 	case errors.As(err, &forbidden):

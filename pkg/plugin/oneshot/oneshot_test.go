@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -133,19 +134,22 @@ func TestRun(t *testing.T) {
 		}
 	}
 	var paths []string
+	tmpName := regexp.MustCompile(`\.kubectl-sandbox-download-[0-9a-f]+`)
 	for _, req := range c.router.Requests() {
-		paths = append(paths, req.Method+" "+req.Path)
+		paths = append(paths, req.Method+" "+tmpName.ReplaceAllString(req.Path, "TMP"))
 		want := http.Header{"X-Sandbox-Id": {"python-abcde"}, "X-Sandbox-Namespace": {"default"}, "X-Sandbox-Port": {"8888"},
 			"X-Sandbox-Pod-Ip": {"10.0.0.7"}, "Authorization": {"Bearer s3cret"}}
+		req.Header.Del("X-Sandbox-Timeout") // the cleanup of a temporary file has a deadline
 		if !reflect.DeepEqual(req.Header, want) {
 			t.Errorf("%s %s: headers %v, want %v", req.Method, req.Path, req.Header, want)
 		}
 	}
 	wantPaths := []string{
-		"POST /execute", "POST /upload", // work/in.txt
-		"POST /execute", "POST /upload", "POST /upload", // src
-		"POST /execute", // the command
-		"GET /download/out", "GET /list/out", "GET /list/out%252Flogs", "GET /download/out%252Flogs%252Frun.log", "GET /download/out%252Fresult.bin",
+		"POST /execute", "POST /upload", // work/in.txt: mkdir -p work, the file
+		"POST /execute", "POST /upload", "POST /execute", // src: has it tar? the archive, unpack
+		"POST /execute",                      // the command
+		"GET /download/out", "GET /list/out", // out: not a file, a directory
+		"POST /execute", "GET /download/TMP%252Farchive.tar", "POST /execute", // pack, the archive, remove it
 		"GET /download/out%252Fresult.bin",
 	}
 	if !reflect.DeepEqual(paths, wantPaths) {

@@ -239,6 +239,13 @@ func (c *Client) Execute(ctx context.Context, cmd Command) (*Result, error) {
 	return res, nil
 }
 
+// fileByFileName says whether Upload carries the name: the runtime takes
+// the name from the multipart part's filename, whose parser loses CR and
+// LF.
+func (c *Client) fileByFileName(p string) bool {
+	return !strings.ContainsAny(p, "\r\n")
+}
+
 // Upload streams content to path (relative to the runtime's root) as a
 // multipart body through a pipe: nothing is buffered whole.
 func (c *Client) Upload(ctx context.Context, path string, content io.Reader) error {

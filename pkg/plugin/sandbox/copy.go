@@ -28,6 +28,11 @@ func WriteFile(ctx context.Context, rt Runtime, remote string, content io.Reader
 // to a directory (remote ends in "/" or is an existing directory) lands in
 // it under its own name. It returns the files copied.
 func CopyTo(ctx context.Context, rt Runtime, local, remote string, progress Progress) (int, error) {
+	return CopyToBy(ctx, rt, local, remote, progress, MethodAuto)
+}
+
+// CopyToBy is CopyTo copying a tree by method.
+func CopyToBy(ctx context.Context, rt Runtime, local, remote string, progress Progress, method Method) (int, error) {
 	info, err := os.Stat(local)
 	if err != nil {
 		return 0, fmt.Errorf("cannot read %s: %w", local, errors.Unwrap(err))
@@ -43,16 +48,21 @@ func CopyTo(ctx context.Context, rt Runtime, local, remote string, progress Prog
 	if !info.IsDir() && dirTarget {
 		remote = path.Join(remote, filepath.Base(local))
 	}
-	return UploadTree(ctx, rt, local, remote, progress)
+	return UploadTreeBy(ctx, rt, local, remote, progress, method)
 }
 
 // CopyFrom copies a remote file or tree to local, as cp does: a file lands
 // in an existing local directory under its own name, and a directory's
 // contents go into local. It returns the files copied.
 func CopyFrom(ctx context.Context, rt Runtime, remote, local string, progress Progress) (int, error) {
+	return CopyFromBy(ctx, rt, remote, local, progress, MethodAuto)
+}
+
+// CopyFromBy is CopyFrom copying a tree by method.
+func CopyFromBy(ctx context.Context, rt Runtime, remote, local string, progress Progress, method Method) (int, error) {
 	fileDst := local
 	if info, err := os.Stat(local); err == nil && info.IsDir() && remote != "" {
 		fileDst = filepath.Join(local, path.Base(remote))
 	}
-	return DownloadTree(ctx, rt, remote, fileDst, local, progress)
+	return DownloadTreeBy(ctx, rt, remote, fileDst, local, progress, method)
 }

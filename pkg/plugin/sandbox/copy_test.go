@@ -80,11 +80,11 @@ func TestCopyTo(t *testing.T) {
 		want:     map[string]string{"existing/": "", "f.txt": "file"},
 	}, {
 		name: "a directory", local: "tree", remote: "dst", wantN: 2,
-		wantReqs: []string{"execute: mkdir -p -- dst dst/b", "upload: dst/a", "upload: dst/b/c"},
+		wantReqs: []string{probeRequest, "execute: mkdir -p -- dst dst/b", "upload: dst/a", "upload: dst/b/c"},
 		want:     map[string]string{"existing/": "", "dst/": "", "dst/a": "a", "dst/b/": "", "dst/b/c": "c"},
 	}, {
 		name: "a directory to a directory named with a slash", local: "tree", remote: "existing/", wantN: 2,
-		wantReqs: []string{"execute: mkdir -p -- existing existing/b", "upload: existing/a", "upload: existing/b/c"},
+		wantReqs: []string{probeRequest, "execute: mkdir -p -- existing existing/b", "upload: existing/a", "upload: existing/b/c"},
 		want:     map[string]string{"existing/": "", "existing/a": "a", "existing/b/": "", "existing/b/c": "c"},
 	}, {
 		name: "a missing source", local: "missing", remote: "x",
@@ -147,3 +147,7 @@ func TestCopyFrom(t *testing.T) {
 		})
 	}
 }
+
+// probeRequest is the command that asks a sandbox whether it has tar (the
+// fake runtime has no sh: copies then go file by file).
+const probeRequest = "execute: sh -c 'command -v tar >/dev/null 2>&1'"

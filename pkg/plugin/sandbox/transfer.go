@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -57,6 +58,23 @@ func RemotePath(p string) (string, error) {
 	return rel, nil
 }
 
+// UnrepresentableError lists paths that a copy file by file cannot carry
+// to this runtime; nothing was sent.
+type UnrepresentableError struct{ Paths []string }
+
+func (e *UnrepresentableError) Error() string {
+	q := make([]string, len(e.Paths))
+	for i, p := range e.Paths {
+		q[i] = strconv.Quote(p)
+	}
+	return fmt.Sprintf("nothing was copied: the runtime's upload cannot carry these names file by file: %s", strings.Join(q, ", "))
+}
+
+// nameChecker is a runtime whose per-file upload cannot carry every name.
+type nameChecker interface {
+	fileByFileName(p string) bool
+}
+
 // Progress wraps the reader of one file's bytes (to count them); nil means
 // no progress.
 type Progress func(name string, r io.Reader) io.Reader
@@ -69,8 +87,14 @@ func (p Progress) Wrap(name string, r io.Reader) io.Reader {
 }
 
 // UploadTree copies a local file or directory tree to remote (a runtime
-// path), creating remote directories first. It returns the files copied.
+// path) by MethodAuto. It returns the files copied.
 func UploadTree(ctx context.Context, rt Runtime, local, remote string, progress Progress) (int, error) {
+	return UploadTreeBy(ctx, rt, local, remote, progress, MethodAuto)
+}
+
+// UploadTreeBy copies a local file or directory tree to remote (a runtime
+// path): a directory by method (see Method), creating remote directories.
+func UploadTreeBy(ctx context.Context, rt Runtime, local, remote string, progress Progress, method Method) (int, error) {
 	info, err := os.Stat(local)
 	if err != nil {
 		return 0, err
@@ -82,6 +106,12 @@ func UploadTree(ctx context.Context, rt Runtime, local, remote string, progress 
 			}
 		}
 		return 1, uploadFile(ctx, rt, local, remote, progress)
+	}
+	if method != MethodFiles {
+		n, err := uploadArchive(ctx, rt, local, remote, progress)
+		if !errors.Is(err, errNoTar) || method == MethodArchive {
+			return n, err
+		}
 	}
 	var dirs, files []string
 	err = filepath.WalkDir(local, func(p string, d fs.DirEntry, err error) error {
@@ -104,6 +134,22 @@ func UploadTree(ctx context.Context, rt Runtime, local, remote string, progress 
 	}
 	if remote == "" {
 		dirs = dirs[1:] // the root exists
+	}
+	if nc, ok := rt.(nameChecker); ok {
+		// Checked on the names as they are here, before anything is sent.
+		var bad []string
+		if !nc.fileByFileName(remote) {
+			bad = append(bad, remote)
+		}
+		_ = filepath.WalkDir(local, func(p string, _ fs.DirEntry, err error) error {
+			if rel, _ := filepath.Rel(local, p); err == nil && rel != "." && !nc.fileByFileName(filepath.ToSlash(rel)) {
+				bad = append(bad, filepath.ToSlash(rel))
+			}
+			return nil
+		})
+		if len(bad) > 0 {
+			return 0, &UnrepresentableError{Paths: bad}
+		}
 	}
 	if err := rt.MkdirAll(ctx, dirs...); err != nil {
 		return 0, err
@@ -162,10 +208,29 @@ func DownloadFile(ctx context.Context, rt Runtime, remote, dst string, progress 
 }
 
 // DownloadTree copies a sandbox file to fileDst, or a sandbox directory
-// tree into dirDst. A file is tried first (one request, the common case); a
-// path that is no file is listed as a directory. It returns the files copied.
+// tree into dirDst, by MethodAuto. It returns the files copied.
 func DownloadTree(ctx context.Context, rt Runtime, remote, fileDst, dirDst string, progress Progress) (int, error) {
+	return DownloadTreeBy(ctx, rt, remote, fileDst, dirDst, progress, MethodAuto)
+}
+
+// DownloadTreeBy copies a sandbox file to fileDst, or a sandbox directory
+// tree into dirDst by method. A file is tried first (one request, the
+// common case); a path that is no file is listed as a directory.
+func DownloadTreeBy(ctx context.Context, rt Runtime, remote, fileDst, dirDst string, progress Progress, method Method) (int, error) {
+	byArchive := func() (int, bool, error) {
+		if method == MethodFiles {
+			return 0, false, nil
+		}
+		n, err := downloadArchive(ctx, rt, remote, dirDst, progress)
+		if errors.Is(err, errNoTar) && method == MethodAuto {
+			return 0, false, nil
+		}
+		return n, true, err
+	}
 	if remote == "" {
+		if n, done, err := byArchive(); done {
+			return n, err
+		}
 		return downloadDir(ctx, rt, remote, dirDst, progress)
 	}
 	fileErr := DownloadFile(ctx, rt, remote, fileDst, progress)
@@ -181,6 +246,9 @@ func DownloadTree(ctx context.Context, rt Runtime, remote, fileDst, dirDst strin
 	}
 	if err != nil {
 		return 0, err
+	}
+	if n, done, err := byArchive(); done {
+		return n, err
 	}
 	return downloadEntries(ctx, rt, entries, remote, dirDst, progress)
 }
@@ -201,7 +269,7 @@ func downloadEntries(ctx context.Context, rt Runtime, entries []Entry, remote, l
 	}
 	count := 0
 	for _, e := range entries {
-		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, `/\`) {
+		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, "/\x00") {
 			return count, fmt.Errorf("the sandbox listed an unsafe name %q in %s", e.Name, remote)
 		}
 		r, l := path.Join(remote, e.Name), filepath.Join(local, e.Name)

@@ -103,7 +103,7 @@ func TestUploadTree(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rt, c := newRuntime(t)
 			var p progressLog
-			n, err := UploadTree(context.Background(), c, local, tc.remote, p.wrap)
+			n, err := UploadTreeBy(context.Background(), c, local, tc.remote, p.wrap, MethodFiles)
 			if err != nil || n != 3 {
 				t.Fatalf("UploadTree: %d, %v", n, err)
 			}
@@ -347,7 +347,7 @@ func TestDownloadTree(t *testing.T) {
 			rt, c := newRuntime(t)
 			writeTree(t, rt.root, sandboxFiles)
 			local := t.TempDir()
-			n, err := DownloadTree(context.Background(), c, tc.remote, filepath.Join(local, "file"), filepath.Join(local, "dir"), nil)
+			n, err := DownloadTreeBy(context.Background(), c, tc.remote, filepath.Join(local, "file"), filepath.Join(local, "dir"), nil, MethodFiles)
 			if n != tc.wantN || tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr) {
 				t.Errorf("got %d, %v; want %d, %q", n, err, tc.wantN, tc.wantErr)
 			}
@@ -378,11 +378,13 @@ func TestDownloadTreeReportsTheFileThatFailed(t *testing.T) {
 }
 
 // TestDownloadTreeRefusesUnsafeNames: a hostile runtime cannot make a
-// download write outside its destination, with a file or a directory.
+// download write outside its destination, with a file or a directory. (A
+// backslash is an ordinary character of a Linux file name: see
+// TestDownloadTreeKeepsBackslashes.)
 func TestDownloadTreeRefusesUnsafeNames(t *testing.T) {
 	for _, tc := range [][2]string{
-		{"", "file"}, {".", "file"}, {"..", "file"}, {"../escape", "file"}, {"a/b", "file"}, {`..\escape`, "file"}, {"/etc", "file"},
-		{".", "directory"}, {"..", "directory"}, {"/etc", "directory"}, {"../..", "directory"}, {`..\..`, "directory"},
+		{"", "file"}, {".", "file"}, {"..", "file"}, {"../escape", "file"}, {"a/b", "file"}, {"/etc", "file"},
+		{".", "directory"}, {"..", "directory"}, {"/etc", "directory"}, {"../..", "directory"},
 	} {
 		name, typ := tc[0], tc[1]
 		t.Run(typ+" "+name, func(t *testing.T) {
@@ -432,5 +434,20 @@ func TestDownloadTreeListErrors(t *testing.T) {
 		if n != 0 || err == nil || err.Error() != want {
 			t.Errorf("%s: got %d, %v; want 0, %s", remote, n, err, want)
 		}
+	}
+}
+
+// TestDownloadTreeKeepsBackslashes: a name with a backslash is downloaded
+// under that very name.
+func TestDownloadTreeKeepsBackslashes(t *testing.T) {
+	rt, c := newRuntime(t)
+	rt.write(`d/back\sl`, "x")
+	rt.write(`d/..\..`, "y")
+	dst := filepath.Join(t.TempDir(), "dst")
+	if n, err := DownloadTree(context.Background(), c, "d", dst, dst, nil); err != nil || n != 2 {
+		t.Fatalf("DownloadTree = %d, %v", n, err)
+	}
+	if got := tree(t, dst); !reflect.DeepEqual(got, map[string]string{`back\sl`: "x", `..\..`: "y"}) {
+		t.Errorf("wrote %q", got)
 	}
 }

@@ -116,7 +116,7 @@ func (c *Client) doURL(ctx context.Context, method string, u *url.URL, body io.R
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
 	}
-	defer resp.Body.Close()
+	defer discard(resp)
 	apiErr := &APIError{Op: op, Status: resp.StatusCode}
 	var answer struct {
 		Code    string `json:"code"`

@@ -57,10 +57,18 @@ func (c *Client) Download(ctx context.Context, path string) (io.ReadCloser, int6
 		return nil, 0, err
 	}
 	if isJSON(resp) {
-		resp.Body.Close()
+		discard(resp)
 		return nil, 0, fmt.Errorf("download %s: it is a directory: %w", path, sandbox.ErrNotFound)
 	}
 	return resp.Body, resp.ContentLength, nil
+}
+
+// discard reads (a bounded part of) an answer not wanted before closing
+// it: closing a connection with unread data resets it, which the
+// port-forward reports as an error.
+func discard(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	_ = resp.Body.Close()
 }
 
 func isJSON(resp *http.Response) bool {
@@ -74,10 +82,11 @@ func (c *Client) List(ctx context.Context, path string) ([]sandbox.Entry, error)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
 	if !isJSON(resp) {
+		discard(resp)
 		return nil, fmt.Errorf("list %s: it is a file: %w", path, sandbox.ErrNotFound)
 	}
+	defer discard(resp) // the JSON's trailing newline too
 	var listing struct {
 		Entries []struct {
 			Name       string `json:"name"`

@@ -5,7 +5,10 @@
 package sandboxtest
 
 import (
+	"archive/tar"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -18,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 )
 
 // Request is one request the router saw.
@@ -168,10 +173,98 @@ func (r *Router) execute(w http.ResponseWriter, req *http.Request, id string) {
 		if !found {
 			stderr, code = "rm: cannot remove '"+target+"': No such file or directory\n", 1
 		}
+	case len(argv) >= 3 && argv[0] == "sh" && argv[1] == "-c" && argv[2] == sandbox.ProbeScript:
+		// It has tar: tree copies go through archives.
+	case len(argv) == 5 && argv[0] == "sh" && argv[1] == "-c" && argv[2] == sandbox.UnpackScript:
+		r.mu.Lock()
+		stderr, code = r.unpack(id, argv[3], argv[4])
+		r.mu.Unlock()
+	case len(argv) == 5 && argv[0] == "sh" && argv[1] == "-c" && argv[2] == sandbox.PackScript:
+		r.mu.Lock()
+		stderr, code = r.pack(id, argv[3], argv[4])
+		r.mu.Unlock()
 	case r.Exec != nil:
 		stdout, stderr, code = r.Exec(id, argv)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"stdout": stdout, "stderr": stderr, "exit_code": code})
+}
+
+// unpack does what UnpackScript does with tar; r.mu is held.
+func (r *Router) unpack(id, archive, dest string) (string, int) {
+	data, ok := r.files[id+"/"+archive]
+	delete(r.files, id+"/"+archive)
+	if !ok {
+		return "tar: " + archive + ": Cannot open: No such file or directory\n", 2
+	}
+	dest = path.Clean(dest)
+	if dest == "." {
+		dest = ""
+	}
+	join := func(name string) string { return strings.TrimPrefix(path.Join(dest, name), "/") }
+	if dest != "" {
+		r.mkdirAll(id, dest)
+	}
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return "", 0
+		}
+		if err != nil {
+			return "tar: " + err.Error() + "\n", 2
+		}
+		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
+		switch h.Typeflag {
+		case tar.TypeDir:
+			r.mkdirAll(id, join(name))
+		case tar.TypeReg:
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				return "tar: " + err.Error() + "\n", 2
+			}
+			r.mkdirAll(id, path.Dir(join(name)))
+			r.files[id+"/"+join(name)] = b
+		}
+	}
+}
+
+// pack does what PackScript does with tar; r.mu is held.
+func (r *Router) pack(id, tmp, src string) (string, int) {
+	src = path.Clean(src)
+	prefix := id + "/"
+	if src != "." {
+		if !r.dirs[id+"/"+src] {
+			return "tar: " + src + ": Cannot open: No such file or directory\n", 2
+		}
+		prefix += src + "/"
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	var dirs, files []string
+	for k := range r.dirs {
+		if rel, ok := strings.CutPrefix(k, prefix); ok && rel != tmp && !strings.HasPrefix(rel, tmp+"/") {
+			dirs = append(dirs, rel)
+		}
+	}
+	for k := range r.files {
+		if rel, ok := strings.CutPrefix(k, prefix); ok && !strings.HasPrefix(rel, tmp+"/") {
+			files = append(files, rel)
+		}
+	}
+	sort.Strings(dirs)
+	sort.Strings(files)
+	for _, d := range dirs {
+		_ = tw.WriteHeader(&tar.Header{Name: "./" + d + "/", Typeflag: tar.TypeDir, Mode: 0o755, Format: tar.FormatPAX})
+	}
+	for _, f := range files {
+		b := r.files[prefix+f]
+		_ = tw.WriteHeader(&tar.Header{Name: "./" + f, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(b)), Format: tar.FormatPAX})
+		_, _ = tw.Write(b)
+	}
+	_ = tw.Close()
+	r.mkdirAll(id, tmp)
+	r.files[id+"/"+tmp+"/archive.tar"] = buf.Bytes()
+	return "", 0
 }
 
 func (r *Router) upload(w http.ResponseWriter, req *http.Request, id string) {
