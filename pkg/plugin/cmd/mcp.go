@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -25,6 +26,7 @@ type MCPOptions struct {
 	AllowPools, AllowTemplates []string
 	AllowNamespace, Keep       bool
 	TTL, ReadyTimeout          time.Duration
+	HTTPSessionTimeout         time.Duration
 	MaxOutput, MaxReadBytes    int
 
 	namespace string
@@ -37,7 +39,7 @@ type MCPOptions struct {
 // NewCmdMCP returns `kubectl sandbox mcp`.
 func NewCmdMCP(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &MCPOptions{Clients: f, IOStreams: streams, TTL: mcp.DefaultTTL, ReadyTimeout: mcp.DefaultReadyTimeout,
-		MaxOutput: mcp.DefaultMaxOutput, MaxReadBytes: mcp.DefaultMaxReadBytes}
+		MaxOutput: mcp.DefaultMaxOutput, MaxReadBytes: mcp.DefaultMaxReadBytes, HTTPSessionTimeout: 10 * time.Minute}
 	cmd := &cobra.Command{
 		Use:   "mcp [--http ADDR]",
 		Short: "Serve sandboxes to AI agents over the Model Context Protocol",
@@ -49,7 +51,8 @@ The tools act with your kubeconfig's identity, context and namespace: the
 cluster's RBAC decides what an agent may do. Every sandbox the server
 creates expires at --ttl and carries the label kubectl-sandbox/mcp-session;
 when the session ends (stdin closed, the client gone, SIGTERM) they are
-deleted, unless --keep.`,
+deleted, unless --keep. Over HTTP, a session idle for --http-session-timeout
+ends too.`,
 		Example: `  # For an MCP client's configuration: {"command": "kubectl", "args": ["sandbox", "mcp"]}
   kubectl sandbox mcp
 
@@ -71,6 +74,7 @@ deleted, unless --keep.`,
 	fs.StringVar(&o.HTTP, "http", "", "Serve the streamable HTTP transport on this address (HOST:PORT; :PORT means 127.0.0.1:PORT) instead of stdio")
 	fs.StringArrayVar(&o.AllowPools, "allow-pool", nil, "Allow claiming only from this pool (repeatable; with --allow-template, either may match)")
 	fs.StringArrayVar(&o.AllowTemplates, "allow-template", nil, "Allow claiming only pools of this template (repeatable)")
+	fs.DurationVar(&o.HTTPSessionTimeout, "http-session-timeout", o.HTTPSessionTimeout, "With --http, end a session idle this long (its sandboxes are then deleted); 0: never")
 	fs.BoolVar(&o.AllowNamespace, "allow-namespace", false, "Let tool calls name another namespace than the current one")
 	fs.BoolVar(&o.Keep, "keep", false, "Keep the sandboxes a session created when it ends")
 	fs.DurationVar(&o.TTL, "ttl", o.TTL, "Expiry of the sandboxes the server creates (a tool call may ask for less)")
@@ -108,10 +112,12 @@ func (o *MCPOptions) Validate() error {
 		return errors.New("--max-output must be positive, or -1 for everything")
 	case o.MaxReadBytes <= 0:
 		return errors.New("--max-read-bytes must be positive")
+	case o.HTTPSessionTimeout < 0:
+		return errors.New("--http-session-timeout must not be negative")
 	}
 	if o.HTTP != "" {
 		host, port, err := net.SplitHostPort(o.HTTP)
-		if err != nil || port == "" {
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
 			return fmt.Errorf("invalid --http %q: use HOST:PORT or :PORT", o.HTTP)
 		}
 		if host == "" {
@@ -135,7 +141,8 @@ func (o *MCPOptions) Run(ctx context.Context) error {
 	})
 	m := srv.MCP()
 	if o.HTTP == "" {
-		err = m.Run(ctx, &sdk.IOTransport{Reader: io.NopCloser(o.In), Writer: nopWriteCloser{o.Out}})
+		in := &holdEOF{r: o.In, idle: srv.Idle}
+		err = m.Run(ctx, &sdk.IOTransport{Reader: io.NopCloser(in), Writer: nopWriteCloser{o.Out}})
 	} else {
 		err = o.serveHTTP(ctx, m)
 	}
@@ -148,6 +155,34 @@ func (o *MCPOptions) Run(ctx context.Context) error {
 	return err
 }
 
+// holdEOF holds back the end of input until the server has been idle for a
+// while: the transport answers nothing once it has read the end, so the
+// requests read just before it would go unanswered.
+type holdEOF struct {
+	r    io.Reader
+	idle func() bool
+}
+
+// idleFor is how long the server must be idle before the end of input is
+// let through.
+const idleFor = 200 * time.Millisecond
+
+func (h *holdEOF) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if errors.Is(err, io.EOF) {
+		const tick = 20 * time.Millisecond
+		for quiet := time.Duration(0); quiet < idleFor; {
+			time.Sleep(tick)
+			if h.idle() {
+				quiet += tick
+			} else {
+				quiet = 0
+			}
+		}
+	}
+	return n, err
+}
+
 type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
@@ -158,7 +193,8 @@ func (o *MCPOptions) serveHTTP(ctx context.Context, m *sdk.Server) error {
 		return fmt.Errorf("listening on %s: %w", o.HTTP, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return m }, nil))
+	mux.Handle("/mcp", sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return m },
+		&sdk.StreamableHTTPOptions{SessionTimeout: o.HTTPSessionTimeout}))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
 	fmt.Fprintf(o.ErrOut, "Serving MCP on http://%s/mcp\n", ln.Addr())
 	done := make(chan error, 1)

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -73,8 +74,9 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[*sdk.ServerSession]string // session -> label value
 	created  map[string]map[string]string  // label value -> "ns/name" -> name
-	// cleaning is closed when a session's cleanup is over.
+	// cleaning is closed when a session's cleanup under way is over.
 	cleaning map[string]chan struct{}
+	busy     atomic.Int64
 }
 
 // New returns a server acting with clients.
@@ -106,19 +108,27 @@ func (s *Server) MCP() *sdk.Server {
 			"Create one with sandbox_create (it expires by itself and is deleted when this session ends), run commands with sandbox_exec, " +
 			"move files with sandbox_write_file and sandbox_read_file, and delete it with sandbox_delete; sandbox_run does all of it in one call.",
 		InitializedHandler: func(ctx context.Context, req *sdk.InitializedRequest) {
-			ss := req.Session
-			s.sessionID(ss)
-			go func() {
-				_ = ss.Wait()
-				s.endSession(ss)
-			}()
+			s.sessionID(req.Session)
 		},
+	})
+	// Requests under way, for Idle.
+	srv.AddReceivingMiddleware(func(next sdk.MethodHandler) sdk.MethodHandler {
+		return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
+			s.busy.Add(1)
+			defer s.busy.Add(-1)
+			return next(ctx, method, req)
+		}
 	})
 	s.addTools(srv)
 	return srv
 }
 
-// sessionID is the label value of a session, made on first use.
+// Idle says whether no request is being handled.
+func (s *Server) Idle() bool { return s.busy.Load() == 0 }
+
+// sessionID is the label value of a session, made on first use (the
+// initialized notification, or the first tool call of a client that does
+// not send one); what the session creates is deleted when it ends.
 func (s *Server) sessionID(ss *sdk.ServerSession) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -130,6 +140,12 @@ func (s *Server) sessionID(ss *sdk.ServerSession) string {
 	id := "mcp-" + hex.EncodeToString(b)
 	s.sessions[ss] = id
 	s.created[id] = map[string]string{}
+	if ss != nil {
+		go func() {
+			_ = ss.Wait()
+			s.endSession(ss)
+		}()
+	}
 	return id
 }
 
@@ -176,26 +192,38 @@ func (s *Server) endSession(ss *sdk.ServerSession) {
 }
 
 // Cleanup deletes what every session created (unless Keep), waiting for
-// the deletions to be accepted; it is what a shutting-down server calls.
+// cleanups under way; it is what a shutting-down server calls. A claim
+// created meanwhile (a call that outlived the shutdown) is deleted too.
 func (s *Server) Cleanup() error {
-	s.mu.Lock()
-	var ids []string
-	for id := range s.created {
-		ids = append(ids, id)
-	}
-	for id := range s.cleaning {
-		ids = append(ids, id) // wait for cleanups under way
-	}
-	s.mu.Unlock()
 	var errs []error
-	for _, id := range ids {
-		errs = append(errs, s.cleanup(id))
+	for range 3 {
+		s.mu.Lock()
+		var ids []string
+		for id, m := range s.created {
+			if len(m) > 0 {
+				ids = append(ids, id)
+			}
+		}
+		waits := make([]chan struct{}, 0, len(s.cleaning))
+		for _, ch := range s.cleaning {
+			waits = append(waits, ch)
+		}
+		s.mu.Unlock()
+		for _, ch := range waits {
+			<-ch
+		}
+		if len(ids) == 0 && len(waits) == 0 {
+			break
+		}
+		for _, id := range ids {
+			errs = append(errs, s.cleanup(id))
+		}
 	}
 	return errors.Join(errs...)
 }
 
-// cleanup deletes what session id created, once; a second caller waits
-// for the first.
+// cleanup deletes what session id created so far; a caller that comes
+// while another is at it waits for that one.
 func (s *Server) cleanup(id string) error {
 	s.mu.Lock()
 	if ch, ok := s.cleaning[id]; ok {
@@ -205,7 +233,12 @@ func (s *Server) cleanup(id string) error {
 	}
 	ch := make(chan struct{})
 	s.cleaning[id] = ch
-	defer close(ch)
+	defer func() {
+		s.mu.Lock()
+		delete(s.cleaning, id)
+		s.mu.Unlock()
+		close(ch)
+	}()
 	byNS := map[string][]string{}
 	for key, name := range s.created[id] {
 		ns := key[:len(key)-len(name)-1]

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -167,7 +168,7 @@ func (s *Server) addTools(srv *sdk.Server) {
 	sdk.AddTool(srv, &sdk.Tool{Name: "sandbox_write_file", Description: "Write a file in a sandbox (text, or base64 for bytes)."}, s.writeFile)
 	sdk.AddTool(srv, &sdk.Tool{Name: "sandbox_read_file", Description: "Read a file from a sandbox: UTF-8 text, or base64 for other bytes, up to a size cap."}, s.readFile)
 	sdk.AddTool(srv, &sdk.Tool{Name: "sandbox_list_files", Description: "List a directory in a sandbox."}, s.listFiles)
-	sdk.AddTool(srv, &sdk.Tool{Name: "sandbox_delete", Description: "Delete a sandbox this session created."}, s.delete)
+	sdk.AddTool(srv, &sdk.Tool{Name: "sandbox_delete", Description: "Delete a sandbox this server created (in this session or another)."}, s.delete)
 	sdk.AddTool(srv, &sdk.Tool{Name: "sandbox_run", Description: "One shot: claim a sandbox, write files, run a command, read files back, delete the sandbox."}, s.run)
 }
 
@@ -214,12 +215,17 @@ func (s *Server) createClaim(ctx context.Context, req *sdk.CallToolRequest, in C
 		return SandboxOut{}, err
 	}
 	claim := claims.NewClaim(spec, s.opts.Now())
+	var name string
 	c, err := claims.CreateAndWait(ctx, s.clients.Ext, claim, s.opts.ReadyTimeout, claims.WaitHooks{
-		Created: func(c *extv1beta1.SandboxClaim) { s.track(id, ns, c.Name) },
+		Created: func(c *extv1beta1.SandboxClaim) {
+			name = c.Name
+			s.track(id, ns, c.Name)
+		},
 	})
 	if err != nil {
-		if c != nil {
-			s.untrack(id, ns, c.Name) // CreateAndWait deleted it
+		var cleanup *claims.CleanupError
+		if name != "" && !errors.As(err, &cleanup) {
+			s.untrack(id, ns, name) // CreateAndWait deleted it
 		}
 		return SandboxOut{}, err
 	}

@@ -1,0 +1,270 @@
+#!/usr/bin/env node
+// A real MCP client, on the official TypeScript SDK, that drives
+// `kubectl sandbox mcp` for test/e2e/mcp_test.go. It prints ONE JSON object
+// on stdout with what the Go test asserts, and exits 0 when the flow ran to
+// its end (the Go test judges the values) or 1 when a step failed outright
+// (the JSON then has "error" and "step").
+//
+// Usage:
+//   node client.mjs stdio [--flow FLOW] [-- extra server args...]
+//       spawns `kubectl sandbox mcp [extra args]` (kubectl from PATH, the
+//       environment passed through: KUBECONFIG, PATH with bin/)
+//   node client.mjs http URL [--flow FLOW] [--keep-session]
+//       connects to a running `kubectl sandbox mcp --http` at URL (…/mcp);
+//       --keep-session closes the client without terminating the session,
+//       leaving it (and its sandboxes) to the server's shutdown
+//
+// Flows:
+//   full (default)  list tools; create on pool $MCP_POOL (default python);
+//                   exec with split streams and an exit code; write 1 MiB of
+//                   random bytes (base64) and read them back; list (mine);
+//                   list_files; exec with an output budget; delete; a second
+//                   create left for the server's end-of-session cleanup.
+//   restricted      sandbox_create (expected to be a tool error), then
+//                   sandbox_list: the server keeps serving.
+//   create          list tools and create one sandbox on $MCP_POOL, left
+//                   for the cleanup.
+//   progress        create on $MCP_POOL, then exec `echo a; sleep 1; echo b`
+//                   with a progress token (onprogress): the notifications
+//                   and when they came relative to the result.
+// Then the client closes: over stdio, the server's stdin is closed and its
+// exit awaited (up to 30s, before the SDK's own SIGTERM); over HTTP, the
+// session is terminated (DELETE, unless --keep-session) and the client closed.
+import { createHash, randomBytes } from 'node:crypto';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+
+const EXPECTED_TOOLS = [
+  'sandbox_create', 'sandbox_list', 'sandbox_exec', 'sandbox_write_file',
+  'sandbox_read_file', 'sandbox_list_files', 'sandbox_delete', 'sandbox_run',
+];
+const CALL_TIMEOUT_MS = 180_000; // a cold pool may take a while to be Ready
+const EXIT_WAIT_MS = 30_000;
+
+function usage(msg) {
+  process.stderr.write(`client.mjs: ${msg}\nusage: node client.mjs stdio [--flow FLOW] [-- server args...]\n       node client.mjs http URL [--flow FLOW] [--keep-session]\nFLOW: full (default), restricted, create, progress\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const opts = { transport: argv[0], flow: 'full', url: undefined, serverArgs: [], keepSession: false };
+  if (opts.transport !== 'stdio' && opts.transport !== 'http') usage(`unknown transport ${JSON.stringify(opts.transport)}`);
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      if (opts.transport !== 'stdio') usage('server args are for stdio only');
+      opts.serverArgs = argv.slice(i + 1);
+      break;
+    } else if (a === '--flow') {
+      opts.flow = argv[++i];
+    } else if (a === '--keep-session' && opts.transport === 'http') {
+      opts.keepSession = true;
+    } else if (a.startsWith('--flow=')) {
+      opts.flow = a.slice('--flow='.length);
+    } else if (opts.transport === 'http' && opts.url === undefined) {
+      opts.url = a;
+    } else {
+      usage(`unexpected argument ${JSON.stringify(a)}`);
+    }
+  }
+  if (!['full', 'restricted', 'create', 'progress'].includes(opts.flow)) usage(`unknown flow ${JSON.stringify(opts.flow)}`);
+  if (opts.transport === 'http' && !opts.url) usage('http needs the server URL');
+  return opts;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const pool = process.env.MCP_POOL || 'python';
+const out = { transport: opts.transport, flow: opts.flow, pool };
+let step = 'connect';
+const t0 = Date.now();
+
+function textOf(result) {
+  return (result.content ?? []).filter((c) => c.type === 'text').map((c) => c.text).join('\n');
+}
+
+function sha256(buf) {
+  return createHash('sha256').update(buf).digest('hex');
+}
+
+// call runs a tool; a tool error (isError) fails the step unless allowError.
+async function call(client, name, args, { allowError = false, ...options } = {}) {
+  const result = await client.callTool({ name, arguments: args }, undefined, { timeout: CALL_TIMEOUT_MS, ...options });
+  if (result.isError && !allowError) {
+    throw new Error(`${name} returned a tool error: ${textOf(result)}`);
+  }
+  return result;
+}
+
+async function listTools(client) {
+  step = 'tools/list';
+  const { tools } = await client.listTools();
+  out.tools = tools.map((t) => ({
+    name: t.name,
+    hasInputSchema: t.inputSchema?.type === 'object',
+    hasOutputSchema: t.outputSchema?.type === 'object',
+  }));
+  out.missingTools = EXPECTED_TOOLS.filter((n) => !tools.some((t) => t.name === n));
+}
+
+async function create(client) {
+  const r = await call(client, 'sandbox_create', { pool, ttl: '30m', labels: { 'e2e-mcp': 'yes' } });
+  return r.structuredContent;
+}
+
+async function fullFlow(client) {
+  await listTools(client);
+
+  step = 'sandbox_create';
+  const created = await create(client);
+  out.created = created;
+  const name = created.name;
+
+  step = 'sandbox_exec (streams, exit code)';
+  let r = await call(client, 'sandbox_exec', { name, command: ['sh', '-c', 'echo out; echo err >&2; exit 3'] });
+  out.exec = { ...r.structuredContent, isError: !!r.isError };
+
+  step = 'sandbox_write_file (1 MiB base64)';
+  const data = randomBytes(1 << 20);
+  const path = 'mcp-e2e/data.bin';
+  r = await call(client, 'sandbox_write_file', { name, path, content: data.toString('base64'), encoding: 'base64' });
+  const written = r.structuredContent;
+
+  step = 'sandbox_read_file';
+  r = await call(client, 'sandbox_read_file', { name, path });
+  const read = r.structuredContent;
+  const back = read.encoding === 'base64' ? Buffer.from(read.content, 'base64') : Buffer.from(read.content, 'utf-8');
+  out.file = {
+    path,
+    sentBytes: data.length,
+    writtenBytes: written.bytes,
+    readBytes: read.bytes,
+    readEncoding: read.encoding,
+    readTruncated: read.truncated,
+    sha256Sent: sha256(data),
+    sha256Read: sha256(back),
+  };
+  out.file.equal = out.file.sha256Sent === out.file.sha256Read && data.equals(back);
+
+  step = 'sandbox_list (mine)';
+  r = await call(client, 'sandbox_list', { mine: true });
+  const listed = r.structuredContent.sandboxes.find((s) => s.name === name);
+  r = await call(client, 'sandbox_list', { selector: 'e2e-mcp=yes' });
+  const bySelector = r.structuredContent.sandboxes.find((s) => s.name === name);
+  out.list = { found: !!listed, mine: listed?.mine ?? false, ready: listed?.ready ?? false, foundBySelector: !!bySelector };
+
+  step = 'sandbox_list_files';
+  r = await call(client, 'sandbox_list_files', { name, path: 'mcp-e2e' });
+  out.listFiles = { entries: r.structuredContent.entries };
+
+  step = 'sandbox_exec (output budget)';
+  r = await call(client, 'sandbox_exec', { name, command: ['sh', '-c', "printf '%010000d' 0"], maxOutputBytes: 100 });
+  out.budget = {
+    exitCode: r.structuredContent.exitCode,
+    truncated: r.structuredContent.truncated,
+    stdoutLength: r.structuredContent.stdout.length,
+    stdoutHead: r.structuredContent.stdout.slice(0, 20),
+  };
+
+  step = 'sandbox_delete';
+  r = await call(client, 'sandbox_delete', { name });
+  out.deleted = r.structuredContent.deleted;
+  r = await call(client, 'sandbox_list', { mine: true });
+  out.listedAfterDelete = r.structuredContent.sandboxes.some((s) => s.name === name);
+
+  step = 'sandbox_create (left for the cleanup)';
+  out.leftForCleanup = (await create(client)).name;
+}
+
+async function restrictedFlow(client) {
+  await listTools(client);
+  step = 'sandbox_create (expected tool error)';
+  let r = await call(client, 'sandbox_create', { pool }, { allowError: true });
+  out.create = { isError: !!r.isError, text: textOf(r), structuredContent: r.structuredContent ?? null };
+  step = 'sandbox_list (after the error)';
+  r = await call(client, 'sandbox_list', {}, { allowError: true });
+  out.list = { isError: !!r.isError, text: r.isError ? textOf(r) : '', names: (r.structuredContent?.sandboxes ?? []).map((s) => s.name) };
+}
+
+async function createFlow(client) {
+  await listTools(client);
+  step = 'sandbox_create';
+  out.created = await create(client);
+  out.leftForCleanup = out.created.name;
+}
+
+async function progressFlow(client) {
+  await listTools(client);
+  step = 'sandbox_create';
+  const created = await create(client);
+  out.created = created;
+  step = 'sandbox_exec (progress)';
+  const events = [];
+  const start = Date.now();
+  const r = await call(client, 'sandbox_exec', { name: created.name, command: ['sh', '-c', 'echo a; sleep 1; echo b'] }, {
+    onprogress: (p) => events.push({ atMs: Date.now() - start, progress: p.progress, message: p.message ?? '' }),
+  });
+  out.progress = events;
+  out.resultAtMs = Date.now() - start;
+  out.exec = { ...r.structuredContent, isError: !!r.isError };
+}
+
+async function main() {
+  const client = new Client({ name: 'kubectl-sandbox-e2e', version: '0.0.0' });
+  let transport;
+  let child; // the server process, over stdio
+  if (opts.transport === 'stdio') {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined));
+    transport = new StdioClientTransport({ command: 'kubectl', args: ['sandbox', 'mcp', ...opts.serverArgs], env, stderr: 'inherit' });
+  } else {
+    transport = new StreamableHTTPClientTransport(new URL(opts.url));
+  }
+  await client.connect(transport);
+  out.server = client.getServerVersion();
+  if (opts.transport === 'http') out.sessionId = transport.sessionId ?? null;
+
+  try {
+    if (opts.flow === 'full') await fullFlow(client);
+    else if (opts.flow === 'restricted') await restrictedFlow(client);
+    else if (opts.flow === 'create') await createFlow(client);
+    else await progressFlow(client);
+  } catch (err) {
+    out.step = step; // the step that failed, before the close below
+    throw err;
+  } finally {
+    step = 'close';
+    if (opts.transport === 'stdio') {
+      // Close the server's stdin ourselves and wait for it to exit on its
+      // own: StdioClientTransport.close() would SIGTERM it after 2s, which
+      // would hide whether end of input alone ends it (and cleans up).
+      // _process is the SDK's child; there is no public handle on it.
+      child = transport._process;
+      if (child && child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+        const closedAt = Date.now();
+        child.stdin.end();
+        const res = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve(null), EXIT_WAIT_MS).unref())]);
+        out.serverExit = res ? { exitCode: res.code, signal: res.signal, afterMs: Date.now() - closedAt } : { exitCode: null, signal: null, timedOut: true };
+      } else if (child) {
+        out.serverExit = { exitCode: child.exitCode, signal: child.signalCode, beforeClose: true };
+      }
+    } else if (!opts.keepSession) {
+      await transport.terminateSession();
+      out.sessionTerminated = true;
+    }
+    await client.close();
+  }
+}
+
+try {
+  await main();
+  out.ok = true;
+} catch (err) {
+  out.ok = false;
+  out.step ??= step;
+  out.error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+out.elapsedMs = Date.now() - t0;
+process.stdout.write(JSON.stringify(out) + '\n');
+process.exitCode = out.ok ? 0 : 1;
