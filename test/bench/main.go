@@ -50,6 +50,8 @@ func main() {
 	b.create("python", "warm")
 	b.create("python-cold", "cold")
 	b.copy()
+	b.tree()
+	b.runCycle()
 	b.execSelected()
 	b.get()
 	b.size()
@@ -220,6 +222,63 @@ func (b *bench) copy() {
 		}
 	}
 }
+
+// tree copies a tree of 2,000 files (about 131 MB, 0-130 KB each, one to
+// four levels) up and down, as one archive (the default) and file by file,
+// against one file of the same total size through the same path (the floor).
+func (b *bench) tree() {
+	name, _, _ := b.claim("python", "bench=tree")
+	defer b.sh(b.plugin + " delete -l bench=tree")
+	src := filepath.Join(b.dir, "tree")
+	b.sh(`python3 - "` + src + `" <<'EOF'
+import os, random, sys
+random.seed(1)
+for i in range(2000):
+    d = os.path.join(sys.argv[1], *["d%d" % random.randint(0, 9) for _ in range(random.randint(0, 3))])
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%d.bin" % i), "wb") as f:
+        f.write(os.urandom(random.randint(0, 130000)))
+EOF`)
+	one := filepath.Join(b.dir, "one.bin")
+	b.sh("cat $(find " + src + " -type f | sort) > " + one)
+	clean := func() { b.sh(b.plugin + " exec " + name + " --router-url " + router + " -- rm -rf up one.bin") }
+	up := func(method string) func() sample {
+		return b.p("cp", src, name+":up", "--router-url", router, "--method", method)
+	}
+	n := b.n(3)
+	aUp, fUp := pair(n, 1, clean, up("auto"), up("files"))
+	_, oneUp := pair(n, 1, clean, up("auto"), b.p("cp", one, name+":one.bin", "--router-url", router))
+	b.add("`cp` 2,000-file tree up: as one archive vs file by file (throughput)", aUp, fUp, 5, false)
+	b.add("`cp` 2,000-file tree up as one archive vs one file of the same size (throughput; no target)", aUp, oneUp, 0, false)
+	b.sh(b.plugin + " cp " + src + " " + name + ":up --router-url " + router)
+	b.sh(b.plugin + " cp " + one + " " + name + ":one.bin --router-url " + router)
+	dst := filepath.Join(b.dir, "back")
+	rmDst := func() { b.sh("rm -rf " + dst) }
+	down := func(method string) func() sample {
+		return b.p("cp", name+":up", dst, "--router-url", router, "--method", method)
+	}
+	aDown, fDown := pair(n, 1, rmDst, down("auto"), down("files"))
+	_, oneDown := pair(n, 1, rmDst, down("auto"), b.p("cp", name+":one.bin", dst, "--router-url", router))
+	b.add("`cp` 2,000-file tree down: as one archive vs file by file (throughput)", aDown, fDown, 5, false)
+	b.add("`cp` 2,000-file tree down as one archive vs one file of the same size (throughput; no target)", aDown, oneDown, 0, false)
+}
+
+// runCycle compares `run` (create -> exec -> delete) with the same cycle
+// through the upstream Go SDK (test/bench/gosdk), on the same warm pool and
+// Gateway, with the pool refilled before each run.
+func (b *bench) runCycle() {
+	sdk := filepath.Join(b.dir, "gosdk")
+	b.sh("cd test/bench/gosdk && go build -o " + sdk + " .")
+	refill := func() {
+		b.sh("kubectl wait sandboxwarmpool/python --for=jsonpath='{.status.readyReplicas}'=2 --timeout=60s")
+	}
+	a, base := pair(b.n(15), 2, refill,
+		b.p("run", "--pool", "python", "--gateway", gatewayName, "--", "echo", "hi"),
+		b.cmd(sdk, "python", gatewayName, "echo hi"))
+	b.add("`run --pool python --gateway G -- echo hi` vs the Go SDK's CreateSandbox, Run, Close", a, base, 1.0, true)
+}
+
+const gatewayName = "external-http-gateway"
 
 func (b *bench) execSelected() {
 	var names []string

@@ -40,7 +40,7 @@ func (b *bench) report(started time.Time) string {
 	fmt.Fprintf(&s, "- Go: %s\n", runtime.Version())
 	fmt.Fprintf(&s, "- plugin: %s\n", strings.TrimPrefix(b.sh(b.plugin+" version --client"), "Client Version: "))
 	fmt.Fprintf(&s, "- kubectl: %s\n", b.sh("kubectl version --client | head -1"))
-	fmt.Fprintf(&s, "- cluster: %s; agent-sandbox v0.5.6 controller and sandbox-router; kwok v0.8.0; upstream python runtime\n", b.sh("kubectl version 2>/dev/null | sed -n 's/Server Version: //p'"))
+	fmt.Fprintf(&s, "- cluster: %s; agent-sandbox v0.5.6 controller, sandbox-router and sandboxd; kwok v0.8.0; upstream python runtime\n", b.sh("kubectl version 2>/dev/null | sed -n 's/Server Version: //p'"))
 	return s.String()
 }
 
