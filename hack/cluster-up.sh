@@ -2,8 +2,9 @@
 # Starts the local agent-sandbox cluster: etcd, kube-apiserver,
 # kube-controller-manager, the agent-sandbox controller, kwok, the sandbox
 # router, a Gateway, and for each sandbox pod its runtime: the upstream python
-# runtime, or sandboxd in the pod's own network namespace (port-forwards to
-# those pods reach it through kwok PortForward objects).
+# runtime, or sandboxd in the pod's own network namespace. Port-forwards to
+# any port a sandbox pod listens on and its logs (`kubectl logs`) go through
+# kwok PortForward and Logs objects that podruntime keeps per pod.
 # Idempotent: when the cluster already runs it only re-runs the smoke check.
 # Writes _output/cluster/kubeconfig and _output/cluster/env.
 # If a step fails (or the script is interrupted) after the first process
@@ -123,8 +124,10 @@ wait_for "kube-apiserver" 60 kc get --raw /readyz
 step "3. CRDs"
 kc apply --server-side -f "$AS_DIR/k8s/crds/" >/dev/null
 kc apply --server-side -f "$GW_DIR/config/crd/standard/" >/dev/null
-# kwok's per-pod port-forward rules (it runs with --enable-crds=PortForward).
-kc apply --server-side -f "$KWOK_DIR/kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml" >/dev/null
+# kwok's per-pod port-forward and logs rules (it runs with
+# --enable-crds=PortForward,Logs).
+kc apply --server-side -f "$KWOK_DIR/kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml" \
+  -f "$KWOK_DIR/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" >/dev/null
 CA_B64=$(base64 -w0 <"$PKI/ca.crt")
 for crd in sandboxes.agents.x-k8s.io sandboxclaims.extensions.agents.x-k8s.io \
   sandboxtemplates.extensions.agents.x-k8s.io sandboxwarmpools.extensions.agents.x-k8s.io; do
@@ -151,7 +154,9 @@ start agent-sandbox-controller "$BIN/agent-sandbox-controller" --kubeconfig="$KU
 
 # 6. kwok with one fake node on a loopback pod CIDR. Port-forwards follow the
 #    ClusterPortForward in kwok-stages.yaml (the router pod) and the
-#    PortForward objects podruntime makes for sandboxd pods.
+#    PortForward objects podruntime keeps for sandbox pods (one forward per
+#    port the pod listens on); pod logs follow the Logs objects it makes
+#    (each pod's runtime output, in the CRI log format).
 step "6. kwok"
 kc apply -f "$ROOT/hack/cluster/node.yaml" >/dev/null
 start kwok "$BIN/kwok" --kubeconfig="$KUBECONFIG_FILE" \
@@ -160,7 +165,7 @@ start kwok "$BIN/kwok" --kubeconfig="$KUBECONFIG_FILE" \
   --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
   --node-ip=127.0.0.1 --node-port=10250 --server-address=127.0.0.1:10250 \
   --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
-  --cidr=127.0.1.0/24 --enable-crds=PortForward
+  --cidr=127.0.1.0/24 --enable-crds=PortForward,Logs
 
 # 7. the sandbox router, with its Pod cache and loopback pod IPs allowed.
 step "7. sandbox-router"
@@ -169,7 +174,8 @@ start sandbox-router "$BIN/sandbox-router" --kubeconfig="$KUBECONFIG_FILE" --cac
   --metrics-bind-address=127.0.0.1:18090 --health-probe-bind-address=127.0.0.1:18091
 
 # 8. the runtime supervisor: one runtime per sandbox pod (the upstream python
-#    runtime or sandboxd), each pod's output also in $LOG_DIR/pods.
+#    runtime or sandboxd), each pod's output also in $LOG_DIR/pods (in the
+#    CRI log format: what `kubectl logs` serves).
 step "8. podruntime"
 start podruntime "$CLUSTER_DIR/bin/podruntime" --kubeconfig="$KUBECONFIG_FILE" \
   --node=kwok-node-0 --runtime-dir="$AS_DIR/examples/python-runtime-sandbox" \

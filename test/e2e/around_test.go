@@ -38,7 +38,7 @@ type startedCmd struct {
 func (s *startedCmd) errOut() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.errOut()
+	return s.stderr.String()
 }
 
 func startLong(t *testing.T, args ...string) *startedCmd {

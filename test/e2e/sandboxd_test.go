@@ -343,6 +343,7 @@ func TestSandboxdTerminal(t *testing.T) {
 	})
 	t.Run("shell", func(t *testing.T) {
 		p := startPTY(t, 24, 80, "shell", c)
+		p.waitFor(`[#$] $`, nil) // the prompt: the shell reads now
 		_, _ = p.master.Write([]byte("echo in-$((6*7)); tty; exit 6\r"))
 		p.waitFor(`in-42\r?\n/dev/pts/\d+`, nil)
 		if code := p.exitCode(); code != 6 {

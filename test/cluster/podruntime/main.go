@@ -8,7 +8,12 @@
 // private /workspace, inside bubblewrap), reached through port-forwards (see
 // sandboxd.go). It is test infrastructure, not an isolation boundary.
 //
-// `podruntime relay` is the command of those port-forwards (see relay.go).
+// For each pod it also keeps a kwok PortForward (one forward per port the
+// pod's processes listen on, see ports.go) and a kwok Logs object (its
+// runtime's output, in the CRI log format, see logs.go), so that `kubectl
+// port-forward` reaches any port of the pod and `kubectl logs` shows its
+// runtime's output. `podruntime relay` is the command of those
+// port-forwards (see relay.go).
 package main
 
 import (

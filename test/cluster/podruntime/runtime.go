@@ -41,6 +41,13 @@ type runtime struct {
 
 	mu    sync.Mutex
 	netns int // sandboxd: the PID holding the pod's network namespace, once known
+	pid   int // the runtime process (its bubblewrap), while it runs
+	// The pod's PortForward, once created: its UID and the forwards of
+	// listening ports last written to it (see watchPorts).
+	pfUID   types.UID
+	pfExtra []forward
+
+	scan portScan // of watchPorts only
 }
 
 // run keeps the runtime process up until ctx ends, like a container with
@@ -57,18 +64,43 @@ func (r *runtime) run(ctx context.Context) {
 		first    = true  // no start was tried yet
 		ran      = false // a process was started before
 		pfUID    types.UID
+		logsUID  types.UID
 	)
 	if r.sandboxd {
 		defer os.Remove(r.netnsFile())
-		defer func() { r.deletePortForward(pfUID) }()
+	}
+	if r.sup.dynamic != nil {
+		// The pod's PortForward follows the ports its processes listen
+		// on; it goes (with its Logs) once the watch has stopped.
+		wctx, stopWatch := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			r.watchPorts(wctx)
+		}()
+		defer func() {
+			stopWatch()
+			<-watched
+			if uid, _ := r.portForwardState(); uid != "" {
+				pfUID = uid // created again by the watch
+			}
+			r.deletePortForward(pfUID)
+			r.deleteLogs(logsUID)
+		}()
 	}
 	for ctx.Err() == nil {
 		var delay time.Duration
-		if r.sandboxd && pfUID == "" {
-			// Tried again before each start until it worked.
+		// Both tried again before each start until they worked.
+		if pfUID == "" {
 			var err error
 			if pfUID, err = r.ensurePortForward(ctx); err != nil && ctx.Err() == nil {
 				klog.Errorf("pod %s: creating its PortForward: %v", r.key(), err)
+			}
+		}
+		if logsUID == "" {
+			var err error
+			if logsUID, err = r.ensureLogs(ctx); err != nil && ctx.Err() == nil {
+				klog.Errorf("pod %s: creating its Logs: %v", r.key(), err)
 			}
 		}
 		p, err := r.start()
@@ -129,8 +161,9 @@ type proc struct {
 }
 
 // start starts the runtime process of the pod, its output going to the
-// supervisor's own and, with --logs-dir, to the pod's log file there too
-// (the last line of its stderr is kept for the pod status).
+// supervisor's own and, with --logs-dir, to the pod's log file there too,
+// in the CRI log format (see criLog; the last line of its stderr is kept
+// for the pod status).
 func (r *runtime) start() (*proc, error) {
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return nil, err
@@ -140,15 +173,21 @@ func (r *runtime) start() (*proc, error) {
 	p := &proc{cmd: cmd, stderr: &lastLine{}, exited: make(chan struct{})}
 	var stdout, stderr io.Writer = os.Stdout, os.Stderr
 	var logFile *os.File
+	var logStreams []*criStream
 	if r.sup.cfg.logsDir != "" {
 		f, err := os.OpenFile(r.logFile(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return nil, err
 		}
 		logFile = f
-		stdout, stderr = io.MultiWriter(os.Stdout, f), io.MultiWriter(os.Stderr, f)
+		l := &criLog{w: f, now: time.Now}
+		logStreams = []*criStream{l.stream("stdout"), l.stream("stderr")}
+		stdout, stderr = io.MultiWriter(os.Stdout, logStreams[0]), io.MultiWriter(os.Stderr, logStreams[1])
 	}
 	closeLog := func() {
+		for _, s := range logStreams {
+			_ = s.Flush()
+		}
 		if logFile != nil {
 			_ = logFile.Close()
 		}
@@ -202,6 +241,14 @@ func (p *proc) terminated(startedAt, finishedAt time.Time) *corev1.ContainerStat
 func (r *runtime) superviseProcess(ctx context.Context, p *proc) {
 	probe := time.NewTicker(100 * time.Millisecond)
 	defer probe.Stop()
+	r.setPid(p.cmd.Process.Pid)
+	defer r.setPid(0)
+	if !r.sandboxd {
+		if err := writeNetns(r.pidFile(), p.cmd.Process.Pid); err != nil {
+			klog.Errorf("pod %s: recording its runtime process: %v", r.key(), err)
+		}
+		defer func() { _ = os.Remove(r.pidFile()) }()
+	}
 	if r.sandboxd {
 		defer func() {
 			r.setNetns(0)
@@ -262,6 +309,30 @@ func (r *runtime) getNetns() int {
 	return r.netns
 }
 
+func (r *runtime) setPid(pid int) {
+	r.mu.Lock()
+	r.pid = pid
+	r.mu.Unlock()
+}
+
+func (r *runtime) getPid() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pid
+}
+
+func (r *runtime) setPortForwardState(uid types.UID, extra []forward) {
+	r.mu.Lock()
+	r.pfUID, r.pfExtra = uid, extra
+	r.mu.Unlock()
+}
+
+func (r *runtime) portForwardState() (types.UID, []forward) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pfUID, r.pfExtra
+}
+
 // command is the runtime process of the pod: for a sandboxd pod, see
 // sandboxdCommand; else the upstream python runtime under bubblewrap,
 // listening on the pod's IP.
@@ -291,9 +362,12 @@ func (r *runtime) command() *exec.Cmd {
 			args = append(args, "--setenv", e.Name, e.Value)
 		}
 	}
+	// Log level info: uvicorn's access log ("POST /execute HTTP/1.1" 200)
+	// is the pod's log (`kubectl logs`); -u, so that each line reaches it
+	// at once (without PYTHONUNBUFFERED, which the commands would inherit).
 	args = append(args, "--chdir", runtimeMount, "--setenv", "HOME", "/app",
-		c.python, "-m", "uvicorn", "main:app", "--host", r.pod.Status.PodIP,
-		"--port", strconv.Itoa(r.port()), "--log-level", "warning")
+		c.python, "-u", "-m", "uvicorn", "main:app", "--host", r.pod.Status.PodIP,
+		"--port", strconv.Itoa(r.port()), "--log-level", "info")
 	return exec.Command("bwrap", args...)
 }
 

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,7 +27,8 @@ import (
 //
 //   - python: the upstream python runtime (examples/python-runtime-sandbox),
 //     listening on the pod's IP, port 8888, with a private /app. The router
-//     reaches it by pod IP.
+//     reaches it by pod IP; port-forwards relay to the pod's IP (see
+//     ports.go).
 //   - sandboxd: the upstream sandboxd daemon (packages/sandboxd), in the
 //     pod's own network namespace (so that, as in a real pod, it listens on
 //     the pod's 127.0.0.1:9090 and :8080 and nothing outside the pod reaches
@@ -230,32 +232,110 @@ func netnsFile(podsDir string, pod *corev1.Pod) string {
 	return filepath.Join(podsDir, ".netns", fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID))
 }
 
+// pidFile is where podruntime records a python pod's runtime process (its
+// bubblewrap), in the format of writeNetns, for `podruntime relay
+// --any-port`: the pod's sockets are those its processes hold.
+func (r *runtime) pidFile() string {
+	return filepath.Join(r.sup.cfg.podsDir, ".pid", fmt.Sprintf("%s_%s_%s", r.pod.Namespace, r.pod.Name, r.pod.UID))
+}
+
 // portForwardGVR is kwok's per-pod port-forward rule (kwok.x-k8s.io/v1alpha1
 // PortForward, served when kwok runs with --enable-crds=PortForward).
 var portForwardGVR = schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1alpha1", Resource: "portforwards"}
 
-// portForward is the kwok PortForward of a sandboxd pod: named like the
-// pod, owned by it (so that the garbage collector deletes it with the pod
-// should podruntime not), one forward per port, each running
-// `podruntime relay` into the pod's network namespace.
+// staticForwards are the forwards a pod's PortForward always has, whether
+// or not something listens there yet: for a sandboxd pod its forwardedPorts,
+// dialled at 127.0.0.1 in its network namespace; for a python pod the
+// runtime's port and every TCP container port, dialled at the pod's IP.
+func (r *runtime) staticForwards() []forward {
+	if r.sandboxd {
+		var out []forward
+		for _, p := range forwardedPorts(r.pod, r.index) {
+			out = append(out, forward{port: p, host: "127.0.0.1"})
+		}
+		return out
+	}
+	out := []forward{{port: int32(r.port()), host: r.pod.Status.PodIP}}
+	for _, c := range r.pod.Spec.Containers {
+		for _, p := range c.Ports {
+			if (p.Protocol != "" && p.Protocol != corev1.ProtocolTCP) || slices.ContainsFunc(out, func(f forward) bool { return f.port == p.ContainerPort }) {
+				continue
+			}
+			out = append(out, forward{port: p.ContainerPort, host: r.pod.Status.PodIP})
+		}
+	}
+	return out
+}
+
+// relayCommand is the command of the pod's forward f: `podruntime relay`,
+// into the pod's network namespace for a sandboxd pod.
+func (r *runtime) relayCommand(f forward) []any {
+	cmd := []any{r.sup.cfg.self, "relay"}
+	if r.sandboxd {
+		cmd = append(cmd, "--netns-file", r.netnsFile())
+	}
+	if f.host != "127.0.0.1" {
+		cmd = append(cmd, "--host", f.host)
+	}
+	return append(cmd, "--port", strconv.Itoa(int(f.port)))
+}
+
+// portForward is the kwok PortForward of the pod with the listening ports
+// last recorded (see watchPorts).
 func (r *runtime) portForward() *unstructured.Unstructured {
+	_, extra := r.portForwardState()
+	return r.portForwardWith(extra)
+}
+
+// portForwardWith is the kwok PortForward of the pod: named like the pod,
+// owned by it (so that the garbage collector deletes it with the pod should
+// podruntime not), one forward per port, the static ones and then those of
+// extra (the ports the pod's processes listen on) that are not among them,
+// each running `podruntime relay`. A port with no forward is refused by
+// kwok ("forward not found for port N"), as a kubelet fails a port-forward
+// to a port nothing listens on.
+func (r *runtime) portForwardWith(extra []forward) *unstructured.Unstructured {
 	var forwards []any
-	for _, p := range forwardedPorts(r.pod, r.index) {
+	var seen []int32
+	for _, f := range append(r.staticForwards(), extra...) {
+		if slices.Contains(seen, f.port) {
+			continue
+		}
+		seen = append(seen, f.port)
 		forwards = append(forwards, map[string]any{
-			"ports": []any{int64(p)},
-			"command": []any{r.sup.cfg.self, "relay", "--netns-file", r.netnsFile(),
-				"--port", strconv.Itoa(int(p))},
+			"ports":   []any{int64(f.port)},
+			"command": r.relayCommand(f),
 		})
 	}
+	// The default forward, for a port the pod began to listen on since
+	// (see relayMain's --any-port).
+	known := make([]string, len(seen))
+	for i, p := range seen {
+		known[i] = strconv.Itoa(int(p))
+	}
+	cmd := []any{r.sup.cfg.self, "relay"}
+	if r.sandboxd {
+		cmd = append(cmd, "--netns-file", r.netnsFile())
+	} else {
+		cmd = append(cmd, "--pid-file", r.pidFile(), "--host", r.pod.Status.PodIP)
+	}
+	cmd = append(cmd, "--any-port", "--known", strings.Join(known, ","))
+	forwards = append(forwards, map[string]any{"command": cmd})
+	return r.owned("PortForward", map[string]any{"forwards": forwards})
+}
+
+// owned is a kwok object of kind for the pod: named like it, owned by it,
+// with spec.
+func (r *runtime) owned(kind string, spec map[string]any) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "kwok.x-k8s.io/v1alpha1",
-		"kind":       "PortForward",
+		"kind":       kind,
 		"metadata": map[string]any{
 			"name":      r.pod.Name,
 			"namespace": r.pod.Namespace,
 			"labels":    map[string]any{"app.kubernetes.io/managed-by": "podruntime"},
 		},
-		"spec": map[string]any{"forwards": forwards},
+		"spec": spec,
 	}}
 	u.SetOwnerReferences([]metav1.OwnerReference{{
 		APIVersion: "v1", Kind: "Pod", Name: r.pod.Name, UID: r.pod.UID,
@@ -264,53 +344,72 @@ func (r *runtime) portForward() *unstructured.Unstructured {
 }
 
 // ensurePortForward creates the pod's PortForward (replacing the spec of one
-// left by an earlier podruntime for the same pod) and returns its UID, for
-// deletePortForward.
+// left by an earlier podruntime for the same pod), records its UID for
+// watchPorts and returns it, for deletePortForward.
 func (r *runtime) ensurePortForward(ctx context.Context) (types.UID, error) {
+	want := r.portForward()
+	uid, err := r.ensureOwned(ctx, portForwardGVR, want)
+	if err != nil || uid == "" {
+		return uid, err
+	}
+	_, extra := r.portForwardState()
+	r.setPortForwardState(uid, extra)
+	klog.Infof("pod %s: port-forward of ports %v through kwok PortForward %s", r.key(), forwardPorts(r.staticForwards(), extra), want.GetName())
+	return uid, nil
+}
+
+// ensureOwned creates want, an object of the pod (see owned), replacing one
+// of the same name left for an earlier pod and the spec of one left by an
+// earlier podruntime for this pod, and returns its UID ("" without a
+// dynamic client).
+func (r *runtime) ensureOwned(ctx context.Context, gvr schema.GroupVersionResource, want *unstructured.Unstructured) (types.UID, error) {
 	if r.sup.dynamic == nil {
 		return "", nil
 	}
-	pfs := r.sup.dynamic.Resource(portForwardGVR).Namespace(r.pod.Namespace)
-	want := r.portForward()
-	got, err := pfs.Create(ctx, want, metav1.CreateOptions{})
+	objs := r.sup.dynamic.Resource(gvr).Namespace(r.pod.Namespace)
+	got, err := objs.Create(ctx, want, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
-		if got, err = pfs.Get(ctx, want.GetName(), metav1.GetOptions{}); err != nil {
+		if got, err = objs.Get(ctx, want.GetName(), metav1.GetOptions{}); err != nil {
 			return "", err
 		}
 		owners := got.GetOwnerReferences()
 		if len(owners) > 0 && owners[0].UID != r.pod.UID {
 			// Left by an earlier pod of the same name that is gone now
 			// (the garbage collector deletes it in time): replace it.
-			if err := pfs.Delete(ctx, got.GetName(), metav1.DeleteOptions{
+			if err := objs.Delete(ctx, got.GetName(), metav1.DeleteOptions{
 				Preconditions: &metav1.Preconditions{UID: ptr.To(got.GetUID())}}); err != nil && !apierrors.IsNotFound(err) {
 				return "", err
 			}
-			got, err = pfs.Create(ctx, want, metav1.CreateOptions{})
+			got, err = objs.Create(ctx, want, metav1.CreateOptions{})
 		} else {
 			got.Object["spec"] = want.Object["spec"]
 			got.SetOwnerReferences(want.GetOwnerReferences())
-			got, err = pfs.Update(ctx, got, metav1.UpdateOptions{})
+			got, err = objs.Update(ctx, got, metav1.UpdateOptions{})
 		}
 	}
 	if err != nil {
 		return "", err
 	}
-	klog.Infof("pod %s: port-forward of ports %v through kwok PortForward %s", r.key(), forwardedPorts(r.pod, r.index), got.GetName())
 	return got.GetUID(), nil
 }
 
 // deletePortForward deletes the PortForward that ensurePortForward created
 // (and not one of the same name made since for another pod).
 func (r *runtime) deletePortForward(uid types.UID) {
+	r.deleteOwned(portForwardGVR, "PortForward", uid)
+}
+
+// deleteOwned deletes the object of the pod of UID uid (see ensureOwned).
+func (r *runtime) deleteOwned(gvr schema.GroupVersionResource, kind string, uid types.UID) {
 	if r.sup.dynamic == nil || uid == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := r.sup.dynamic.Resource(portForwardGVR).Namespace(r.pod.Namespace).Delete(ctx, r.pod.Name,
+	err := r.sup.dynamic.Resource(gvr).Namespace(r.pod.Namespace).Delete(ctx, r.pod.Name,
 		metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-		klog.Errorf("pod %s: deleting its PortForward: %v", r.key(), err)
+		klog.Errorf("pod %s: deleting its %s: %v", r.key(), kind, err)
 	}
 }
 

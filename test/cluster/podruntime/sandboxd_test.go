@@ -166,6 +166,8 @@ func TestPortForwardObject(t *testing.T) {
 				"--netns-file", "/pods/.netns/default_sandboxd-abcde_uid-sd", "--port", "8080"}},
 			map[string]any{"ports": []any{int64(9090)}, "command": []any{"/bin/podruntime", "relay",
 				"--netns-file", "/pods/.netns/default_sandboxd-abcde_uid-sd", "--port", "9090"}},
+			map[string]any{"command": []any{"/bin/podruntime", "relay",
+				"--netns-file", "/pods/.netns/default_sandboxd-abcde_uid-sd", "--any-port", "--known", "8080,9090"}},
 		}},
 	}
 	if !reflect.DeepEqual(got.Object, want) {
@@ -173,13 +175,13 @@ func TestPortForwardObject(t *testing.T) {
 	}
 }
 
-// newDynamic is a fake API server for PortForwards that, like a real one,
-// gives each created object a UID (pf-1, pf-2...).
+// newDynamic is a fake API server for PortForwards and Logs that, like a
+// real one, gives each created object a UID (pf-1, pf-2...).
 func newDynamic(objs ...kruntime.Object) *dynamicfake.FakeDynamicClient {
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(kruntime.NewScheme(),
-		map[schema.GroupVersionResource]string{portForwardGVR: "PortForwardList"}, objs...)
+		map[schema.GroupVersionResource]string{portForwardGVR: "PortForwardList", logsGVR: "LogsList"}, objs...)
 	created := 0
-	dyn.PrependReactor("create", "portforwards", func(a k8stesting.Action) (bool, kruntime.Object, error) {
+	dyn.PrependReactor("create", "*", func(a k8stesting.Action) (bool, kruntime.Object, error) {
 		created++
 		a.(k8stesting.CreateAction).GetObject().(*unstructured.Unstructured).SetUID(types.UID(fmt.Sprintf("pf-%d", created)))
 		return false, nil, nil
