@@ -139,7 +139,7 @@ func WaitGone(ctx context.Context, client extclient.Interface, ns, name, rv stri
 		_, err := WaitFor(ctx, client, ns, name, Deleted, timeout, nil)
 		return err
 	}
-	wctx, cancel := context.WithTimeout(ctx, timeout)
+	wctx, cancel := context.WithTimeout(quietErrors(ctx), timeout)
 	defer cancel()
 	sel := fields.OneTermEqualSelector("metadata.name", name).String()
 	claimsClient := client.ExtensionsV1beta1().SandboxClaims(ns)
