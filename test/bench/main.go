@@ -58,8 +58,8 @@ func main() {
 	b.notes = append(b.notes, "Run cycle vs the Go SDK (not met): with `-v=6`, about 100 ms of each `run` pass between the claim's watch starting and the claim's Ready=True. The Go SDK waits for the Sandbox's own Ready (a warm sandbox is Ready already when it is adopted); the plugin waits for the claim's Ready condition, which the claim controller forwards one reconcile later: the contract the project follows (the claim's Ready and status.sandbox.name say when the sandbox is usable). The deletion no longer waits when the DELETE's answer shows the claim gone.",
 		"Tree copies: a tree travels as one tar archive (upload, then `tar -x` in the sandbox; `tar -c`, then download). Down is 9x faster than file by file; up is 2x, because on the python runtime the upload (one 131 MB multipart request) and the unpack (2,000 files under bubblewrap) run one after the other: the one-file row is the floor of the upload alone.",
 		"Start-up: `GODEBUG=inittrace=1` showed 26 ms of package initialisation, 17 ms of it in "+
-		"`k8s.io/kubectl/pkg/cmd/get` (help-text translations and markdown); the plugin now prints with cli-runtime's printers "+
-		"and its own custom-columns/--sort-by on client-go's jsonpath, and initialises in about 6 ms.",
+			"`k8s.io/kubectl/pkg/cmd/get` (help-text translations and markdown); the plugin now prints with cli-runtime's printers "+
+			"and its own custom-columns/--sort-by on client-go's jsonpath, and initialises in about 6 ms.",
 		"Going through kubectl (`kubectl sandbox ...`) adds kubectl's own start and plugin lookup (the row marked no target); "+
 			"agents calling the binary directly avoid it. The default port-forward adds an SPDY stream through the API server per invocation; "+
 			"`--gateway` or `--router-url` avoid it.",
