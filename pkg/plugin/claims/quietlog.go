@@ -25,8 +25,8 @@ type demoted struct{ logr.LogSink }
 func (demoted) Init(logr.RuntimeInfo) {}
 
 func (d demoted) Error(err error, msg string, kv ...any) {
-	if d.LogSink.Enabled(2) {
-		d.LogSink.Info(2, msg, append(kv, "err", err)...)
+	if d.Enabled(2) {
+		d.Info(2, msg, append(kv, "err", err)...)
 	}
 }
 
