@@ -135,16 +135,11 @@ func (o *CpOptions) Validate() error {
 
 // Run performs the copy.
 func (o *CpOptions) Run(ctx context.Context) error {
-	clients, err := o.Clients.Clients()
+	rt, closeSession, err := openRuntime(ctx, o.Clients, o.namespace, o.session, o.claim)
 	if err != nil {
 		return err
 	}
-	s := session.New(clients, o.namespace, o.session)
-	defer s.Close()
-	rt, _, err := s.Open(ctx, o.claim)
-	if err != nil {
-		return err
-	}
+	defer closeSession()
 	spin := progress.Start(o.ErrOut, "copying")
 	defer spin.Stop()
 	remote, _ := sandbox.RemotePath(o.remote)

@@ -59,12 +59,18 @@ func (o *FilesOptions) Validate() error {
 
 // open resolves the claim and returns its runtime; close ends the session.
 func (o *FilesOptions) open(ctx context.Context) (rt sandbox.Runtime, close func(), err error) {
-	clients, err := o.Clients.Clients()
+	return openRuntime(ctx, o.Clients, o.namespace, o.session, o.claim)
+}
+
+// openRuntime resolves a Ready claim and returns its sandbox's runtime; close
+// ends the session (the way to the router, a sandboxd port-forward).
+func openRuntime(ctx context.Context, f Factory, ns string, opts session.Options, claim string) (rt sandbox.Runtime, close func(), err error) {
+	clients, err := f.Clients()
 	if err != nil {
 		return nil, nil, err
 	}
-	s := session.New(clients, o.namespace, o.session)
-	rt, _, err = s.Open(ctx, o.claim)
+	s := session.New(clients, ns, opts)
+	rt, _, err = s.Open(ctx, claim)
 	if err != nil {
 		s.Close()
 		return nil, nil, err

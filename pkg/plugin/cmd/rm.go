@@ -99,16 +99,11 @@ func (o *RmOptions) Validate() error {
 
 // Run removes each path in order, stopping at the first failure.
 func (o *RmOptions) Run(ctx context.Context) error {
-	clients, err := o.Clients.Clients()
+	rt, closeSession, err := openRuntime(ctx, o.Clients, o.namespace, o.session, o.claim)
 	if err != nil {
 		return err
 	}
-	s := session.New(clients, o.namespace, o.session)
-	defer s.Close()
-	rt, _, err := s.Open(ctx, o.claim)
-	if err != nil {
-		return err
-	}
+	defer closeSession()
 	for _, p := range o.paths {
 		err := rt.Remove(ctx, p, o.Recursive)
 		if errors.Is(err, sandbox.ErrNotFound) {

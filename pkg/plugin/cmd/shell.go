@@ -96,16 +96,11 @@ func (o *ShellOptions) Validate() error {
 
 // Run opens the shell and returns its exit code as an *ExitError.
 func (o *ShellOptions) Run(ctx context.Context) error {
-	clients, err := o.Clients.Clients()
+	rt, closeSession, err := openRuntime(ctx, o.Clients, o.namespace, o.session, o.claim)
 	if err != nil {
 		return err
 	}
-	s := session.New(clients, o.namespace, o.session)
-	defer s.Close()
-	rt, _, err := s.Open(ctx, o.claim)
-	if err != nil {
-		return err
-	}
+	defer closeSession()
 	st, ok := rt.(sandbox.Streamer)
 	if !ok {
 		return errNoTerminal
