@@ -27,23 +27,72 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   K8S_LDFLAGS+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
 done
 
-build() { # module-dir output package [ldflags]
-  local mod="$1" out="$2" pkg="$3" ldf="${4:--s -w}"
-  if [ -x "$bin.tmp/$out" ]; then return; fi
-  local t0=$SECONDS
-  echo ">> building $out ($pkg)" >&2
-  (cd "$ROOT/hack/tools/$mod" && go build -trimpath -ldflags "$ldf" -o "$bin.tmp/$out" "$pkg")
-  echo ">> built $out in $((SECONDS - t0))s" >&2
+# Progress for a newcomer's first, cold build (minutes on 2 cores): which
+# step, how long it has run, what is left, and a line every 20 s meanwhile.
+steps=("kube-apiserver kube-controller-manager" "etcd" "agent-sandbox-controller sandbox-router sandboxd" "kwok")
+step=0
+started=$SECONDS
+progress() { # what
+  local left=("${steps[@]:$((step + 1))}")
+  echo ">> [$((step + 1))/${#steps[@]}] building $1 (${SECONDS}s so far; then: ${left[*]:-nothing})" >&2
 }
 
-build k8s kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$K8S_LDFLAGS"
-build k8s kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$K8S_LDFLAGS"
-build etcd etcd go.etcd.io/etcd/server/v3
-build agent-sandbox agent-sandbox-controller sigs.k8s.io/agent-sandbox/cmd/agent-sandbox-controller
-build agent-sandbox sandbox-router sigs.k8s.io/agent-sandbox/sandbox-router/cmd
-build agent-sandbox sandboxd sigs.k8s.io/agent-sandbox/packages/sandboxd/cmd/sandboxd \
-  "-s -w -X sigs.k8s.io/agent-sandbox/internal/version.gitVersion=${AGENT_SANDBOX_VERSION}"
-build kwok kwok sigs.k8s.io/kwok/cmd/kwok
+# build_group module-dir ldflags out=package... builds the packages of one
+# module in one `go build` (shared compilation and parallel links), each
+# binary under its own name, with a heartbeat while it runs.
+build_group() {
+  local mod="$1" ldf="$2" spec out pkg missing=() pkgs=() outs=()
+  shift 2
+  for spec in "$@"; do
+    out=${spec%%=*} pkg=${spec#*=}
+    [ -x "$bin.tmp/$out" ] && continue
+    missing+=("$out") pkgs+=("$pkg") outs+=("$out")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    progress "${missing[*]}"
+    local t0=$SECONDS work="$bin.tmp/.group" pid
+    rm -rf "$work" && mkdir -p "$work"
+    (cd "$ROOT/hack/tools/$mod" && go build -trimpath -ldflags "$ldf" -o "$work/" "${pkgs[@]}") &
+    pid=$!
+    while ! wait_for_pid "$pid" 20; do
+      echo ">>    still building ${missing[*]}: $((SECONDS - t0))s" >&2
+    done
+    wait "$pid"
+    local i
+    local name
+    for i in "${!pkgs[@]}"; do
+      # go build names a binary after its package's last path element, or
+      # the one before a major version suffix (server/v3 -> server).
+      name=$(basename "${pkgs[$i]}")
+      [[ $name =~ ^v[0-9]+$ ]] && name=$(basename "$(dirname "${pkgs[$i]}")")
+      mv "$work/$name" "$bin.tmp/${outs[$i]}"
+    done
+    rm -rf "$work"
+    echo ">>    built ${missing[*]} in $((SECONDS - t0))s" >&2
+  fi
+  step=$((step + 1))
+}
+
+# wait_for_pid PID SECONDS: true once PID has ended, false after SECONDS.
+wait_for_pid() {
+  local i
+  for ((i = 0; i < $2 * 2; i++)); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.5
+  done
+  ! kill -0 "$1" 2>/dev/null
+}
+
+build_group k8s "$K8S_LDFLAGS" \
+  kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver \
+  kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager
+build_group etcd "-s -w" etcd=go.etcd.io/etcd/server/v3
+build_group agent-sandbox "-s -w -X sigs.k8s.io/agent-sandbox/internal/version.gitVersion=${AGENT_SANDBOX_VERSION}" \
+  agent-sandbox-controller=sigs.k8s.io/agent-sandbox/cmd/agent-sandbox-controller \
+  sandbox-router=sigs.k8s.io/agent-sandbox/sandbox-router/cmd \
+  sandboxd=sigs.k8s.io/agent-sandbox/packages/sandboxd/cmd/sandboxd
+build_group kwok "-s -w" kwok=sigs.k8s.io/kwok/cmd/kwok
+echo ">> cluster tools built in $((SECONDS - started))s" >&2
 
 rm -rf "$bin"
 mv "$bin.tmp" "$bin"
