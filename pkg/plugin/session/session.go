@@ -200,16 +200,28 @@ func (s *Session) Proxy(ctx context.Context, claim string, port int, errs func(*
 }
 
 // Each calls fn for every claim with its runtime, at most limit at a time.
-// The router is opened once, by the first claim that needs it; an error
-// from opening a runtime, or from fn, stops the rest and is returned.
+// The first claim's runtime is opened before the others start (so that the
+// router, when it is needed, is opened once, and a failure to open it stops
+// everything at once); an error from opening a runtime, or from fn, stops
+// the rest and is returned.
 func (s *Session) Each(ctx context.Context, list []*extv1beta1.SandboxClaim, limit int, fn func(context.Context, *extv1beta1.SandboxClaim, sandbox.Runtime) error) error {
+	if len(list) == 0 {
+		return nil
+	}
+	first, err := s.Runtime(ctx, list[0])
+	if err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(limit)
-	for _, c := range list {
+	for i, c := range list {
 		g.Go(func() error {
-			rt, err := s.Runtime(gctx, c)
-			if err != nil {
-				return err
+			rt := first
+			if i > 0 {
+				var err error
+				if rt, err = s.Runtime(gctx, c); err != nil {
+					return err
+				}
 			}
 			return fn(gctx, c, rt)
 		})
