@@ -81,10 +81,8 @@ func (o *DeleteOptions) Validate() error {
 	if ways != 1 {
 		return errors.New("give claim names, --all or --selector (exactly one of them)")
 	}
-	for _, n := range o.names {
-		if err := validateName("claim", n); err != nil {
-			return err
-		}
+	if err := validateNames("claim", o.names); err != nil {
+		return err
 	}
 	if _, err := parseSelector(o.Selector); err != nil {
 		return err

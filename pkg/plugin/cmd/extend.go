@@ -66,10 +66,8 @@ func (o *ExtendOptions) Complete(args []string) error {
 
 // Validate checks the names and the new expiry; it makes no API calls.
 func (o *ExtendOptions) Validate() error {
-	for _, n := range o.names {
-		if err := validateName("claim", n); err != nil {
-			return err
-		}
+	if err := validateNames("claim", o.names); err != nil {
+		return err
 	}
 	now := clock()
 	switch {

@@ -57,6 +57,16 @@ func validateName(what, name string) error {
 	return nil
 }
 
+// validateNames checks names of one kind, the first bad one failing.
+func validateNames(what string, names []string) error {
+	for _, n := range names {
+		if err := validateName(what, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // parseLabels parses "k=v,k2=v2" and validates keys and values.
 func parseLabels(s string) (map[string]string, error) {
 	if s == "" {

@@ -93,15 +93,11 @@ func (o *MCPOptions) Complete() error {
 
 // Validate checks the flags; it makes no API calls.
 func (o *MCPOptions) Validate() error {
-	for _, p := range o.AllowPools {
-		if err := validateName("pool", p); err != nil {
-			return err
-		}
+	if err := validateNames("pool", o.AllowPools); err != nil {
+		return err
 	}
-	for _, t := range o.AllowTemplates {
-		if err := validateName("template", t); err != nil {
-			return err
-		}
+	if err := validateNames("template", o.AllowTemplates); err != nil {
+		return err
 	}
 	switch {
 	case o.TTL <= 0:

@@ -12,6 +12,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward"
 )
 
@@ -118,7 +119,7 @@ func (o *PortForwardOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pod, err := runningPod(ctx, o.Clients, o.namespace, o.claim)
+	pod, err := runningPod(ctx, clients, o.namespace, o.claim)
 	if err != nil {
 		return err
 	}
@@ -158,11 +159,7 @@ func expandLocalhost(addresses []string) []string {
 }
 
 // runningPod is a claim's pod, which must be running.
-func runningPod(ctx context.Context, f Factory, ns, claim string) (*corev1.Pod, error) {
-	clients, err := f.Clients()
-	if err != nil {
-		return nil, err
-	}
+func runningPod(ctx context.Context, clients *kube.Clients, ns, claim string) (*corev1.Pod, error) {
 	pod, err := claims.PodOf(ctx, clients, ns, claim)
 	if err != nil {
 		return nil, err

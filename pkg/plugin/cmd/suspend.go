@@ -82,10 +82,8 @@ func (o *SuspendOptions) Complete(args []string) error {
 
 // Validate checks the names and flags; it makes no API calls.
 func (o *SuspendOptions) Validate() error {
-	for _, n := range o.names {
-		if err := validateName("claim", n); err != nil {
-			return err
-		}
+	if err := validateNames("claim", o.names); err != nil {
+		return err
 	}
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive")

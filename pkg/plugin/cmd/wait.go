@@ -65,10 +65,8 @@ func (o *WaitOptions) Complete(args []string) error {
 
 // Validate parses --for and checks the names; it makes no API calls.
 func (o *WaitOptions) Validate() error {
-	for _, n := range o.names {
-		if err := validateName("claim", n); err != nil {
-			return err
-		}
+	if err := validateNames("claim", o.names); err != nil {
+		return err
 	}
 	switch {
 	case o.For == "delete":

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -154,7 +155,7 @@ var needed = map[string][]string{
 
 func checkAPIs(disco discovery.DiscoveryInterface) Result {
 	var missing, found []string
-	for _, gv := range slices.Sorted(mapKeys(needed)) {
+	for _, gv := range slices.Sorted(maps.Keys(needed)) {
 		list, err := disco.ServerResourcesForGroupVersion(gv)
 		have := map[string]bool{}
 		if err == nil {
@@ -174,16 +175,6 @@ func checkAPIs(disco discovery.DiscoveryInterface) Result {
 		return Result{Status: Fail, Detail: "not served: " + strings.Join(missing, ", "), Problem: "missing-apis"}
 	}
 	return Result{Status: OK, Detail: "served: " + strings.Join(found, ", ")}
-}
-
-func mapKeys(m map[string][]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // checkController judges by what a controller leaves behind: filled warm

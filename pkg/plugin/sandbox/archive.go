@@ -29,9 +29,6 @@ const (
 	MethodFiles Method = "files"
 )
 
-// errNoTar is a sandbox without a usable tar.
-var errNoTar = ErrNoTar
-
 // ErrNoTar is a sandbox without a usable tar (sh and tar) to copy a tree
 // as one archive.
 var ErrNoTar = errors.New("the sandbox has no tar to copy the tree as one archive")
@@ -89,7 +86,7 @@ func uploadArchive(ctx context.Context, rt Runtime, local, remote string, progre
 		return 0, err
 	}
 	if noShell(probe, err) || probe.ExitCode != 0 {
-		return 0, errNoTar
+		return 0, ErrNoTar
 	}
 	tmp := ".kubectl-sandbox-upload-" + randomHex() + ".tar"
 	pr, pw := io.Pipe()
@@ -195,7 +192,7 @@ func downloadArchive(ctx context.Context, rt Runtime, remote, local string, prog
 	tmp := ".kubectl-sandbox-download-" + randomHex()
 	res, err := rt.Execute(ctx, Command{Argv: []string{"sh", "-c", PackScript, tmp, nonEmpty(remote)}})
 	if noShell(res, err) {
-		return 0, errNoTar // nothing was made
+		return 0, ErrNoTar // nothing was made
 	}
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

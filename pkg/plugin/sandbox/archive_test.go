@@ -97,10 +97,10 @@ func TestArchiveNeedsTar(t *testing.T) {
 	_, c := newRuntime(t)
 	local := t.TempDir()
 	writeTree(t, local, map[string]string{"f": "1"})
-	if _, err := UploadTreeBy(context.Background(), c, local, "dst", nil, MethodArchive); !errors.Is(err, errNoTar) {
+	if _, err := UploadTreeBy(context.Background(), c, local, "dst", nil, MethodArchive); !errors.Is(err, ErrNoTar) {
 		t.Errorf("archive up: %v", err)
 	}
-	if _, err := DownloadTreeBy(context.Background(), c, "", filepath.Join(t.TempDir(), "x"), filepath.Join(t.TempDir(), "x"), nil, MethodArchive); !errors.Is(err, errNoTar) {
+	if _, err := DownloadTreeBy(context.Background(), c, "", filepath.Join(t.TempDir(), "x"), filepath.Join(t.TempDir(), "x"), nil, MethodArchive); !errors.Is(err, ErrNoTar) {
 		t.Errorf("archive down: %v", err)
 	}
 	if n, err := UploadTreeBy(context.Background(), c, local, "dst", nil, MethodAuto); err != nil || n != 1 {

@@ -109,7 +109,7 @@ func UploadTreeBy(ctx context.Context, rt Runtime, local, remote string, progres
 	}
 	if method != MethodFiles {
 		n, err := uploadArchive(ctx, rt, local, remote, progress)
-		if !errors.Is(err, errNoTar) || method == MethodArchive {
+		if !errors.Is(err, ErrNoTar) || method == MethodArchive {
 			return n, err
 		}
 	}
@@ -222,7 +222,7 @@ func DownloadTreeBy(ctx context.Context, rt Runtime, remote, fileDst, dirDst str
 			return 0, false, nil
 		}
 		n, err := downloadArchive(ctx, rt, remote, dirDst, progress)
-		if errors.Is(err, errNoTar) && method == MethodAuto {
+		if errors.Is(err, ErrNoTar) && method == MethodAuto {
 			return 0, false, nil
 		}
 		return n, true, err
