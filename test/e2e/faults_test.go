@@ -237,19 +237,20 @@ func TestFaultRuntimeKilledMidExec(t *testing.T) {
 func TestFaultControllerRestartDuringCreateWait(t *testing.T) {
 	// The pool first, then a claim that becomes Ready: after the API server
 	// restarts of the tests before, the controller may take a while to
-	// watch again, and a claim made before its cache holds the new pool
-	// fails for good (WarmPoolNotFound). Then the restart below is the only
-	// fault in play.
+	// watch again. A claim made before its cache holds the new pool reads
+	// WarmPoolNotFound until the controller looks again (every minute);
+	// create waits through that, since the pool exists (a CI run once saw
+	// it). Then the restart below is the only fault in play.
 	pool := neverReadyPool(t)
 	readyClaim(t, "e2e-fault-ctl-probe")
 	cleanupClaim(t, "e2e-fault-ctl")
-	wait := background(t, Sandbox(t, "create", "e2e-fault-ctl", "--pool", pool, "--timeout", "3m"), 3*time.Minute)
-	deadline := time.Now().Add(90 * time.Second) // a controller catching up after restarts of the API server
+	wait := background(t, Sandbox(t, "create", "e2e-fault-ctl", "--pool", pool, "--timeout", "4m"), 4*time.Minute)
+	deadline := time.Now().Add(150 * time.Second) // a controller catching up, and its look again a minute later
 	for Kubectl(t, "get", "pod", "e2e-fault-ctl", "-o", "jsonpath={.status.podIP}").Run().Stdout == "" {
 		if time.Now().After(deadline) {
 			_ = Kubectl(t, "get", "sandboxclaim,sandbox,pod", "-o", "wide").Run()
 			res := wait()
-			t.Fatalf("no pod for the claim after 90s; create: exit %d stdout %q stderr %q", res.ExitCode, res.Stdout, res.Stderr)
+			t.Fatalf("no pod for the claim after 150s; create: exit %d stdout %q stderr %q", res.ExitCode, res.Stdout, res.Stderr)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

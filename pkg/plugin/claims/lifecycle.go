@@ -8,11 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/cache"
-	watchtools "k8s.io/client-go/tools/watch"
 
 	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
@@ -55,6 +51,9 @@ type WaitHooks struct {
 	Created func(*extv1beta1.SandboxClaim)
 	// Observe sees every state while waiting.
 	Observe Observer
+	// Usable, if set, may end the wait before the claim is Ready (see
+	// SandboxReady).
+	Usable Usable
 }
 
 // CreateAndWait creates claim and waits up to timeout for it to be Ready.
@@ -69,7 +68,9 @@ func CreateAndWait(ctx context.Context, client extclient.Interface, claim *extv1
 	if hooks.Created != nil {
 		hooks.Created(created)
 	}
-	ready, err := WaitFor(ctx, client, created.Namespace, created.Name, Ready, timeout, hooks.Observe)
+	// The wait watches from the creation's answer: no list first.
+	w := waiter{client: client, ns: created.Namespace, name: created.Name, cond: Ready, observe: hooks.Observe, from: created.ResourceVersion, at: created, usable: hooks.Usable}
+	ready, err := w.wait(ctx, timeout)
 	if err == nil {
 		ready.SetGroupVersionKind(ClaimGVK)
 		return ready, nil
@@ -135,33 +136,7 @@ func DeleteOne(ctx context.Context, client extclient.Interface, ns, name string,
 // WaitGone waits until a claim that DeleteOne deleted is gone: with rv, by
 // a watch from rv (no list first); without, as WaitFor(Deleted).
 func WaitGone(ctx context.Context, client extclient.Interface, ns, name, rv string, timeout time.Duration) error {
-	if rv == "" || rv == "0" {
-		_, err := WaitFor(ctx, client, ns, name, Deleted, timeout, nil)
-		return err
-	}
-	wctx, cancel := context.WithTimeout(quietErrors(ctx), timeout)
-	defer cancel()
-	sel := fields.OneTermEqualSelector("metadata.name", name).String()
-	claimsClient := client.ExtensionsV1beta1().SandboxClaims(ns)
-	lw := &cache.ListWatch{
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.FieldSelector = sel
-			return claimsClient.Watch(ctx, o)
-		},
-	}
-	_, err := watchtools.Until(wctx, rv, lw, func(ev watch.Event) (bool, error) {
-		return ev.Type == watch.Deleted, nil
-	})
-	switch {
-	case err == nil:
-		return nil
-	case ctx.Err() != nil:
-		return &InterruptedError{Name: name, For: Deleted.String()}
-	case wctx.Err() != nil:
-		return &TimeoutError{Name: name, For: Deleted.String(), After: timeout}
-	}
-	// The watch could not go on from rv (say, too old): list and watch.
-	_, err = WaitFor(ctx, client, ns, name, Deleted, timeout, nil)
+	_, err := waiter{client: client, ns: ns, name: name, cond: Deleted, from: rv}.wait(ctx, timeout)
 	return err
 }
 

@@ -170,3 +170,30 @@ func Extend(ctx context.Context, client extclient.Interface, ns, name string, un
 	}
 	return err
 }
+
+// SandboxReady is a Usable for a claim that is used at once and then
+// deleted (run): it reads the claim's Sandbox and counts the claim usable
+// once that Sandbox is Ready, as the upstream SDKs wait. The claim
+// controller copies the Sandbox's Ready onto the claim one reconcile later
+// (a warm sandbox is Ready already when it is adopted); create keeps the
+// claim's own Ready, the state that kubectl and other tools see. The claim
+// returned carries the Sandbox's pod IPs when its status has none yet. A
+// Sandbox that cannot be read counts as not usable: the claim's Ready ends
+// the wait then.
+func SandboxReady(agents agentsclient.Interface) Usable {
+	return func(ctx context.Context, c *extv1beta1.SandboxClaim) (*extv1beta1.SandboxClaim, bool) {
+		name := SandboxName(c)
+		if name == "" {
+			return c, false
+		}
+		s, err := agents.AgentsV1beta1().Sandboxes(c.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil || !meta.IsStatusConditionTrue(s.Status.Conditions, ConditionReady) || len(s.Status.PodIPs) == 0 {
+			return c, false
+		}
+		if len(c.Status.SandboxStatus.PodIPs) == 0 {
+			c = c.DeepCopy()
+			c.Status.SandboxStatus.PodIPs = s.Status.PodIPs
+		}
+		return c, true
+	}
+}

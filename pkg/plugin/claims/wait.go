@@ -57,66 +57,172 @@ type Observer func(*extv1beta1.SandboxClaim)
 // *InterruptedError (the caller's context ended), *NotFoundError,
 // *DeletedError, *FailedError or API errors.
 func WaitFor(ctx context.Context, client extclient.Interface, ns, name string, cond Condition, timeout time.Duration, observe Observer) (*extv1beta1.SandboxClaim, error) {
+	return waiter{client: client, ns: ns, name: name, cond: cond, observe: observe}.wait(ctx, timeout)
+}
+
+// Usable may end a wait for Ready early: it is asked about a claim that
+// names its Sandbox but is not Ready yet, and returns the claim to use (it
+// may fill in what the claim's status has not caught up with) and true when
+// that Sandbox can be used now.
+type Usable func(ctx context.Context, c *extv1beta1.SandboxClaim) (*extv1beta1.SandboxClaim, bool)
+
+// waiter is one wait on one claim.
+type waiter struct {
+	client   extclient.Interface
+	ns, name string
+	cond     Condition
+	observe  Observer
+	// from, if set, is a resourceVersion of the claim that the caller just
+	// read or wrote: the wait watches from there, without a list first. at,
+	// if set, is the claim at that version, checked before the watch.
+	from   string
+	at     *extv1beta1.SandboxClaim
+	usable Usable
+	// lag is lagging's last answer, for the claim at a resourceVersion:
+	// an unchanged claim is not looked into again.
+	lag *lagAnswer
+}
+
+type lagAnswer struct {
+	rv   string
+	lags bool
+}
+
+func (w waiter) wait(ctx context.Context, timeout time.Duration) (*extv1beta1.SandboxClaim, error) {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var last *extv1beta1.SandboxClaim
-	pre := mustExist(ns, name)
-	if cond.Deleted {
-		pre = func(store cache.Store) (bool, error) {
-			_, exists, err := store.Get(&metav1.ObjectMeta{Namespace: ns, Name: name})
-			return !exists, err
-		}
-	}
-	ev, err := until(wctx, client, ns, name, pre, func(ev watch.Event) (bool, error) {
+	var last, done *extv1beta1.SandboxClaim
+	check := func(ev watch.Event) (bool, error) {
 		c, ok := ev.Object.(*extv1beta1.SandboxClaim)
-		if !ok || c.Name != name {
+		if !ok || c.Name != w.name {
 			return false, nil
 		}
 		if ev.Type == watch.Deleted {
-			if cond.Deleted {
+			if w.cond.Deleted {
 				return true, nil
 			}
-			return false, &DeletedError{Name: name, For: cond.String()}
+			return false, &DeletedError{Name: w.name, For: w.cond.String()}
 		}
 		last = c
-		if observe != nil {
-			observe(c)
+		if w.observe != nil {
+			w.observe(c)
 		}
-		return met(c, cond)
-	})
+		use, ok, err := w.met(wctx, c)
+		if ok {
+			done = use
+		}
+		return ok, err
+	}
+	err := errWatchFrom
+	if w.from != "" && w.from != "0" {
+		err = nil
+		if ok, cerr := w.atFirst(check); cerr != nil {
+			err = cerr
+		} else if !ok {
+			err = w.watchFrom(wctx, check)
+		}
+	}
+	if errors.Is(err, errWatchFrom) && wctx.Err() == nil {
+		pre := mustExist(w.ns, w.name)
+		if w.cond.Deleted {
+			pre = func(store cache.Store) (bool, error) {
+				_, exists, err := store.Get(&metav1.ObjectMeta{Namespace: w.ns, Name: w.name})
+				return !exists, err
+			}
+		}
+		_, err = until(wctx, w.client, w.ns, w.name, pre, check)
+	}
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		return nil, &InterruptedError{Name: name, For: cond.String()}
+		return nil, &InterruptedError{Name: w.name, For: w.cond.String()}
 	case errors.Is(wctx.Err(), context.DeadlineExceeded) || wait.Interrupted(err):
-		te := &TimeoutError{Name: name, For: cond.String(), After: timeout}
-		if last != nil && !cond.Deleted {
+		te := &TimeoutError{Name: w.name, For: w.cond.String(), After: timeout}
+		if last != nil && !w.cond.Deleted {
 			te.Last = ReadyCondition(last)
 		}
 		return nil, te
 	default:
 		return nil, err
 	}
-	if cond.Deleted || ev == nil {
-		return nil, nil
-	}
-	c, _ := ev.Object.(*extv1beta1.SandboxClaim)
-	return c, nil
+	return done, nil
 }
 
-// met says whether c meets cond, or fails for good.
-func met(c *extv1beta1.SandboxClaim, cond Condition) (bool, error) {
-	switch {
-	case cond.Deleted:
+// atFirst checks the claim as the caller saw it at w.from, if given.
+func (w waiter) atFirst(check watchtools.ConditionFunc) (bool, error) {
+	if w.at == nil {
 		return false, nil
-	case cond == Ready:
-		if IsReady(c) {
-			return true, nil
-		}
-		return false, Failure(c)
 	}
-	got := meta.FindStatusCondition(c.Status.Conditions, cond.Type)
-	return got != nil && got.Status == cond.Status, nil
+	return check(watch.Event{Type: watch.Modified, Object: w.at})
+}
+
+// errWatchFrom says a watch from a resourceVersion could not go on (the
+// version is too old, or the watch failed for good): list and watch.
+var errWatchFrom = errors.New("cannot watch from the resourceVersion")
+
+// watchFrom watches the claim from w.from, retrying dropped watches, until
+// check holds. Failed attempts are logged at V(2): a watch that retries
+// through an API server restart is not an error to show.
+func (w waiter) watchFrom(ctx context.Context, check watchtools.ConditionFunc) error {
+	sel := fields.OneTermEqualSelector("metadata.name", w.name).String()
+	claims := w.client.ExtensionsV1beta1().SandboxClaims(w.ns)
+	lw := &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = sel
+			return claims.Watch(ctx, o)
+		},
+	}
+	_, err := watchtools.Until(quietErrors(ctx), w.from, lw, check)
+	if errors.Is(err, watchtools.ErrWatchClosed) {
+		return errWatchFrom
+	}
+	return err
+}
+
+// met says whether c meets the condition (and the claim to return then),
+// or fails for good.
+func (w *waiter) met(ctx context.Context, c *extv1beta1.SandboxClaim) (*extv1beta1.SandboxClaim, bool, error) {
+	switch {
+	case w.cond.Deleted:
+		return nil, false, nil
+	case w.cond == Ready:
+		if IsReady(c) {
+			return c, true, nil
+		}
+		err := Failure(c)
+		switch {
+		case err != nil && w.lagging(ctx, c):
+			return nil, false, nil
+		case err == nil && w.usable != nil && SandboxName(c) != "":
+			use, ok := w.usable(ctx, c)
+			return use, ok, nil
+		}
+		return nil, false, err
+	}
+	got := meta.FindStatusCondition(c.Status.Conditions, w.cond.Type)
+	return c, got != nil && got.Status == w.cond.Status, nil
+}
+
+// lagging says whether c's controller reports its warm pool (or the pool's
+// template) missing while the API server has it: the controller's cache has
+// not caught up with a pool made just before the claim, and the controller
+// looks again every minute (upstream spec §1.6), so the wait goes on. It
+// asks once per resourceVersion; a pool it may not read counts as missing.
+func (w *waiter) lagging(ctx context.Context, c *extv1beta1.SandboxClaim) bool {
+	cond := ReadyCondition(c)
+	if cond == nil || (cond.Reason != "WarmPoolNotFound" && cond.Reason != "TemplateNotFound") || c.Spec.WarmPoolRef.Name == "" {
+		return false
+	}
+	if w.lag != nil && w.lag.rv == c.ResourceVersion {
+		return w.lag.lags
+	}
+	ext := w.client.ExtensionsV1beta1()
+	pool, err := ext.SandboxWarmPools(c.Namespace).Get(ctx, c.Spec.WarmPoolRef.Name, metav1.GetOptions{})
+	if err == nil && cond.Reason == "TemplateNotFound" {
+		_, err = ext.SandboxTemplates(c.Namespace).Get(ctx, pool.Spec.TemplateRef.Name, metav1.GetOptions{})
+	}
+	w.lag = &lagAnswer{rv: c.ResourceVersion, lags: err == nil}
+	return w.lag.lags
 }
 
 func mustExist(ns, name string) watchtools.PreconditionFunc {

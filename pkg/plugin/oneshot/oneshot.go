@@ -84,7 +84,11 @@ func (e *CopyError) Unwrap() error { return e.Err }
 // *claims.CleanupError joined to the run's error.
 func Run(ctx context.Context, clients *kube.Clients, opts session.Options, plan Plan, hooks Hooks) (out *Outcome, err error) {
 	out = &Outcome{}
-	ready, err := claims.CreateAndWait(ctx, clients.Ext, plan.Claim, plan.ReadyTimeout, hooks.WaitHooks)
+	// The sandbox is used at once and deleted: its own Ready is enough, as
+	// for the upstream SDKs (see claims.SandboxReady).
+	wait := hooks.WaitHooks
+	wait.Usable = claims.SandboxReady(clients.Agents)
+	ready, err := claims.CreateAndWait(ctx, clients.Ext, plan.Claim, plan.ReadyTimeout, wait)
 	if err != nil {
 		return out, err // CreateAndWait deleted what it created
 	}
