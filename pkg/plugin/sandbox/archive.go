@@ -150,7 +150,7 @@ func writeFile(tw *tar.Writer, h *tar.Header, local, name string, progress Progr
 	if err := tw.WriteHeader(h); err != nil {
 		return err
 	}
-	n, err := io.CopyBuffer(tw, progress.Wrap(name, f), make([]byte, copyBufferSize))
+	n, err := copyBuffered(tw, progress.Wrap(name, f))
 	if err == nil && n != h.Size {
 		err = fmt.Errorf("%s changed size while it was copied", local)
 	}
@@ -237,7 +237,6 @@ func downloadArchive(ctx context.Context, rt Runtime, remote, local string, prog
 // is an error.
 func unpack(tr *tar.Reader, dir, remote string, progress Progress) (int, error) {
 	files := 0
-	buf := make([]byte, copyBufferSize)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -268,7 +267,7 @@ func unpack(tr *tar.Reader, dir, remote string, progress Progress) (int, error) 
 			if err != nil {
 				return files, err
 			}
-			_, err = io.CopyBuffer(f, progress.Wrap(path.Join(remote, clean), tr), buf)
+			_, err = copyBuffered(f, progress.Wrap(path.Join(remote, clean), tr))
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}

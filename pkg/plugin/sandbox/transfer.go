@@ -193,7 +193,7 @@ func DownloadFile(ctx context.Context, rt Runtime, remote, dst string, progress 
 	// CreateTemp makes the file 0600; a copy gets a plain file's mode.
 	var n int64
 	if err = tmp.Chmod(0o644); err == nil {
-		n, err = io.CopyBuffer(tmp, progress.Wrap(remote, body), make([]byte, copyBufferSize))
+		n, err = copyBuffered(tmp, progress.Wrap(remote, body))
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
