@@ -27,6 +27,9 @@ func (b *bench) report(started time.Time) string {
 	s.WriteString("\nBaselines: `curl` sends the same request to the same router (127.0.0.10:80) with the sandbox's name and pod IP already known; ")
 	s.WriteString("`kubectl create -f claim.yaml && kubectl wait --for=condition=Ready` for creation; `kubectl get sandboxclaims` for listing. ")
 	s.WriteString("Before every creation, untimed, the previous claim is deleted and the warm pool is back to 2 ready sandboxes.\n\n")
+	for _, sec := range b.sections {
+		s.WriteString(sec + "\n")
+	}
 	if len(b.notes) > 0 {
 		s.WriteString("## Notes on the results\n\n")
 		for _, n := range b.notes {

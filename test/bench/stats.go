@@ -17,6 +17,7 @@ import (
 type sample struct {
 	dur    time.Duration
 	maxRSS int64 // KiB
+	cpu    time.Duration
 }
 
 // run times one shell-free command; it fails loudly, since a benchmark of
@@ -31,7 +32,15 @@ func run(env []string, name string, args ...string) sample {
 		fail("%s %v: %v\n%s", name, args, err, errOut.String())
 	}
 	d := time.Since(start)
-	return sample{dur: d, maxRSS: cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss}
+	return sample{dur: d, maxRSS: cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss,
+		cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+}
+
+// medianCPU is the CPU time of the run with the median duration.
+func medianCPU(s []sample) time.Duration {
+	sorted := append([]sample(nil), s...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].dur < sorted[j].dur })
+	return sorted[len(sorted)/2].cpu
 }
 
 func fail(format string, args ...any) {
