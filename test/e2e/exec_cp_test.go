@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -214,6 +215,31 @@ func TestCpTreeRoundTrip(t *testing.T) {
 	Sandbox(t, "cp", "-", c+":streamed/in.txt").WithStdin(bytes.NewBufferString("from stdin")).RunOrFail()
 	if out := Sandbox(t, "cp", c+":streamed/in.txt", "-").RunOrFail().Stdout; out != "from stdin" {
 		t.Errorf("stdout copy %q", out)
+	}
+}
+
+// TestCpTreeProgressOnATerminal: on a terminal, a tree copy shows the files
+// and bytes so far and the file being copied; the tree arrives whole.
+func TestCpTreeProgressOnATerminal(t *testing.T) {
+	c := readyClaim(t, "e2e-cp-tty")
+	src := t.TempDir()
+	chunk := make([]byte, 256<<10)
+	for i := range 256 { // 64 MiB: long enough for several frames
+		if _, err := rand.Read(chunk); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("f%03d.bin", i)), chunk, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kubectlPath, _ := exec.LookPath("kubectl")
+	line := fmt.Sprintf("%s sandbox cp %s %s:tty-tree", kubectlPath, src, c)
+	transcript := (&Cmd{t: t}).runScript("script", "-qec", line, "/dev/null")
+	if !regexp.MustCompile(`\d+ files?, [0-9.]+ [KM]iB: tty-tree/f\d{3}\.bin`).MatchString(transcript) {
+		t.Errorf("no files and bytes in the terminal transcript %q", transcript)
+	}
+	if n := strings.TrimSpace(Sandbox(t, "exec", c, "--", "sh", "-c", "ls tty-tree | wc -l").RunOrFail().Stdout); n != "256" {
+		t.Errorf("%s files arrived, want 256", n)
 	}
 }
 

@@ -3,14 +3,15 @@ package progress
 import (
 	"fmt"
 	"io"
-	"sync/atomic"
 )
 
-// CountingReader reports the bytes read through it to the spinner.
+// CountingReader counts one file, and the bytes read through r, into the
+// spinner's status: the files and bytes so far, and the file being copied.
 func (s *Spinner) CountingReader(name string, r io.Reader) io.Reader {
 	if s.stop == nil {
 		return r // not a terminal: no accounting needed
 	}
+	s.files.Add(1)
 	return &countingReader{r: r, s: s, name: name}
 }
 
@@ -18,13 +19,16 @@ type countingReader struct {
 	r    io.Reader
 	s    *Spinner
 	name string
-	n    atomic.Int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	total := c.n.Add(int64(n))
-	c.s.Set(fmt.Sprintf("%s: %s", c.name, HumanBytes(total)))
+	total := c.s.bytes.Add(int64(n))
+	files, unit := c.s.files.Load(), "files"
+	if files == 1 {
+		unit = "file"
+	}
+	c.s.Set(fmt.Sprintf("%d %s, %s: %s", files, unit, HumanBytes(total), c.name))
 	return n, err
 }
 

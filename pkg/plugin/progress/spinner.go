@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/term"
@@ -26,6 +27,8 @@ type Spinner struct {
 	status string
 	stop   chan struct{}
 	done   chan struct{}
+	// files and bytes count what CountingReader saw.
+	files, bytes atomic.Int64
 }
 
 var frames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}

@@ -58,9 +58,21 @@ func TestDrawsOnATerminal(t *testing.T) {
 	s2.mu.Lock()
 	status := s2.status
 	s2.mu.Unlock()
+	// A tree: the files and bytes so far, and the file being copied.
+	for _, name := range []string{"d/a", "d/b"} {
+		if _, err := io.Copy(io.Discard, s2.CountingReader(name, strings.NewReader(strings.Repeat("y", 1024)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s2.mu.Lock()
+	treeStatus := s2.status
+	s2.mu.Unlock()
+	if treeStatus != "3 files, 4.0 KiB: d/b" {
+		t.Errorf("status after three files %q", treeStatus)
+	}
 	s2.Stop()
 	tty.Close()
-	if status != "big.bin: 2.0 KiB" {
+	if status != "1 file, 2.0 KiB: big.bin" {
 		t.Errorf("status %q", status)
 	}
 	out := <-drawn
