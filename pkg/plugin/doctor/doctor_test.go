@@ -762,12 +762,14 @@ func TestProbeFailures(t *testing.T) {
 	t.Run("the claim fails", func(t *testing.T) {
 		f := healthy(t)
 		f.probeClaims(func(c *extv1beta1.SandboxClaim) {
-			c.Status.Conditions = []metav1.Condition{{Type: claims.ConditionReady, Status: metav1.ConditionFalse, Reason: "TemplateNotFound", Message: "gone"}}
+			// A terminal reason (a missing template would be the
+			// controller's lag here: the pool and template exist).
+			c.Status.Conditions = []metav1.Condition{{Type: claims.ConditionReady, Status: metav1.ConditionFalse, Reason: "InvalidMetadata", Message: "bad"}}
 			c.Status.SandboxStatus.Name = ""
 		})
 		r := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now, ProbeTimeout: time.Minute})
 		want := Result{Status: Fail, Problem: "probe-claim",
-			Detail: `claim on pool python: sandboxclaim "sandbox-claim-probe" failed: TemplateNotFound: gone (sandboxclaim "sandbox-claim-probe" was deleted)`}
+			Detail: `claim on pool python: sandboxclaim "sandbox-claim-probe" failed: InvalidMetadata: bad (sandboxclaim "sandbox-claim-probe" was deleted)`}
 		if r != want {
 			t.Errorf("got  %+v\nwant %+v", r, want)
 		}
