@@ -46,14 +46,17 @@ const UnpackScript = `mkdir -p -- "$1" && tar -x --no-same-owner -f "$0" -C "$1"
 const PackScript = `command -v tar >/dev/null 2>&1 || exit 127
 mkdir -p -- "$0" && tar -c -f "$0/archive.tar" --exclude="./$0" -C "$1" .`
 
-// uploadArchive copies the local tree under local to remote through one tar
-// archive, streamed as it is written.
+// item is one file or directory of a local tree, by its slash-separated
+// path under the tree.
+type item struct {
+	path string
+	info fs.FileInfo
+}
+
+// uploadArchive copies the local tree under local to remote through tar
+// archives, streamed as they are written.
 func uploadArchive(ctx context.Context, rt Runtime, local, remote string, progress Progress) (int, error) {
 	// Walk first: refuse what cannot be copied before anything is sent.
-	type item struct {
-		rel  string
-		info fs.FileInfo
-	}
 	var items []item
 	err := filepath.WalkDir(local, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -88,24 +91,105 @@ func uploadArchive(ctx context.Context, rt Runtime, local, remote string, progre
 	if noShell(probe, err) || probe.ExitCode != 0 {
 		return 0, ErrNoTar
 	}
-	tmp := ".kubectl-sandbox-upload-" + randomHex() + ".tar"
+	// The archive goes in parts, each unpacked while the next one uploads:
+	// the sandbox's unpack no longer waits for the whole upload.
+	base := ".kubectl-sandbox-upload-" + randomHex()
+	uctx, stopUploads := context.WithCancel(ctx)
+	defer stopUploads()
+	queue := make(chan string, 1) // one part waits while one unpacks
+	unpacked := make(chan error, 1)
+	go func() {
+		var err error
+		for tmp := range queue {
+			if err != nil {
+				removeQuietly(ctx, rt, tmp) // after a failed part: only clean up
+				continue
+			}
+			if err = unpackPart(ctx, rt, tmp, remote); err != nil {
+				stopUploads()
+			}
+		}
+		unpacked <- err
+	}()
+	files := 0
+	var upErr error
+	for i, part := range splitParts(items) {
+		tmp := fmt.Sprintf("%s-%d.tar", base, i)
+		n, err := uploadPart(uctx, rt, local, remote, tmp, part, progress)
+		if err != nil {
+			upErr = err
+			break
+		}
+		files += n
+		queue <- tmp
+	}
+	close(queue)
+	if err := <-unpacked; err != nil {
+		return 0, err // an unpack failed, and the uploads stopped
+	}
+	if upErr != nil {
+		return 0, upErr
+	}
+	return files, nil
+}
+
+// archivePartBytes is the size of the file data in one part of an archive
+// upload (a variable for tests): small enough that the sandbox unpacks one
+// part while the next uploads, large enough that a part's unpack command is
+// cheap beside it. A part also ends after archivePartFiles files.
+var (
+	archivePartBytes int64 = 16 << 20
+	archivePartFiles       = 512
+)
+
+// splitParts cuts items, in order, into parts of about archivePartBytes
+// or archivePartFiles files each; directories count as nothing. A
+// directory comes before its contents in the walk, so in the same part or
+// an earlier one, and the parts unpack in order.
+func splitParts(items []item) [][]item {
+	var parts [][]item
+	var cur []item
+	var bytes int64
+	files := 0
+	for _, it := range items {
+		cur = append(cur, it)
+		if it.info.IsDir() {
+			continue
+		}
+		bytes += it.info.Size()
+		files++
+		if bytes >= archivePartBytes || files >= archivePartFiles {
+			parts = append(parts, cur)
+			cur, bytes, files = nil, 0, 0
+		}
+	}
+	if len(cur) > 0 || len(parts) == 0 {
+		parts = append(parts, cur)
+	}
+	return parts
+}
+
+// uploadPart streams one part of the tree as a tar archive to tmp; on
+// failure it removes tmp. It returns the files sent.
+func uploadPart(ctx context.Context, rt Runtime, local, remote, tmp string, part []item, progress Progress) (int, error) {
 	pr, pw := io.Pipe()
 	files := 0
 	writeErr := make(chan error, 1)
 	go func() {
 		tw := tar.NewWriter(pw)
 		var err error
-		for _, it := range items {
+		for _, it := range part {
 			if err = ctx.Err(); err != nil {
 				break
 			}
-			h := &tar.Header{Name: it.rel, Mode: int64(it.info.Mode().Perm()), ModTime: it.info.ModTime(), Format: tar.FormatPAX}
-			if it.info.IsDir() {
-				h.Typeflag, h.Name = tar.TypeDir, it.rel+"/"
+			rel, info := it.path, it.info
+			h := &tar.Header{Name: rel, Mode: int64(info.Mode().Perm()), ModTime: info.ModTime(), Format: tar.FormatPAX}
+			if info.IsDir() {
+				h.Typeflag, h.Name = tar.TypeDir, rel+"/"
 				err = tw.WriteHeader(h)
 			} else {
-				h.Typeflag, h.Size = tar.TypeReg, it.info.Size()
-				err = writeFile(tw, h, filepath.Join(local, filepath.FromSlash(it.rel)), path.Join(remote, it.rel), progress)
+				h.Typeflag, h.Size = tar.TypeReg, info.Size()
+				err = writeFile(tw, h, filepath.Join(local, filepath.FromSlash(rel)), path.Join(remote, rel), progress)
 				files++
 			}
 			if err != nil {
@@ -128,15 +212,22 @@ func uploadArchive(ctx context.Context, rt Runtime, local, remote string, progre
 		removeQuietly(ctx, rt, tmp)
 		return 0, uerr
 	}
+	return files, nil
+}
+
+// unpackPart unpacks the uploaded archive tmp into remote; the script
+// removes tmp whatever tar did, and on an error of the command itself it is
+// removed here.
+func unpackPart(ctx context.Context, rt Runtime, tmp, remote string) error {
 	res, err := rt.Execute(ctx, Command{Argv: []string{"sh", "-c", UnpackScript, tmp, nonEmpty(remote)}})
 	switch {
 	case err != nil:
 		removeQuietly(ctx, rt, tmp)
-		return 0, err
+		return err
 	case res.ExitCode != 0:
-		return 0, fmt.Errorf("unpacking in the sandbox: exit code %d: %s", res.ExitCode, firstLine(res.Stderr))
+		return fmt.Errorf("unpacking in the sandbox: exit code %d: %s", res.ExitCode, firstLine(res.Stderr))
 	}
-	return files, nil
+	return nil
 }
 
 // writeFile adds one local file to the archive; it must be the size the
