@@ -62,14 +62,15 @@ func main() {
 		"(a warm sandbox is Ready when it is adopted), instead of the claim's own Ready, which the claim controller copies one reconcile (about 100 ms) later; "+
 		"its wait watches from the create's resourceVersion (no list), and the deletion does not wait when the DELETE's answer shows the claim gone. "+
 		"`create` and `wait` keep the claim's Ready: the state kubectl and other tools see.",
-		"Tree copies up (python runtime): a tree travels as one tar archive, uploaded, then unpacked by `tar -x` in the sandbox. "+
-			"Timers around the three steps (2026-11-26, 4 runs): the probe for tar 3-6 ms, the upload 0.67-1.14 s, the unpack 0.73-0.89 s; "+
-			"`tar -x` of the same archive takes 0.67-0.90 s inside the sandbox and 0.37 s on the host, so the unpack is the sandbox's own disk and CPU work. "+
-			"The plugin's CPU for the whole copy is 0.2 s (it was 1.2 s before its copy buffers were pooled: pprof showed 27% in memclr for a fresh 1 MiB buffer per file). "+
-			"The one-file row is the floor of the upload alone: a fifth of the file-by-file time is below that floor plus the unpack, so the up target cannot be met on this runtime. "+
+		"Tree copies up (python runtime): a tree travels as tar archives of about 16 MiB or 512 files, each unpacked by `tar -x` in the sandbox while the next one uploads. "+
+			"Timers around the steps of one whole archive (2026-11-26, 4 runs) showed why: the probe for tar 3-6 ms, the upload 0.67-1.14 s, then the unpack 0.73-0.89 s "+
+			"(`tar -x` of the same archive takes 0.67-0.90 s inside the sandbox and 0.37 s on the host: the sandbox's own disk and CPU work); in parts, the two overlap "+
+			"(the same tree: 2.3-2.8 s before, 0.94-1.20 s after, run interleaved). "+
+			"The plugin's CPU for the whole copy is 0.2-0.3 s (it was 1.2 s before its copy buffers were pooled: pprof showed 27% in memclr for a fresh 1 MiB buffer per file). "+
+			"The one-file row is the floor of the upload alone: a fifth of the file-by-file time is about that floor, with nothing left for the unpack, so the up target cannot be met on this runtime. "+
 			"Down, `tar -c` reads from the page cache and the download streams into the local unpack; its time follows the local file system: "+
 			"on 2026-11-26 the same copy took 0.60 s, then 0.77, 0.87 and 0.90 s in consecutive runs (system time of the local unpack 0.31 s, then 0.66 s), "+
-			"alike for the build before this one's changes and this one, run interleaved; the down ratio moved from 9.4× (2026-11-25) to below 5× with it.",
+			"alike for the build before this one's changes and this one, run interleaved; so the down ratio moves from run to run (9.4× on 2026-11-25, 4.6× in a run on 2026-11-26).",
 		"`exec -l` growth: the plugin's own CPU stays under a tenth of the wall time at 100 sandboxes and its peak RSS grows by a few MiB; "+
 			"the rest is the router and the python runtimes sharing the 2 cores. `--max-parallel` above 8 did not help at 100 sandboxes (0.30-0.38 s for 8, 16 and 32; 0.6 s for 1).",
 		"`get` at 10,000 claims: one list (no pages), printed with cli-runtime's table printer; kubectl lists in pages of 500 and keeps every object, "+
