@@ -70,7 +70,7 @@ func main() {
 			"The one-file row is the floor of the upload alone: a fifth of the file-by-file time is about that floor, with nothing left for the unpack, so the up target cannot be met on this runtime. "+
 			"Down, `tar -c` reads from the page cache and the download streams into the local unpack; its time follows the local file system: "+
 			"on 2026-11-26 the same copy took 0.60 s, then 0.77, 0.87 and 0.90 s in consecutive runs (system time of the local unpack 0.31 s, then 0.66 s), "+
-			"alike for the build before this one's changes and this one, run interleaved; so the down ratio moves from run to run (9.4× on 2026-11-25, 4.6× in a run on 2026-11-26).",
+			"alike for the build before this one's changes and this one, run interleaved (the down ratio was 9.4× on 2026-11-25, 4.6× and 3.9× in two runs on 2026-11-26 before the bench synced between runs).",
 		"`exec -l` growth: the plugin's own CPU stays under a tenth of the wall time at 100 sandboxes and its peak RSS grows by a few MiB; "+
 			"the rest is the router and the python runtimes sharing the 2 cores. `--max-parallel` above 8 did not help at 100 sandboxes (0.30-0.38 s for 8, 16 and 32; 0.6 s for 1).",
 		"`get` at 10,000 claims: one list (no pages), printed with cli-runtime's table printer; kubectl lists in pages of 500 and keeps every object, "+
@@ -261,7 +261,11 @@ for i in range(2000):
 EOF`)
 	one := filepath.Join(b.dir, "one.bin")
 	b.sh("cat $(find " + src + " -type f | sort) > " + one)
-	clean := func() { b.sh(b.plugin + " exec " + name + " --router-url " + router + " -- rm -rf up one.bin") }
+	// Before every run, untimed: the sandbox's copy removed and the
+	// machine's dirty pages written out (sync), so that no run pays for
+	// the writeback of the ones before it (the 256 MiB copies, the
+	// previous tree).
+	clean := func() { b.sh(b.plugin + " exec " + name + " --router-url " + router + " -- rm -rf up one.bin; sync") }
 	up := func(method string) func() sample {
 		return b.p("cp", src, name+":up", "--router-url", router, "--method", method)
 	}
@@ -273,7 +277,7 @@ EOF`)
 	b.sh(b.plugin + " cp " + src + " " + name + ":up --router-url " + router)
 	b.sh(b.plugin + " cp " + one + " " + name + ":one.bin --router-url " + router)
 	dst := filepath.Join(b.dir, "back")
-	rmDst := func() { b.sh("rm -rf " + dst) }
+	rmDst := func() { b.sh("rm -rf " + dst + "; sync") }
 	down := func(method string) func() sample {
 		return b.p("cp", name+":up", dst, "--router-url", router, "--method", method)
 	}
