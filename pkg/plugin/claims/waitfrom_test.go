@@ -2,6 +2,7 @@ package claims
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -123,7 +124,8 @@ func TestWaitGoesOnWhileTheControllerLags(t *testing.T) {
 			done := createAsync(client, WaitHooks{})
 			if !tc.lags {
 				res := <-done
-				if _, ok := res.err.(*DeletedAfterError); !ok || res.claim != nil {
+				var deleted *DeletedAfterError
+				if !errors.As(res.err, &deleted) || res.claim != nil {
 					t.Fatalf("got %v, %v: want it failed and deleted", res.claim, res.err)
 				}
 				return
