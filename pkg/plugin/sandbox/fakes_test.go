@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -406,4 +407,21 @@ func writeTree(t *testing.T, dir string, files map[string]string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// inPhases sorts each run of consecutive uploads or downloads: the files
+// of a tree go a few at a time, in any order; what comes before and after
+// a run keeps its place.
+func inPhases(reqs []string) []string {
+	out := append([]string(nil), reqs...)
+	transfer := func(s string) bool { return strings.HasPrefix(s, "upload: ") || strings.HasPrefix(s, "download: ") }
+	for i := 0; i < len(out); i++ {
+		j := i
+		for j < len(out) && transfer(out[j]) {
+			j++
+		}
+		sort.Strings(out[i:j])
+		i = max(i, j-1)
+	}
+	return out
 }

@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Root is the python runtime's base directory (hard-coded in the v0.5.6
@@ -154,12 +157,38 @@ func UploadTreeBy(ctx context.Context, rt Runtime, local, remote string, progres
 	if err := rt.MkdirAll(ctx, dirs...); err != nil {
 		return 0, err
 	}
-	for _, rel := range files {
-		if err := uploadFile(ctx, rt, filepath.Join(local, rel), path.Join(remote, filepath.ToSlash(rel)), progress); err != nil {
-			return 0, err
-		}
+	n, err := eachFile(ctx, len(files), func(ctx context.Context, i int) error {
+		return uploadFile(ctx, rt, filepath.Join(local, files[i]), path.Join(remote, filepath.ToSlash(files[i])), progress)
+	})
+	if err != nil {
+		return 0, err
 	}
-	return len(files), nil
+	return n, nil
+}
+
+// transferParallel bounds the per-file copies of a tree in flight: one
+// request at a time left the connection idle between files; a few keep it
+// busy without flooding the runtime.
+const transferParallel = 4
+
+// eachFile runs copyOne for 0..n-1, at most transferParallel at a time. The
+// first error stops the rest and is returned, with how many copies
+// completed.
+func eachFile(ctx context.Context, n int, copyOne func(ctx context.Context, i int) error) (int, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(transferParallel)
+	var done atomic.Int64
+	for i := 0; i < n && gctx.Err() == nil; i++ {
+		g.Go(func() error {
+			if err := copyOne(gctx, i); err != nil {
+				return err
+			}
+			done.Add(1)
+			return nil
+		})
+	}
+	err := g.Wait()
+	return int(done.Load()), err
 }
 
 func uploadFile(ctx context.Context, rt Runtime, local, remote string, progress Progress) error {
@@ -262,29 +291,41 @@ func downloadDir(ctx context.Context, rt Runtime, remote, local string, progress
 	return downloadEntries(ctx, rt, entries, remote, local, progress)
 }
 
-// downloadEntries copies the listed entries of remote into local.
+// downloadEntries copies the listed entries of remote into local: the
+// directories are listed (and made here) first, then the files are copied,
+// a few at a time.
 func downloadEntries(ctx context.Context, rt Runtime, entries []Entry, remote, local string, progress Progress) (int, error) {
-	if err := os.MkdirAll(local, 0o755); err != nil {
+	var files [][2]string // remote, local
+	if err := listFiles(ctx, rt, entries, remote, local, &files); err != nil {
 		return 0, err
 	}
-	count := 0
+	return eachFile(ctx, len(files), func(ctx context.Context, i int) error {
+		return DownloadFile(ctx, rt, files[i][0], files[i][1], progress)
+	})
+}
+
+// listFiles makes local and adds the files under the listed entries of
+// remote to files, listing subdirectories in turn.
+func listFiles(ctx context.Context, rt Runtime, entries []Entry, remote, local string, files *[][2]string) error {
+	if err := os.MkdirAll(local, 0o755); err != nil {
+		return err
+	}
 	for _, e := range entries {
 		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, "/\x00") {
-			return count, fmt.Errorf("the sandbox listed an unsafe name %q in %s", e.Name, remote)
+			return fmt.Errorf("the sandbox listed an unsafe name %q in %s", e.Name, remote)
 		}
 		r, l := path.Join(remote, e.Name), filepath.Join(local, e.Name)
-		if e.IsDir() {
-			n, err := downloadDir(ctx, rt, r, l, progress)
-			count += n
-			if err != nil {
-				return count, err
-			}
+		if !e.IsDir() {
+			*files = append(*files, [2]string{r, l})
 			continue
 		}
-		if err := DownloadFile(ctx, rt, r, l, progress); err != nil {
-			return count, err
+		sub, err := rt.List(ctx, r)
+		if err != nil {
+			return err
 		}
-		count++
+		if err := listFiles(ctx, rt, sub, r, l, files); err != nil {
+			return err
+		}
 	}
-	return count, nil
+	return nil
 }

@@ -12,7 +12,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestRemotePath(t *testing.T) {
@@ -107,7 +109,7 @@ func TestUploadTree(t *testing.T) {
 			if err != nil || n != 3 {
 				t.Fatalf("UploadTree: %d, %v", n, err)
 			}
-			if got := rt.requests(); !reflect.DeepEqual(got, tc.want) {
+			if got := rt.requests(); !reflect.DeepEqual(inPhases(got), inPhases(tc.want)) {
 				t.Errorf("requests %q\nwant %q", got, tc.want)
 			}
 			if got := tree(t, filepath.Join(rt.root, tc.remote)); !reflect.DeepEqual(got, withDirs(files)) {
@@ -164,7 +166,7 @@ func TestUploadTreeOfAFile(t *testing.T) {
 			if n, err := UploadTree(context.Background(), c, local, tc.remote, p.wrap); err != nil || n != 1 {
 				t.Fatalf("%d, %v", n, err)
 			}
-			if got := rt.requests(); !reflect.DeepEqual(got, tc.want) {
+			if got := rt.requests(); !reflect.DeepEqual(inPhases(got), inPhases(tc.want)) {
 				t.Errorf("requests %q\nwant %q", got, tc.want)
 			}
 			if b, err := os.ReadFile(filepath.Join(rt.root, tc.remote)); err != nil || string(b) != "data" {
@@ -326,12 +328,12 @@ func TestDownloadTree(t *testing.T) {
 		wantLocal: map[string]string{"file": "file\n"},
 	}, {
 		name: "a directory", remote: "d", wantN: 2,
-		wantReqs: []string{"download: d", "list: d", "download: d/a.txt", "list: d/sub dir", "list: d/sub dir/empty", "download: d/sub dir/ü.bin"},
+		wantReqs: []string{"download: d", "list: d", "list: d/sub dir", "list: d/sub dir/empty", "download: d/a.txt", "download: d/sub dir/ü.bin"},
 		wantLocal: map[string]string{"dir/": "", "dir/a.txt": "a", "dir/sub dir/": "", "dir/sub dir/ü.bin": "\x00\xff",
 			"dir/sub dir/empty/": ""},
 	}, {
 		name: "the root", remote: "", wantN: 3,
-		wantReqs: []string{"list: ", "list: d", "download: d/a.txt", "list: d/sub dir", "list: d/sub dir/empty", "download: d/sub dir/ü.bin", "download: f.txt"},
+		wantReqs: []string{"list: ", "list: d", "list: d/sub dir", "list: d/sub dir/empty", "download: d/a.txt", "download: d/sub dir/ü.bin", "download: f.txt"},
 		wantLocal: map[string]string{"dir/": "", "dir/d/": "", "dir/d/a.txt": "a", "dir/d/sub dir/": "", "dir/d/sub dir/ü.bin": "\x00\xff",
 			"dir/d/sub dir/empty/": "", "dir/f.txt": "file\n"},
 	}, {
@@ -351,7 +353,7 @@ func TestDownloadTree(t *testing.T) {
 			if n != tc.wantN || tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr) {
 				t.Errorf("got %d, %v; want %d, %q", n, err, tc.wantN, tc.wantErr)
 			}
-			if got := rt.requests(); !reflect.DeepEqual(got, tc.wantReqs) {
+			if got := rt.requests(); !reflect.DeepEqual(inPhases(got), inPhases(tc.wantReqs)) {
 				t.Errorf("requests %q\nwant %q", got, tc.wantReqs)
 			}
 			if got := tree(t, local); !reflect.DeepEqual(got, tc.wantLocal) {
@@ -449,5 +451,43 @@ func TestDownloadTreeKeepsBackslashes(t *testing.T) {
 	}
 	if got := tree(t, dst); !reflect.DeepEqual(got, map[string]string{`back\sl`: "x", `..\..`: "y"}) {
 		t.Errorf("wrote %q", got)
+	}
+}
+
+// TestEachFileIsBoundedAndStopsAtTheFirstError: per-file copies run a few
+// at a time, never more than transferParallel; the first error stops the
+// ones not started and is returned with the count of those that completed.
+func TestEachFileIsBoundedAndStopsAtTheFirstError(t *testing.T) {
+	var inFlight, most atomic.Int64
+	n, err := eachFile(context.Background(), 40, func(ctx context.Context, i int) error {
+		now := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
+		}
+		time.Sleep(2 * time.Millisecond)
+		return nil
+	})
+	if err != nil || n != 40 {
+		t.Fatalf("eachFile = %d, %v", n, err)
+	}
+	if m := most.Load(); m < 2 || m > transferParallel {
+		t.Errorf("%d copies at once, want 2 to %d", m, transferParallel)
+	}
+	boom := errors.New("boom")
+	var started atomic.Int64
+	n, err = eachFile(context.Background(), 40, func(ctx context.Context, i int) error {
+		started.Add(1)
+		if i == 3 {
+			return boom
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+			return nil
+		}
+	})
+	if !errors.Is(err, boom) || n >= 40 || started.Load() == 40 {
+		t.Errorf("after a failure: %d done, %d started, error %v", n, started.Load(), err)
 	}
 }
