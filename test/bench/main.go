@@ -67,13 +67,13 @@ func main() {
 			"(`tar -x` of the same archive takes 0.67-0.90 s inside the sandbox and 0.37 s on the host: the sandbox's own disk and CPU work); in parts, the two overlap "+
 			"(the same tree: 2.3-2.8 s before, 0.94-1.20 s after, run interleaved). "+
 			"The plugin's CPU for the whole copy is 0.2-0.3 s (it was 1.2 s before its copy buffers were pooled: pprof showed 27% in memclr for a fresh 1 MiB buffer per file). "+
-			"The one-file row is the floor of the upload alone: a fifth of the file-by-file time is about that floor, with nothing left for the unpack, so the up target cannot be met on this runtime. "+
+			"The one-file row is the floor of the upload alone: a fifth of the file-by-file time of the build before is about that floor, with nothing left for the unpack, so the up target cannot be met on this runtime. "+
 			"Down, `tar -c` reads from the page cache and the download streams into the local unpack; its time follows the local file system: "+
 			"on 2026-11-26 the same copy took 0.60 s, then 0.77, 0.87 and 0.90 s in consecutive runs (system time of the local unpack 0.31 s, then 0.66 s), "+
 			"alike for the build before this one's changes and this one, run interleaved (the down ratio was 9.4× on 2026-11-25, 4.6× and 3.9× in two runs on 2026-11-26 before the bench synced between runs).",
-		"Per-file baseline: the plugin built at the commit before the archive work (6b01117, the per-file method the issue measured) copied the same tree in 3.8-4.0 s up and 5.1-5.4 s down "+
-			"by the router's URL (5.1-5.5 s and 7.0 s over the default port-forward) on 2026-11-26: the same as `--method files` of this build, so the rows above compare with it; "+
-			"the issue's 9.8 s and 13.1 s were measured under other conditions.",
+		"Per-file baseline: the bench builds the plugin at the commit before the archive work (6b01117), whose cp copied a tree file by file, one request after the other: "+
+			"the method the issue measured (its 9.8 s and 13.1 s were measured under other conditions; on 2026-11-26 that build took 3.8-4.0 s up and 5.1-5.4 s down by the router's URL here). "+
+			"`--method files` of this build, the fallback for a sandbox without tar, copies 4 files at a time.",
 		"`exec -l` growth: the plugin's own CPU stays under a tenth of the wall time at 100 sandboxes and its peak RSS grows by a few MiB; "+
 			"the rest is the router and the python runtimes sharing the 2 cores. `--max-parallel` above 8 did not help at 100 sandboxes (0.30-0.38 s for 8, 16 and 32; 0.6 s for 1).",
 		"`get` at 10,000 claims: one list (no pages), printed with cli-runtime's table printer; kubectl lists in pages of 500 and keeps every object, "+
@@ -271,29 +271,49 @@ EOF`)
 	// the writeback of the ones before it (the 256 MiB copies, the
 	// previous tree).
 	clean := func() { b.sh(b.plugin + " exec " + name + " --router-url " + router + " -- rm -rf up one.bin; sync") }
-	up := func(method string) func() sample {
-		return b.p("cp", src, name+":up", "--router-url", router, "--method", method)
+	// Today's per-file method, as the issue measured it: the plugin built
+	// at the commit before the archive work, which copied file by file,
+	// one request after the other.
+	before := b.buildAt(perFileCommit)
+	up := func(bin, method string) func() sample {
+		return b.cmd(bin, "cp", src, name+":up", "--router-url", router, "--method", method)
 	}
 	n := b.n(3)
-	aUp, fUp := pair(n, 1, clean, up("auto"), up("files"))
-	_, oneUp := pair(n, 1, clean, up("auto"), b.p("cp", one, name+":one.bin", "--router-url", router))
-	b.add("`cp` 2,000-file tree up: as one archive vs file by file (throughput)", aUp, fUp, 5, false)
-	b.add("`cp` 2,000-file tree up as one archive vs one file of the same size (throughput; no target)", aUp, oneUp, 0, false)
+	aUp, bUp := pair(n, 1, clean, up(b.plugin, "auto"), b.cmd(before, "cp", src, name+":up", "--router-url", router))
+	fUp, bUp2 := pair(n, 1, clean, up(b.plugin, "files"), b.cmd(before, "cp", src, name+":up", "--router-url", router))
+	_, oneUp := pair(n, 1, clean, up(b.plugin, "auto"), b.p("cp", one, name+":one.bin", "--router-url", router))
+	b.add("`cp` 2,000-file tree up: as archives vs file by file as before (the build at "+perFileCommit+") (throughput)", aUp, bUp, 5, false)
+	b.add("`cp` 2,000-file tree up as archives vs one file of the same size (throughput; no target)", aUp, oneUp, 0, false)
+	b.add("`cp` 2,000-file tree up file by file (`--method files`, 4 at a time) vs as before (throughput; no target)", fUp, bUp2, 0, false)
 	b.sh(b.plugin + " cp " + src + " " + name + ":up --router-url " + router)
 	b.sh(b.plugin + " cp " + one + " " + name + ":one.bin --router-url " + router)
 	dst := filepath.Join(b.dir, "back")
 	rmDst := func() { b.sh("rm -rf " + dst + "; sync") }
-	down := func(method string) func() sample {
-		return b.p("cp", name+":up", dst, "--router-url", router, "--method", method)
+	down := func(bin, method string) func() sample {
+		return b.cmd(bin, "cp", name+":up", dst, "--router-url", router, "--method", method)
 	}
-	aDown, fDown := pair(n, 1, rmDst, down("auto"), down("files"))
-	_, oneDown := pair(n, 1, rmDst, down("auto"), b.p("cp", name+":one.bin", dst, "--router-url", router))
-	b.add("`cp` 2,000-file tree down: as one archive vs file by file (throughput)", aDown, fDown, 5, false)
+	aDown, bDown := pair(n, 1, rmDst, down(b.plugin, "auto"), b.cmd(before, "cp", name+":up", dst, "--router-url", router))
+	fDown, bDown2 := pair(n, 1, rmDst, down(b.plugin, "files"), b.cmd(before, "cp", name+":up", dst, "--router-url", router))
+	_, oneDown := pair(n, 1, rmDst, down(b.plugin, "auto"), b.p("cp", name+":one.bin", dst, "--router-url", router))
+	b.add("`cp` 2,000-file tree down: as one archive vs file by file as before (the build at "+perFileCommit+") (throughput)", aDown, bDown, 5, false)
 	b.add("`cp` 2,000-file tree down as one archive vs one file of the same size (throughput; no target)", aDown, oneDown, 0, false)
+	b.add("`cp` 2,000-file tree down file by file (`--method files`, 4 at a time) vs as before (throughput; no target)", fDown, bDown2, 0, false)
 	upT, downT := durations(aUp).median, durations(aDown).median
 	b.notes = append(b.notes, fmt.Sprintf("Tree copies against the times the issue measured before (9.8 s up, 13.1 s down, one request per file): "+
-		"%.1f× up (%s) and %.1f× down (%s) in this run; file by file now takes %s up and %s down.",
-		9.8/upT.Seconds(), ms(upT), 13.1/downT.Seconds(), ms(downT), ms(durations(fUp).median), ms(durations(fDown).median)))
+		"%.1f× up (%s) and %.1f× down (%s) in this run; the build before the archive work takes %s up and %s down here.",
+		9.8/upT.Seconds(), ms(upT), 13.1/downT.Seconds(), ms(downT), ms(durations(bUp).median), ms(durations(bDown).median)))
+}
+
+// perFileCommit is the last commit whose cp copied a tree file by file,
+// one request after the other: the "today" of the tree-copy issue.
+const perFileCommit = "6b01117"
+
+// buildAt builds the plugin at commit (in a temporary worktree) and
+// returns the binary.
+func (b *bench) buildAt(commit string) string {
+	wt, bin := filepath.Join(b.dir, "wt-"+commit), filepath.Join(b.dir, "kubectl-sandbox-"+commit)
+	b.sh("git worktree add --detach " + wt + " " + commit + " >/dev/null 2>&1 && (cd " + wt + " && CGO_ENABLED=0 go build -o " + bin + " ./cmd/kubectl-sandbox); rc=$?; git worktree remove --force " + wt + "; exit $rc")
+	return bin
 }
 
 // runCycle compares `run` (create -> exec -> delete) with the same cycle
