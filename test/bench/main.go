@@ -67,7 +67,8 @@ func main() {
 			"(`tar -x` of the same archive takes 0.67-0.90 s inside the sandbox and 0.37 s on the host: the sandbox's own disk and CPU work); in parts, the two overlap "+
 			"(the same tree: 2.3-2.8 s before, 0.94-1.20 s after, run interleaved). "+
 			"The plugin's CPU for the whole copy is 0.2-0.3 s (it was 1.2 s before its copy buffers were pooled: pprof showed 27% in memclr for a fresh 1 MiB buffer per file). "+
-			"The one-file row is the floor of the upload alone: a fifth of the file-by-file time of the build before is about that floor, with nothing left for the unpack, so the up target cannot be met on this runtime. "+
+			"The one-file row is the floor of the upload alone: a fifth of the file-by-file time of the build before is about that floor, with nothing left for the unpack. "+
+			"And the machine is busy: /proc/stat around three archive uploads (2026-11-26) counted 1.51-1.86 s of CPU (plugin, router, runtime, tar, the cluster) in 0.92-1.10 s on 2 cores, so the up target cannot be met on this runtime and machine. "+
 			"Down, `tar -c` reads from the page cache and the download streams into the local unpack; its time follows the local file system: "+
 			"on 2026-11-26 the same copy took 0.60 s, then 0.77, 0.87 and 0.90 s in consecutive runs (system time of the local unpack 0.31 s, then 0.66 s), "+
 			"alike for the build before this one's changes and this one, run interleaved (the down ratio was 9.4× on 2026-11-25, 4.6× and 3.9× in two runs on 2026-11-26 before the bench synced between runs).",

@@ -72,7 +72,7 @@ anything is sent.`,
 		},
 	}
 	o.Router.AddFlags(cmd)
-	cmd.Flags().StringVar(&o.Method, "method", string(sandbox.MethodAuto), "How a directory tree travels: auto (one tar archive when the sandbox has tar, else file by file), archive, or files")
+	cmd.Flags().StringVar(&o.Method, "method", string(sandbox.MethodAuto), "How a directory tree travels: auto (tar archives when the sandbox has tar, else file by file), archive, or files (4 at a time)")
 	return cmd
 }
 
