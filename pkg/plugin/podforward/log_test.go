@@ -1,6 +1,7 @@
 package podforward
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 
@@ -23,6 +24,18 @@ func TestForwardLogsStopAtLevel6(t *testing.T) {
 	}
 	if want := []string{`client "level"=6 "msg"="negotiated" "pod"="router-0"`}; !reflect.DeepEqual(lines, want) {
 		t.Errorf("logged %q, want %q", lines, want)
+	}
+	// Errors of forwarded connections are information at level 2.
+	lines = nil
+	l.Error(errors.New("connection reset by peer"), "Error copying")
+	if want := []string{`client "level"=2 "msg"="Error copying" "pod"="router-0" "err"="connection reset by peer"`}; !reflect.DeepEqual(lines, want) {
+		t.Errorf("logged %q, want %q", lines, want)
+	}
+	lines = nil
+	quiet := funcr.New(func(prefix, args string) { lines = append(lines, prefix+" "+args) }, funcr.Options{Verbosity: 1})
+	quietLogger(quiet).Error(errors.New("reset"), "Error copying")
+	if len(lines) != 0 {
+		t.Errorf("below level 2, an error was logged: %q", lines)
 	}
 	if got := quietLogger(logr.Discard()); got.GetSink() != nil {
 		t.Errorf("a discarding logger became %v", got.GetSink())

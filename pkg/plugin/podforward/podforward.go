@@ -51,6 +51,17 @@ func (s cappedSink) Info(level int, msg string, kv ...any) {
 	}
 }
 
+// Error logs at V(2), as information. client-go reports every forwarded
+// connection that ends badly as an error, a reset among them: a stream we
+// cancel on purpose (a command killed at its --timeout) printed one on the
+// terminal after the command's own error (a CI run saw it). What matters
+// reaches the caller as its own error (the stream's, or a *LostError).
+func (s cappedSink) Error(err error, msg string, kv ...any) {
+	if s.LogSink.Enabled(2) {
+		s.LogSink.Info(2, msg, append(kv, "err", err)...)
+	}
+}
+
 func (s cappedSink) WithValues(kv ...any) logr.LogSink {
 	return cappedSink{s.LogSink.WithValues(kv...)}
 }
