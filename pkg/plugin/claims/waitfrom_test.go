@@ -28,6 +28,19 @@ func createAsync(client *fake.Clientset, hooks WaitHooks) <-chan waitResult {
 	return done
 }
 
+// watcherOf is the wait's watch, once it opens it; a wait that ends first
+// fails the test.
+func watcherOf(t *testing.T, watchers <-chan *watch.FakeWatcher, done <-chan waitResult) *watch.FakeWatcher {
+	t.Helper()
+	select {
+	case w := <-watchers:
+		return w
+	case res := <-done:
+		t.Fatalf("the wait ended before its watch: %v, %v", res.claim, res.err)
+		return nil
+	}
+}
+
 // at sets c's resourceVersion: a watch from a resourceVersion needs one in
 // every event.
 func at(c *extv1beta1.SandboxClaim, rv string) *extv1beta1.SandboxClaim {
@@ -57,7 +70,7 @@ func TestCreateAndWaitWatchesFromTheCreation(t *testing.T) {
 		return false, nil, nil
 	})
 	done := createAsync(client, WaitHooks{})
-	w := <-watchers
+	w := watcherOf(t, watchers, done)
 	w.Modify(at(readyClaim("c1", "python-abcde"), "42"))
 	res := <-done
 	if res.err != nil || SandboxName(res.claim) != "python-abcde" {
@@ -74,7 +87,7 @@ func TestWaitListsWhenTheWatchCannotGoOn(t *testing.T) {
 	client, watchers := fakeWithWatch()
 	serverCreates(client, func(c *extv1beta1.SandboxClaim) { c.ResourceVersion = "41" })
 	done := createAsync(client, WaitHooks{})
-	w := <-watchers
+	w := watcherOf(t, watchers, done)
 	w.Error(&metav1.Status{Status: metav1.StatusFailure, Code: 410, Reason: metav1.StatusReasonExpired, Message: "too old resource version"})
 	w.Stop()
 	// The claim as the list will find it, then the list's watch.
@@ -130,7 +143,7 @@ func TestWaitGoesOnWhileTheControllerLags(t *testing.T) {
 				}
 				return
 			}
-			w := <-watchers
+			w := watcherOf(t, watchers, done)
 			lagging := claim("c1", ready(metav1.ConditionFalse, tc.reason, "not found"))
 			lagging.ResourceVersion = "41" // unchanged: not looked into again
 			lagging.Spec.WarmPoolRef.Name = "python"
@@ -170,7 +183,7 @@ func TestSandboxReadyEndsTheWaitEarly(t *testing.T) {
 	done := createAsync(client, WaitHooks{Usable: SandboxReady(agents)})
 	bound := at(claim("c1", ready(metav1.ConditionFalse, "SandboxNotReady", "adopted")), "42")
 	bound.Status.SandboxStatus.Name = "warm"
-	(<-watchers).Modify(bound)
+	watcherOf(t, watchers, done).Modify(bound)
 	res := <-done
 	if res.err != nil || SandboxName(res.claim) != "warm" || !slices.Equal(res.claim.Status.SandboxStatus.PodIPs, []string{"10.0.0.7"}) {
 		t.Fatalf("got %+v, %v: want the claim bound to warm, with its pod IP", res.claim, res.err)
@@ -179,7 +192,7 @@ func TestSandboxReadyEndsTheWaitEarly(t *testing.T) {
 	client, watchers = fakeWithWatch()
 	serverCreates(client, func(c *extv1beta1.SandboxClaim) { c.ResourceVersion = "41" })
 	done = createAsync(client, WaitHooks{Usable: SandboxReady(agents)})
-	w := <-watchers
+	w := watcherOf(t, watchers, done)
 	bound.Status.SandboxStatus.Name = "cold"
 	w.Modify(bound)
 	select {
