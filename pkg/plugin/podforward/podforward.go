@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/transport/spdy"
 	"k8s.io/klog/v2"
 	streamhttp "k8s.io/streaming/pkg/httpstream"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 )
 
 // maxLogLevel caps client-go's logging of forwards: from level 7 on, the
@@ -31,7 +33,10 @@ func quietLogger(l logr.Logger) logr.Logger {
 	if l.GetSink() == nil {
 		return l
 	}
-	return logr.New(cappedSink{l.GetSink()})
+	// Errors about single forwarded connections (a reset after a stream we
+	// cancel, as at exec --timeout) are information too: what matters
+	// reaches the caller as its own error (the stream's, or a *LostError).
+	return logr.New(cappedSink{kube.QuietErrors(l).GetSink()})
 }
 
 type cappedSink struct{ logr.LogSink }
@@ -48,17 +53,6 @@ func (s cappedSink) Enabled(level int) bool {
 func (s cappedSink) Info(level int, msg string, kv ...any) {
 	if level <= maxLogLevel {
 		s.LogSink.Info(level, msg, kv...)
-	}
-}
-
-// Error logs at V(2), as information. client-go reports every forwarded
-// connection that ends badly as an error, a reset among them: a stream we
-// cancel on purpose (a command killed at its --timeout) printed one on the
-// terminal after the command's own error (a CI run saw it). What matters
-// reaches the caller as its own error (the stream's, or a *LostError).
-func (s cappedSink) Error(err error, msg string, kv ...any) {
-	if s.LogSink.Enabled(2) {
-		s.LogSink.Info(2, msg, append(kv, "err", err)...)
 	}
 }
 
