@@ -276,13 +276,14 @@ EOF`)
 	// at the commit before the archive work, which copied file by file,
 	// one request after the other.
 	before := b.buildAt(perFileCommit)
-	up := func(bin, method string) func() sample {
-		return b.cmd(bin, "cp", src, name+":up", "--router-url", router, "--method", method)
+	up := func(method string) func() sample {
+		return b.p("cp", src, name+":up", "--router-url", router, "--method", method)
 	}
+	upBefore := b.cmd(before, "cp", src, name+":up", "--router-url", router)
 	n := b.n(3)
-	aUp, bUp := pair(n, 1, clean, up(b.plugin, "auto"), b.cmd(before, "cp", src, name+":up", "--router-url", router))
-	fUp, bUp2 := pair(n, 1, clean, up(b.plugin, "files"), b.cmd(before, "cp", src, name+":up", "--router-url", router))
-	_, oneUp := pair(n, 1, clean, up(b.plugin, "auto"), b.p("cp", one, name+":one.bin", "--router-url", router))
+	aUp, bUp := pair(n, 1, clean, up("auto"), upBefore)
+	fUp, bUp2 := pair(n, 1, clean, up("files"), upBefore)
+	_, oneUp := pair(n, 1, clean, up("auto"), b.p("cp", one, name+":one.bin", "--router-url", router))
 	b.add("`cp` 2,000-file tree up: as archives vs file by file as before (the build at "+perFileCommit+") (throughput)", aUp, bUp, 5, false)
 	b.add("`cp` 2,000-file tree up as archives vs one file of the same size (throughput; no target)", aUp, oneUp, 0, false)
 	b.add("`cp` 2,000-file tree up file by file (`--method files`, 4 at a time) vs as before (throughput; no target)", fUp, bUp2, 0, false)
@@ -290,12 +291,13 @@ EOF`)
 	b.sh(b.plugin + " cp " + one + " " + name + ":one.bin --router-url " + router)
 	dst := filepath.Join(b.dir, "back")
 	rmDst := func() { b.sh("rm -rf " + dst + "; sync") }
-	down := func(bin, method string) func() sample {
-		return b.cmd(bin, "cp", name+":up", dst, "--router-url", router, "--method", method)
+	down := func(method string) func() sample {
+		return b.p("cp", name+":up", dst, "--router-url", router, "--method", method)
 	}
-	aDown, bDown := pair(n, 1, rmDst, down(b.plugin, "auto"), b.cmd(before, "cp", name+":up", dst, "--router-url", router))
-	fDown, bDown2 := pair(n, 1, rmDst, down(b.plugin, "files"), b.cmd(before, "cp", name+":up", dst, "--router-url", router))
-	_, oneDown := pair(n, 1, rmDst, down(b.plugin, "auto"), b.p("cp", name+":one.bin", dst, "--router-url", router))
+	downBefore := b.cmd(before, "cp", name+":up", dst, "--router-url", router)
+	aDown, bDown := pair(n, 1, rmDst, down("auto"), downBefore)
+	fDown, bDown2 := pair(n, 1, rmDst, down("files"), downBefore)
+	_, oneDown := pair(n, 1, rmDst, down("auto"), b.p("cp", name+":one.bin", dst, "--router-url", router))
 	b.add("`cp` 2,000-file tree down: as one archive vs file by file as before (the build at "+perFileCommit+") (throughput)", aDown, bDown, 5, false)
 	b.add("`cp` 2,000-file tree down as one archive vs one file of the same size (throughput; no target)", aDown, oneDown, 0, false)
 	b.add("`cp` 2,000-file tree down file by file (`--method files`, 4 at a time) vs as before (throughput; no target)", fDown, bDown2, 0, false)

@@ -49,7 +49,7 @@ mkdir -p -- "$0" && tar -c -f "$0/archive.tar" --exclude="./$0" -C "$1" .`
 // item is one file or directory of a local tree, by its slash-separated
 // path under the tree.
 type item struct {
-	path string
+	rel  string
 	info fs.FileInfo
 }
 
@@ -182,14 +182,13 @@ func uploadPart(ctx context.Context, rt Runtime, local, remote, tmp string, part
 			if err = ctx.Err(); err != nil {
 				break
 			}
-			rel, info := it.path, it.info
-			h := &tar.Header{Name: rel, Mode: int64(info.Mode().Perm()), ModTime: info.ModTime(), Format: tar.FormatPAX}
-			if info.IsDir() {
-				h.Typeflag, h.Name = tar.TypeDir, rel+"/"
+			h := &tar.Header{Name: it.rel, Mode: int64(it.info.Mode().Perm()), ModTime: it.info.ModTime(), Format: tar.FormatPAX}
+			if it.info.IsDir() {
+				h.Typeflag, h.Name = tar.TypeDir, it.rel+"/"
 				err = tw.WriteHeader(h)
 			} else {
-				h.Typeflag, h.Size = tar.TypeReg, info.Size()
-				err = writeFile(tw, h, filepath.Join(local, filepath.FromSlash(rel)), path.Join(remote, rel), progress)
+				h.Typeflag, h.Size = tar.TypeReg, it.info.Size()
+				err = writeFile(tw, h, filepath.Join(local, filepath.FromSlash(it.rel)), path.Join(remote, it.rel), progress)
 				files++
 			}
 			if err != nil {
