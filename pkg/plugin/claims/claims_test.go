@@ -25,7 +25,7 @@ import (
 // TestMain fails the package if a test leaves a goroutine running: every
 // wait starts an informer and its watch.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, kubetest.InformerWatcherRace)
 }
 
 var now = time.Date(2026, 11, 25, 12, 0, 0, 500, time.UTC)

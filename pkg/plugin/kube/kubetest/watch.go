@@ -5,6 +5,7 @@ package kubetest
 import (
 	"errors"
 
+	"go.uber.org/goleak"
 	"k8s.io/apimachinery/pkg/watch"
 	k8stesting "k8s.io/client-go/testing"
 )
@@ -37,3 +38,12 @@ func DrivenWatches() (k8stesting.WatchReactionFunc, <-chan *watch.FakeWatcher) {
 		return true, w, nil
 	}, watchers
 }
+
+// InformerWatcherRace is a goleak option for the one goroutine that
+// client-go's informer-backed watches (watchtools.UntilWithSync) can leave
+// behind: its event processor's stop signals a sync.Cond without holding
+// the lock, so a processor between its check and its Wait misses the
+// signal and stays parked (client-go v0.37.2, tools/watch/informerwatcher.go).
+// It is client-go's, it holds no resources of ours, and nothing else is
+// ignored.
+var InformerWatcherRace = goleak.IgnoreAnyFunction("k8s.io/client-go/tools/watch.(*eventProcessor).run")
