@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -148,7 +149,32 @@ func Dial(ctx context.Context, clients *kube.Clients, ns, pod string, ports Port
 		}
 		return nil, err
 	}
+	if err := connected(ctx, conn); err != nil {
+		c.Close()
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		return nil, &UnreachableError{Namespace: ns, Pod: pod, Port: ports.GRPC, Err: err}
+	}
 	return c, nil
+}
+
+// connected connects conn, which the first call would do anyway, and
+// waits until it has connected or failed to.
+func connected(ctx context.Context, conn *grpc.ClientConn) error {
+	conn.Connect()
+	for {
+		state := conn.GetState()
+		switch state {
+		case connectivity.Ready:
+			return nil
+		case connectivity.TransientFailure, connectivity.Shutdown:
+			return errors.New("no gRPC server answered")
+		}
+		if !conn.WaitForStateChange(ctx, state) {
+			return ctx.Err()
+		}
+	}
 }
 
 // forbidden asks the API server whether the caller may port-forward in ns.

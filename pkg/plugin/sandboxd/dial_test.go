@@ -123,8 +123,8 @@ func forwardTo(addrs map[string]string) func(port string, conn io.ReadWriter) {
 }
 
 // sandboxdPod is an API server whose pod runs procs and files on ports;
-// with restDown, the REST port closes every connection.
-func sandboxdPod(t *testing.T, procs *fakeProcesses, files *fakeFiles, ports Ports, restDown bool) *podforwardtest.APIServer {
+// a port in down closes every connection.
+func sandboxdPod(t *testing.T, procs *fakeProcesses, files *fakeFiles, ports Ports, down ...int) *podforwardtest.APIServer {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -133,9 +133,9 @@ func sandboxdPod(t *testing.T, procs *fakeProcesses, files *fakeFiles, ports Por
 	serveProcesses(t, procs, lis)
 	rest := httptest.NewServer(files.handler())
 	t.Cleanup(rest.Close)
-	addrs := map[string]string{strconv.Itoa(ports.GRPC): lis.Addr().String()}
-	if !restDown {
-		addrs[strconv.Itoa(ports.REST)] = rest.Listener.Addr().String()
+	addrs := map[string]string{strconv.Itoa(ports.GRPC): lis.Addr().String(), strconv.Itoa(ports.REST): rest.Listener.Addr().String()}
+	for _, p := range down {
+		delete(addrs, strconv.Itoa(p))
 	}
 	return podforwardtest.NewAPIServer(t, forwardTo(addrs))
 }
@@ -166,7 +166,7 @@ func TestDial(t *testing.T) {
 		return p.exit(0)
 	}}
 	files := newFakeFiles(t)
-	srv := sandboxdPod(t, procs, files, podPorts, false)
+	srv := sandboxdPod(t, procs, files, podPorts)
 	conn, err := Dial(context.Background(), clientsOf(t, srv.URL, nil), "team", "box-0", podPorts, "box")
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +196,7 @@ func TestDial(t *testing.T) {
 func TestDialNotReady(t *testing.T) {
 	files := newFakeFiles(t)
 	files.ready.Store(false)
-	srv := sandboxdPod(t, &fakeProcesses{}, files, podPorts, false)
+	srv := sandboxdPod(t, &fakeProcesses{}, files, podPorts)
 	conn, err := Dial(context.Background(), clientsOf(t, srv.URL, nil), "team", "box-0", podPorts, "box")
 	var notReady *NotReadyError
 	if !errors.As(err, &notReady) || notReady.Sandbox != "team/box" {
@@ -212,7 +212,7 @@ func TestDialNotReady(t *testing.T) {
 // TestDialUnreachable: a pod whose port does not answer does not run
 // sandboxd there.
 func TestDialUnreachable(t *testing.T) {
-	srv := sandboxdPod(t, &fakeProcesses{}, newFakeFiles(t), podPorts, true)
+	srv := sandboxdPod(t, &fakeProcesses{}, newFakeFiles(t), podPorts, podPorts.REST)
 	conn, err := Dial(context.Background(), clientsOf(t, srv.URL, nil), "team", "box-0", podPorts, "box")
 	var unreachable *UnreachableError
 	if !errors.As(err, &unreachable) || unreachable.Namespace != "team" || unreachable.Pod != "box-0" || unreachable.Port != 7001 {
@@ -220,6 +220,22 @@ func TestDialUnreachable(t *testing.T) {
 	}
 	if !strings.HasPrefix(err.Error(), "pod team/box-0 does not answer on sandboxd's port 7001: health: ") {
 		t.Errorf("message %q", err)
+	}
+	recv(t, srv.Ended)
+}
+
+// TestDialGRPCUnreachable: sandboxd's REST port answers but nothing answers
+// on the gRPC port given (a wrong --sandboxd-grpc-port): one error naming
+// that port, before any command.
+func TestDialGRPCUnreachable(t *testing.T) {
+	srv := sandboxdPod(t, &fakeProcesses{}, newFakeFiles(t), podPorts, podPorts.GRPC)
+	conn, err := Dial(context.Background(), clientsOf(t, srv.URL, nil), "team", "box-0", podPorts, "box")
+	var unreachable *UnreachableError
+	if !errors.As(err, &unreachable) || unreachable.Port != 7000 {
+		t.Fatalf("Dial = %v, %v; want an *UnreachableError for port 7000", conn, err)
+	}
+	if want := "pod team/box-0 does not answer on sandboxd's port 7000: no gRPC server answered"; err.Error() != want {
+		t.Errorf("message %q, want %q", err, want)
 	}
 	recv(t, srv.Ended)
 }
