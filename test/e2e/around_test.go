@@ -141,6 +141,21 @@ func TestLogs(t *testing.T) {
 	if res := Sandbox(t, "logs", c, "--since", "1h").RunOrFail(); !strings.Contains(res.Stdout, "POST /execute") {
 		t.Errorf("--since 1h lost lines:\n%s", res.Stdout)
 	}
+	// --since and --since-time drop what is older.
+	time.Sleep(2500 * time.Millisecond)
+	if res := Sandbox(t, "logs", c, "--since", "2s").RunOrFail(); res.Stdout != "" {
+		t.Errorf("--since 2s printed lines older than 2s:\n%s", res.Stdout)
+	}
+	from := time.Now().Add(time.Second).Truncate(time.Second) // RFC3339 has whole seconds
+	time.Sleep(time.Until(from) + 100*time.Millisecond)
+	Sandbox(t, "exec", c, "--", "true").RunOrFail()
+	if n := strings.Count(Sandbox(t, "logs", c).RunOrFail().Stdout, "POST /execute"); n < 2 {
+		t.Errorf("the logs hold %d requests, want 2 or more", n)
+	}
+	res = Sandbox(t, "logs", c, "--since-time", from.UTC().Format(time.RFC3339), "--timestamps").RunOrFail()
+	if n := strings.Count(res.Stdout, "POST /execute"); n != 1 {
+		t.Errorf("--since-time %s printed %d requests, want the 1 after it:\n%s", from.UTC().Format(time.RFC3339), n, res.Stdout)
+	}
 	if res := Sandbox(t, "logs", c, "--timestamps", "--tail", "1").RunOrFail(); !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d`).MatchString(res.Stdout) {
 		t.Errorf("--timestamps: %q", res.Stdout)
 	}
@@ -151,7 +166,7 @@ func TestLogs(t *testing.T) {
 	Sandbox(t, "exec", c, "--", "echo", "marker-for-follow").RunOrFail()
 	for !strings.Contains(f.line(5*time.Second), "POST /execute") {
 	}
-	if took := time.Since(start); took > 2*time.Second {
+	if took := time.Since(start); took > time.Second {
 		t.Errorf("the new line took %s to show", took)
 	}
 	if code := f.stop(); code != 130 {
@@ -197,6 +212,39 @@ func TestPortForwardAndProxy(t *testing.T) {
 		if got := wsEcho(t, m[1], msg); got != msg {
 			t.Errorf("websocket echo %q, want %q", got, msg)
 		}
+	}
+	ws.stop()
+
+	// The other ways to the router, and other local addresses (127.0.0.0/8
+	// is all loopback).
+	pf = startLong(t, "port-forward", c, ":9123", "--address", "127.0.0.2")
+	m = regexp.MustCompile(`^Forwarding from 127\.0\.0\.2:(\d+) -> 9123\n$`).FindStringSubmatch(pf.line(10 * time.Second))
+	if m == nil {
+		t.Fatal("no Forwarding line for --address 127.0.0.2")
+	}
+	if got := get(t, "http://127.0.0.2:"+m[1]+"/blob.bin"); !bytes.Equal(got, data) {
+		t.Errorf("port-forward --address: %d bytes, differing from the %d in the sandbox", len(got), len(data))
+	}
+	pf.stop()
+	for _, way := range [][]string{{"--gateway", gatewayName}, {"--router-url", "http://127.0.0.10"}} {
+		px := startLong(t, append([]string{"proxy", c, "9123", "--address", "127.0.0.3"}, way...)...)
+		m = regexp.MustCompile(`^Serving sandboxclaim e2e-pf port 9123 on (http://127\.0\.0\.3:\d+/)\n$`).FindStringSubmatch(px.line(10 * time.Second))
+		if m == nil {
+			t.Fatalf("%s: no Serving line on 127.0.0.3", way)
+		}
+		if got := get(t, m[1]+"blob.bin"); !bytes.Equal(got, data) {
+			t.Errorf("proxy %s: %d bytes, differing from the %d in the sandbox", way, len(got), len(data))
+		}
+		px.stop()
+		ws := startLong(t, append([]string{"proxy", c, "9124"}, way...)...)
+		m = regexp.MustCompile(`on http://(127\.0\.0\.1:\d+)/`).FindStringSubmatch(ws.line(10 * time.Second))
+		if m == nil {
+			t.Fatalf("%s: no Serving line", way)
+		}
+		if got := wsEcho(t, m[1], "through "+way[0]); got != "through "+way[0] {
+			t.Errorf("websocket echo %s: %q", way, got)
+		}
+		ws.stop()
 	}
 }
 
@@ -345,11 +393,21 @@ func TestDoctor(t *testing.T) {
 	if err := json.Unmarshal([]byte(res.Stdout), &lines); err != nil || len(lines) != 6 {
 		t.Errorf("-o json: %v: %s", err, res.Stdout)
 	}
-	// A pool that is gone.
-	res = Sandbox(t, "doctor", "--pool", "e2e-no-such-pool").Run()
-	if res.ExitCode != 1 || !regexp.MustCompile(`(?m)^FAIL\s+templates-and-pools\s+no sandboxwarmpool "e2e-no-such-pool"`).MatchString(res.Stdout) ||
+	// A pool that is deleted.
+	Kubectl(t, "apply", "-f", "-").WithStdin(strings.NewReader(`apiVersion: extensions.agents.x-k8s.io/v1beta1
+kind: SandboxWarmPool
+metadata: {name: e2e-doctor-pool, namespace: default}
+spec: {replicas: 0, sandboxTemplateRef: {name: python}}
+`)).RunOrFail()
+	t.Cleanup(func() { Kubectl(t, "delete", "sandboxwarmpool", "e2e-doctor-pool", "--ignore-not-found").Run() })
+	if res := Sandbox(t, "doctor", "--pool", "e2e-doctor-pool").Run(); res.ExitCode != 0 || !regexp.MustCompile(`(?m)^(OK|WARN)\s+templates-and-pools\s.*e2e-doctor-pool 0/0`).MatchString(res.Stdout) {
+		t.Errorf("a pool of 0: exit %d\n%s%s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	Kubectl(t, "delete", "sandboxwarmpool", "e2e-doctor-pool").RunOrFail()
+	res = Sandbox(t, "doctor", "--pool", "e2e-doctor-pool").Run()
+	if res.ExitCode != 1 || !regexp.MustCompile(`(?m)^FAIL\s+templates-and-pools\s+no sandboxwarmpool "e2e-doctor-pool"`).MatchString(res.Stdout) ||
 		res.Stderr != "error: 1 check(s) failed\n" {
-		t.Errorf("no such pool: exit %d\n%s%s", res.ExitCode, res.Stdout, res.Stderr)
+		t.Errorf("deleted pool: exit %d\n%s%s", res.ExitCode, res.Stdout, res.Stderr)
 	}
 	// A user who may do nothing.
 	res = Sandbox(t, "doctor", "--as", "e2e-nobody").Run()
