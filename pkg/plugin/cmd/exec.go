@@ -199,16 +199,7 @@ func (o *ExecOptions) Run(ctx context.Context) error {
 	case o.TTY && !streams:
 		return errNoTerminal
 	case streams && o.Output == "":
-		if o.MaxOutput == 0 {
-			return streamCommand(ctx, st, cmd, o.IOStreams, stdin, o.TTY, o.Timeout)
-		}
-		ios := o.IOStreams
-		stdout, stderr := sandbox.NewHeadTail(ios.Out, o.MaxOutput), sandbox.NewHeadTail(ios.ErrOut, o.MaxOutput)
-		ios.Out, ios.ErrOut = stdout, stderr
-		err := streamCommand(ctx, st, cmd, ios, stdin, o.TTY, o.Timeout)
-		_ = stdout.Close()
-		_ = stderr.Close()
-		return err
+		return streamWithin(ctx, st, cmd, o.IOStreams, stdin, o.TTY, o.Timeout, o.MaxOutput)
 	}
 	res, err := sandbox.Collect(ctx, rt, cmd, stdin, o.Timeout)
 	if err != nil {
@@ -251,6 +242,20 @@ func streamCommand(ctx context.Context, st sandbox.Streamer, cmd sandbox.Command
 		return &ExitError{Code: code, Forwarded: true}
 	}
 	return exitCode(code)
+}
+
+// streamWithin is streamCommand with each output stream kept within a
+// budget of bytes, its head as it comes and its tail at the end (0: all).
+func streamWithin(ctx context.Context, st sandbox.Streamer, cmd sandbox.Command, ios genericiooptions.IOStreams, stdin io.Reader, tty bool, timeout time.Duration, budget int) error {
+	if budget == 0 {
+		return streamCommand(ctx, st, cmd, ios, stdin, tty, timeout)
+	}
+	stdout, stderr := sandbox.NewHeadTail(ios.Out, budget), sandbox.NewHeadTail(ios.ErrOut, budget)
+	ios.Out, ios.ErrOut = stdout, stderr
+	err := streamCommand(ctx, st, cmd, ios, stdin, tty, timeout)
+	_ = stdout.Close()
+	_ = stderr.Close()
+	return err
 }
 
 // printResult writes a command's output, split or as JSON.
