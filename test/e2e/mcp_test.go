@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,15 +36,27 @@ var (
 	mcpDepsErr  error
 )
 
+// mcpMinNode is the oldest Node.js major version the TypeScript SDK
+// supports (its engines; the client does not load @hono/node-server, which
+// asks for 20 and serves only the SDK's HTTP servers). Debian 12's nodejs is
+// 18; the MCP tests passed with Node.js 18.20.8 and 20.20.2.
+const mcpMinNode = 18
+
 // mcpClientDeps installs test/mcp's locked dependencies once per run (npm
 // ci, preferring npm's cache: seconds, and no network once it is warm).
-// Missing node or npm fails the test.
+// Missing node or npm, or a node older than mcpMinNode, fails the test.
 func mcpClientDeps(t *testing.T) {
 	t.Helper()
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("the MCP tests need %s (Node.js 18 or later) on PATH to run the TypeScript SDK's client: install it (hack/install-deps.sh installs Debian's nodejs and npm): %v", tool, err)
+			t.Fatalf("the MCP tests need %s (Node.js %d or later) on PATH to run the TypeScript SDK's client: install it (hack/install-deps.sh installs the distribution's nodejs and npm): %v", tool, mcpMinNode, err)
 		}
+	}
+	out, err := exec.Command("node", "--version").Output()
+	version := strings.TrimSpace(string(out))
+	major, _, _ := strings.Cut(strings.TrimPrefix(version, "v"), ".")
+	if n, perr := strconv.Atoi(major); err != nil || perr != nil || n < mcpMinNode {
+		t.Fatalf("the MCP tests need Node.js %d or later (test/mcp/package.json's engines); node --version says %q (%v)", mcpMinNode, version, err)
 	}
 	mcpDepsOnce.Do(func() {
 		start := time.Now()
@@ -111,6 +124,16 @@ type mcpReport struct {
 	} `json:"budget"`
 	Deleted           string `json:"deleted"`
 	ListedAfterDelete bool   `json:"listedAfterDelete"`
+	Run               struct {
+		ExitCode  int     `json:"exitCode"`
+		Stdout    string  `json:"stdout"`
+		Stderr    string  `json:"stderr"`
+		Truncated bool    `json:"truncated"`
+		Sandbox   string  `json:"sandbox"`
+		ReadBack  *string `json:"readBack"`
+		IsError   bool    `json:"isError"`
+		Left      bool    `json:"left"`
+	} `json:"run"`
 	LeftForCleanup    string `json:"leftForCleanup"`
 	SessionTerminated bool   `json:"sessionTerminated"`
 	ServerExit        *struct {
@@ -215,7 +238,21 @@ func checkFullFlow(t *testing.T, rep mcpReport) {
 	if rep.Deleted != rep.Created.Name || rep.ListedAfterDelete {
 		t.Errorf("sandbox_delete: deleted %q (created %q), still listed %v", rep.Deleted, rep.Created.Name, rep.ListedAfterDelete)
 	}
-	if rep.LeftForCleanup == "" || rep.LeftForCleanup == rep.Created.Name {
+	r := rep.Run
+	if r.ExitCode != 4 || r.Stdout != "hello from run\n" || r.Stderr != "oops\n" || r.Truncated || r.IsError {
+		t.Errorf("sandbox_run: %+v, want exit 4, stdout \"hello from run\\n\", stderr \"oops\\n\"", r)
+	}
+	if r.ReadBack == nil || *r.ReadBack != "hello from run\n" {
+		got := "nothing"
+		if r.ReadBack != nil {
+			got = strconv.Quote(*r.ReadBack)
+		}
+		t.Errorf("sandbox_run read back %s, want the file it wrote", got)
+	}
+	if r.Sandbox == "" || r.Sandbox == rep.Created.Name || r.Left {
+		t.Errorf("sandbox_run's sandbox %q (the created one %q) is still listed after it: %v", r.Sandbox, rep.Created.Name, r.Left)
+	}
+	if rep.LeftForCleanup == "" || rep.LeftForCleanup == rep.Created.Name || rep.LeftForCleanup == r.Sandbox {
 		t.Errorf("second sandbox_create: %q", rep.LeftForCleanup)
 	}
 }
@@ -387,8 +424,9 @@ func TestMCPHTTP(t *testing.T) {
 	}
 
 	// A session the client never ends (it goes without a DELETE): the
-	// server keeps it, as the handler has no idle timeout, so only the
-	// shutdown deletes its sandbox.
+	// server keeps it until it has been idle for --http-session-timeout
+	// (10m by default, far beyond this test), so here the shutdown deletes
+	// its sandbox.
 	left := runMCPClient(t, nil, "http", srv.url, "--flow", "create", "--keep-session")
 	if left.LeftForCleanup == "" || left.SessionTerminated {
 		t.Fatalf("create flow: left %q, terminated %v", left.LeftForCleanup, left.SessionTerminated)
@@ -432,10 +470,14 @@ subjects:
 
 	rep := runMCPClient(t, nil, "stdio", "--flow", "restricted", "--", "--as", user)
 	checkTools(t, rep)
+	// The API server's refusal, with the RBAC hint of cmd/errors.go.
+	const (
+		refusal = `creating sandboxclaim: sandboxclaims.extensions.agents.x-k8s.io is forbidden: User "e2e-mcp-restricted" cannot create resource "sandboxclaims" in API group "extensions.agents.x-k8s.io" in the namespace "default"`
+		hint    = " (ask a cluster admin for RBAC access; check with: kubectl auth can-i --list)"
+	)
 	if !rep.Create.IsError || strings.Contains(rep.Create.Text, "\n") ||
-		!strings.Contains(rep.Create.Text, `User "e2e-mcp-restricted" cannot create resource "sandboxclaims"`) ||
-		!strings.Contains(rep.Create.Text, "forbidden") {
-		t.Errorf("sandbox_create as %s: isError %v, text %q; want a one-line tool error naming the forbidden create", user, rep.Create.IsError, rep.Create.Text)
+		!strings.HasPrefix(rep.Create.Text, refusal) || !strings.HasSuffix(rep.Create.Text, hint) {
+		t.Errorf("sandbox_create as %s: isError %v, text %q\nwant a one-line tool error: %s...%s", user, rep.Create.IsError, rep.Create.Text, refusal, hint)
 	}
 	var list struct {
 		IsError bool

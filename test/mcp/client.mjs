@@ -18,8 +18,10 @@
 //   full (default)  list tools; create on pool $MCP_POOL (default python);
 //                   exec with split streams and an exit code; write 1 MiB of
 //                   random bytes (base64) and read them back; list (mine);
-//                   list_files; exec with an output budget; delete; a second
-//                   create left for the server's end-of-session cleanup.
+//                   list_files; exec with an output budget; delete; a one-shot
+//                   sandbox_run (a file in, a command, the file read back),
+//                   whose sandbox must be gone after it; a second create left
+//                   for the server's end-of-session cleanup.
 //   restricted      sandbox_create (expected to be a tool error), then
 //                   sandbox_list: the server keeps serving.
 //   create          list tools and create one sandbox on $MCP_POOL, left
@@ -172,6 +174,29 @@ async function fullFlow(client) {
   out.deleted = r.structuredContent.deleted;
   r = await call(client, 'sandbox_list', { mine: true });
   out.listedAfterDelete = r.structuredContent.sandboxes.some((s) => s.name === name);
+
+  step = 'sandbox_run';
+  r = await call(client, 'sandbox_run', {
+    pool,
+    files: { 'run-in.txt': 'hello from run\n' },
+    command: ['sh', '-c', 'cat run-in.txt; echo oops >&2; exit 4'],
+    read: ['run-in.txt'],
+  });
+  const run = r.structuredContent;
+  out.run = {
+    exitCode: run.exitCode, stdout: run.stdout, stderr: run.stderr, truncated: run.truncated,
+    sandbox: run.sandbox, readBack: run.files?.['run-in.txt']?.content ?? null, isError: !!r.isError,
+  };
+  // sandbox_run deletes its sandbox before it answers; the claim may take a
+  // moment to disappear from the list.
+  step = 'sandbox_list (after sandbox_run)';
+  const runDeadline = Date.now() + 30_000;
+  for (;;) {
+    r = await call(client, 'sandbox_list', {});
+    out.run.left = r.structuredContent.sandboxes.some((s) => s.name === run.sandbox);
+    if (!out.run.left || Date.now() > runDeadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 
   step = 'sandbox_create (left for the cleanup)';
   out.leftForCleanup = (await create(client)).name;

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,17 +20,46 @@ import (
 // after "error: ", with a hint where one helps. It is the one place where
 // errors gain hints that name flags and commands.
 func describeError(err error, verb string) string {
+	return describeFor(err, verb, cliUser)
+}
+
+// describeToolError is describeError for the MCP server's tools (verb is
+// the verb a tool stands for): where a hint names a setting, it names the
+// tool's field that an agent sets, or the server's own flag.
+func describeToolError(err error, verb string) string {
+	return describeFor(err, verb, toolUser)
+}
+
+// frontEnd is who reads a hint: the CLI's user, who sets its flags, or an
+// agent calling the MCP server's tools, who sets their fields (the
+// server's own flags are set by whoever started it).
+type frontEnd int
+
+const (
+	cliUser frontEnd = iota
+	toolUser
+)
+
+// say is the CLI's wording of a hint, or the tools'.
+func (fe frontEnd) say(cli, tools string) string {
+	if fe == toolUser {
+		return tools
+	}
+	return cli
+}
+
+func describeFor(err error, verb string, fe frontEnd) string {
 	if line, ok := unknownCommand(err); ok {
 		return line
 	}
 	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
-	if hint := hintFor(err, verb); hint != "" {
+	if hint := hintFor(err, verb, fe); hint != "" {
 		return msg + hint
 	}
 	return msg
 }
 
-func hintFor(err error, verb string) string {
+func hintFor(err error, verb string, fe frontEnd) string {
 	var (
 		notReady   *claims.NotReadyError
 		noPool     *claims.NoPoolError
@@ -61,45 +91,51 @@ func hintFor(err error, verb string) string {
 	case errors.As(err, &forbidden):
 		return fmt.Sprintf(" (sandboxd is reached by a port-forward: ask for RBAC create on pods/portforward in namespace %s; check with: kubectl auth can-i create pods/portforward -n %s)", forbidden.Namespace, forbidden.Namespace)
 	case errors.As(err, &unreach):
-		return " (does its pod run sandboxd? use --runtime python for the python runtime, or set --sandboxd-rest-port and --sandboxd-grpc-port)"
+		return fe.say(" (does its pod run sandboxd? use --runtime python for the python runtime, or set --sandboxd-rest-port and --sandboxd-grpc-port)",
+			" (does its pod run sandboxd? start the server with --runtime python for the python runtime, or with --sandboxd-rest-port and --sandboxd-grpc-port)")
 	case errors.As(err, &sdNotReady):
-		return " (is the sandbox Ready? check with: kubectl sandbox describe CLAIM)"
+		return fe.say(" (is the sandbox Ready? check with: kubectl sandbox describe CLAIM)", " (is the sandbox Ready? check with sandbox_list)")
 	case errors.As(err, &lost):
-		return " (check the connection to the cluster; run again with -v=4 for the port-forward's log)"
+		return fe.say(" (check the connection to the cluster; run again with -v=4 for the port-forward's log)",
+			" (check the server's connection to the cluster; start it with -v=4 for the port-forward's log)")
 	case errors.As(err, &tooLarge):
-		return ": use a sandbox whose template runs sandboxd to stream input, or copy the file in with kubectl sandbox cp"
+		return fe.say(": use a sandbox whose template runs sandboxd to stream input, or copy the file in with kubectl sandbox cp",
+			": use a sandbox whose template runs sandboxd, or write the input to a file with sandbox_write_file")
 	case errors.As(err, &sdAPI) && sdAPI.Status == http.StatusForbidden:
 		return ": the path is outside the sandbox's root directory"
 	case errors.As(err, &sdAPI) && sdAPI.Status == http.StatusConflict:
 		return ": use -r to remove a directory and what it holds"
 	case errors.As(err, &cleanup):
-		return fmt.Sprintf(" (it expires at its TTL; delete it with: kubectl sandbox delete %s)", cleanup.Name)
+		return fe.say(" (it expires at its TTL; delete it with: kubectl sandbox delete "+cleanup.Name+")",
+			" (it expires at its TTL; delete it with sandbox_delete, name "+strconv.Quote(cleanup.Name)+")")
 	case errors.As(err, &notReady):
-		return fmt.Sprintf(": wait for it with: kubectl sandbox wait %s --for=condition=Ready", notReady.Name)
+		return fe.say(": wait for it with: kubectl sandbox wait "+notReady.Name+" --for=condition=Ready",
+			": it may still be starting; check with sandbox_list")
 	case errors.As(err, &noPool):
 		if noPool.TemplateExists() {
-			return fmt.Sprintf("; create a pool for it (spec.sandboxTemplateRef.name: %s, replicas: 0 for cold starts) or use --pool", noPool.Template)
+			return fmt.Sprintf("; create a pool for it (spec.sandboxTemplateRef.name: %s, replicas: 0 for cold starts) or %s", noPool.Template, fe.say("use --pool", "give pool"))
 		}
-		return "; check the template name, or use --pool"
+		return "; check the template name, or " + fe.say("use --pool", "give pool")
 	case errors.As(err, &conn), errors.As(err, &noAnswer):
-		return " (is the router running and reachable? check --router-url, --gateway or the router's port-forward)"
+		return " (is the router running and reachable? check " + fe.say("", "the server's ") + "--router-url, --gateway or the router's port-forward)"
 	case errors.As(err, &httpErr):
-		return httpHint(httpErr)
+		return httpHint(httpErr, fe)
 	case errors.As(err, &cmdTimeout):
 		flag := "--timeout"
 		if verb == "run" {
 			flag = "--command-timeout"
 		}
-		return " (raise " + flag + ")"
+		return " (raise " + fe.say(flag, "timeoutSeconds") + ")"
 	case errors.As(err, &gateway):
 		if gateway.NotFound {
-			return ": check --gateway and --gateway-namespace"
+			return ": check " + fe.say("", "the server's ") + "--gateway and --gateway-namespace"
 		}
 		return ": is a Gateway controller programming it?"
 	case errors.As(err, &noRouter):
-		return " (deploy the router, set --router-namespace, or use --gateway or --router-url)"
+		return fe.say(" (deploy the router, set --router-namespace, or use --gateway or --router-url)",
+			" (deploy the router, or start the server with --router-namespace, --gateway or --router-url)")
 	case errors.As(err, &token):
-		return ": use https, or --router-allow-insecure-token if the network is trusted"
+		return ": use https, or " + fe.say("", "start the server with ") + "--router-allow-insecure-token if the network is trusted"
 	case claims.IsMissingAPI(err):
 		return ": the server does not serve the agent-sandbox v1beta1 APIs: is agent-sandbox installed? " +
 			"(check with: kubectl get crd sandboxclaims.extensions.agents.x-k8s.io)"
@@ -115,22 +151,23 @@ func hintFor(err error, verb string) string {
 			return " (the template's envVarsInjectionPolicy must be Allowed or Overrides to use --env)"
 		}
 	case errors.As(err, &timeout):
-		return " (raise --timeout, or inspect it with: kubectl sandbox describe " + timeout.Name + ")"
+		return fe.say(" (raise --timeout, or inspect it with: kubectl sandbox describe "+timeout.Name+")",
+			" (the server gives a sandbox its --ready-timeout to become Ready: start it with a longer one, or use a warm pool with ready sandboxes)")
 	case utilnet.IsConnectionRefused(err):
-		return " (is the cluster reachable? check --context and --kubeconfig)"
+		return " (is the cluster reachable? check " + fe.say("", "the server's ") + "--context and --kubeconfig)"
 	}
 	return ""
 }
 
 // httpHint says what a router or runtime answer most likely means.
-func httpHint(e *sandbox.HTTPError) string {
+func httpHint(e *sandbox.HTTPError, fe frontEnd) string {
 	switch {
 	case e.Status == http.StatusBadGateway:
 		return fmt.Sprintf(": router could not reach sandbox %s: is it Ready? does its NetworkPolicy admit the router?", e.Sandbox)
 	case e.Status == http.StatusGatewayTimeout:
-		return ": the sandbox did not answer in time (raise --timeout?)"
+		return ": the sandbox did not answer in time (raise " + fe.say("--timeout", "timeoutSeconds") + "?)"
 	case e.Status == http.StatusUnauthorized || (e.Status == http.StatusForbidden && !e.FromRuntime):
-		return ": the router refused the request (set --router-token, --router-token-file or KUBECTL_SANDBOX_ROUTER_TOKEN)"
+		return ": the router refused the request (" + fe.say("set", "start the server with") + " --router-token, --router-token-file or KUBECTL_SANDBOX_ROUTER_TOKEN)"
 	case e.Status == http.StatusForbidden:
 		return ": the path is outside the sandbox's root directory"
 	case e.Status == http.StatusNotFound && e.FromRuntime:
@@ -138,7 +175,7 @@ func httpHint(e *sandbox.HTTPError) string {
 	case e.Status == http.StatusBadRequest:
 		return ": the router rejected the request"
 	case e.Status >= 300 && e.Status < 400:
-		return ": is --router-url right?"
+		return ": is " + fe.say("", "the server's ") + "--router-url right?"
 	}
 	return ""
 }

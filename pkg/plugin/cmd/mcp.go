@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -52,7 +51,8 @@ cluster's RBAC decides what an agent may do. Every sandbox the server
 creates expires at --ttl and carries the label kubectl-sandbox/mcp-session;
 when the session ends (stdin closed, the client gone, SIGTERM) they are
 deleted, unless --keep. Over HTTP, a session idle for --http-session-timeout
-ends too.`,
+ends too. After stdin closes, calls still running get 5s to finish; then
+they are cancelled.`,
 		Example: `  # For an MCP client's configuration: {"command": "kubectl", "args": ["sandbox", "mcp"]}
   kubectl sandbox mcp
 
@@ -133,12 +133,11 @@ func (o *MCPOptions) Run(ctx context.Context) error {
 	srv := mcp.New(clients, mcp.Options{
 		Namespace: o.namespace, AllowNamespace: o.AllowNamespace, AllowPools: o.AllowPools, AllowTemplates: o.AllowTemplates,
 		TTL: o.TTL, Keep: o.Keep, MaxOutput: o.MaxOutput, MaxReadBytes: o.MaxReadBytes, ReadyTimeout: o.ReadyTimeout,
-		Session: o.session, Version: version.Get().Version, Describe: describeError, Now: clock,
+		Session: o.session, Version: version.Get().Version, Describe: describeToolError, Now: clock,
 	})
 	m := srv.MCP()
 	if o.HTTP == "" {
-		in := &holdEOF{r: o.In, idle: srv.Idle}
-		err = m.Run(ctx, &sdk.IOTransport{Reader: io.NopCloser(in), Writer: nopWriteCloser{o.Out}})
+		err = m.Run(ctx, mcp.StdioTransport(o.In, o.Out, shutdownGrace))
 	} else {
 		err = o.serveHTTP(ctx, m)
 	}
@@ -151,37 +150,11 @@ func (o *MCPOptions) Run(ctx context.Context) error {
 	return err
 }
 
-// holdEOF holds back the end of input until the server has been idle for a
-// while: the transport answers nothing once it has read the end, so the
-// requests read just before it would go unanswered.
-type holdEOF struct {
-	r    io.Reader
-	idle func() bool
-}
-
-// idleFor is how long the server must be idle before the end of input is
-// let through.
-const idleFor = 200 * time.Millisecond
-
-func (h *holdEOF) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	if errors.Is(err, io.EOF) {
-		const tick = 20 * time.Millisecond
-		for quiet := time.Duration(0); quiet < idleFor; {
-			time.Sleep(tick)
-			if h.idle() {
-				quiet += tick
-			} else {
-				quiet = 0
-			}
-		}
-	}
-	return n, err
-}
-
-type nopWriteCloser struct{ io.Writer }
-
-func (nopWriteCloser) Close() error { return nil }
+// shutdownGrace is how long calls under way may take to finish once the
+// client is gone (the end of input, on stdio) or the server is stopped
+// (over HTTP); then the server stops waiting for them (stdio cancels
+// them) and deletes its sandboxes.
+const shutdownGrace = 5 * time.Second
 
 func (o *MCPOptions) serveHTTP(ctx context.Context, m *sdk.Server) error {
 	ln, err := net.Listen("tcp", o.HTTP)
@@ -200,7 +173,7 @@ func (o *MCPOptions) serveHTTP(ctx context.Context, m *sdk.Server) error {
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
 	_ = hs.Shutdown(sctx)
 	if err := <-done; !errors.Is(err, http.ErrServerClosed) {

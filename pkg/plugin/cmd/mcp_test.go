@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"reflect"
 	"slices"
@@ -13,10 +14,19 @@ import (
 	"testing"
 	"time"
 
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/mcp"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandboxd"
 )
 
 // TestMCPValidation: bad flags are refused before any API call.
@@ -300,5 +310,124 @@ func TestMCPStdioSession(t *testing.T) {
 	}
 	if left := claimNames(t, f); !reflect.DeepEqual(left, []string{"a", "b", "p"}) {
 		t.Errorf("claims left: %v", left)
+	}
+}
+
+// TestToolErrorsNameToolFields: the MCP tools' errors carry the CLI's
+// hints, but where a hint names a setting it names what the reader can
+// set: the tool's field (timeoutSeconds, pool), another tool, or the
+// server's own flag (--ready-timeout, --router-url), never a CLI flag the
+// agent has no way to pass.
+func TestToolErrorsNameToolFields(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		verb string
+		want string
+	}{
+		{&sandbox.CommandTimeoutError{After: time.Second}, "exec", "the command did not finish within 1s; it may still be running in the sandbox (raise timeoutSeconds)"},
+		{&sandbox.CommandTimeoutError{After: time.Second}, "run", "the command did not finish within 1s; it may still be running in the sandbox (raise timeoutSeconds)"},
+		{&sandbox.HTTPError{Op: "execute", Status: 504}, "exec", "execute: HTTP 504: the sandbox did not answer in time (raise timeoutSeconds?)"},
+		{&claims.TimeoutError{Name: "c", For: "become Ready", After: 2 * time.Minute}, "create",
+			`timed out after 2m0s waiting for sandboxclaim "c" to become Ready (the server gives a sandbox its --ready-timeout to become Ready: start it with a longer one, or use a warm pool with ready sandboxes)`},
+		{&claims.NotReadyError{Name: "c", Reason: "SandboxNotReady"}, "exec", `sandboxclaim "c" is not Ready (SandboxNotReady): it may still be starting; check with sandbox_list`},
+		{&claims.CleanupError{Name: "c", Err: errors.New("boom")}, "run", `deleting sandboxclaim "c" failed: boom (it expires at its TTL; delete it with sandbox_delete, name "c")`},
+		{&claims.NoPoolError{Namespace: "d", Template: "t", Templates: []string{"t"}}, "create", `no SandboxWarmPool in namespace "d" uses SandboxTemplate "t"; pools: none; templates: t; create a pool for it (spec.sandboxTemplateRef.name: t, replicas: 0 for cold starts) or give pool`},
+		{&claims.NoPoolError{Namespace: "d", Template: "t"}, "run", `no SandboxWarmPool in namespace "d" uses SandboxTemplate "t"; pools: none; templates: none; check the template name, or give pool`},
+		{&sandbox.InputTooLargeError{Max: 16 << 20}, "exec", "standard input is larger than 16 MiB, the most this runtime takes (it cannot stream input): use a sandbox whose template runs sandboxd, or write the input to a file with sandbox_write_file"},
+		{&sandbox.NoAnswerError{Op: "list d", After: 30 * time.Second}, "ls", "list d: the sandbox router did not answer within 30s (is the router running and reachable? check the server's --router-url, --gateway or the router's port-forward)"},
+		{&sandbox.HTTPError{Op: "execute", Status: 401}, "exec", "execute: HTTP 401: the router refused the request (start the server with --router-token, --router-token-file or KUBECTL_SANDBOX_ROUTER_TOKEN)"},
+		{&router.GatewayError{Namespace: "d", Name: "g", NotFound: true}, "exec", `gateway "g" not found in namespace "d": check the server's --gateway and --gateway-namespace`},
+		{&router.NoRouterError{Problems: []string{"x"}}, "exec", "cannot port-forward to the sandbox router: x (deploy the router, or start the server with --router-namespace, --gateway or --router-url)"},
+		{&router.InsecureTokenError{Host: "h"}, "exec", "refusing to send the router token over plain http to h: use https, or start the server with --router-allow-insecure-token if the network is trusted"},
+		{&sandboxd.UnreachableError{Namespace: "d", Pod: "p", Port: 8080, Err: errors.New("refused")}, "exec",
+			"pod d/p does not answer on sandboxd's port 8080: refused (does its pod run sandboxd? start the server with --runtime python for the python runtime, or with --sandboxd-rest-port and --sandboxd-grpc-port)"},
+		{&sandboxd.NotReadyError{Sandbox: "s", Err: errors.New("503")}, "exec", "sandboxd in sandbox s is not ready: 503 (is the sandbox Ready? check with sandbox_list)"},
+		{&sandboxd.LostError{Err: errors.New("EOF")}, "exec", "the connection to sandboxd was lost while the command ran (sandboxd stops it): EOF (check the server's connection to the cluster; start it with -v=4 for the port-forward's log)"},
+	} {
+		got := describeToolError(tc.err, tc.verb)
+		if got != tc.want {
+			t.Errorf("%T (%s):\ngot  %s\nwant %s", tc.err, tc.verb, got, tc.want)
+		}
+		for _, cliOnly := range []string{" --timeout", "--command-timeout", "--pool", "kubectl sandbox wait", "kubectl sandbox cp", "kubectl sandbox delete", "run again"} {
+			if strings.Contains(got, cliOnly) {
+				t.Errorf("%T: a tool error names %q: %s", tc.err, cliOnly, got)
+			}
+		}
+		// The CLI keeps its own wording.
+		if cli := describeError(tc.err, tc.verb); cli == got {
+			t.Errorf("%T: the CLI's hint is the tools' too: %s", tc.err, cli)
+		}
+	}
+	// Hints that name no setting are the CLI's.
+	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: "extensions.agents.x-k8s.io", Resource: "sandboxclaims"}, "", errors.New("no"))
+	if got, cli := describeToolError(forbidden, "create"), describeError(forbidden, "create"); got != cli {
+		t.Errorf("forbidden: tools %q, CLI %q", got, cli)
+	}
+}
+
+// TestMCPToolErrorHints: the verb words its tools' errors for the agent.
+func TestMCPToolErrorHints(t *testing.T) {
+	f, _, router := dataPlane(t)
+	c, _ := startMCP(t, f, router)
+	c.send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"test","version":"0"}}}`)
+	c.answer(1)
+	c.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	_, text, isErr := c.call(2, "sandbox_exec", map[string]any{"name": "p", "command": []string{"true"}})
+	if want := `sandboxclaim "p" is not Ready (SandboxNotReady): it may still be starting; check with sandbox_list`; !isErr || text != want {
+		t.Errorf("exec on a claim that is not Ready: %q, %v\nwant %q", text, isErr, want)
+	}
+}
+
+// TestMCPHTTPSessionTimeout: over --http, a session whose client goes
+// quiet without ending it (no DELETE) is ended after
+// --http-session-timeout, and the sandboxes it created are deleted.
+func TestMCPHTTPSessionTimeout(t *testing.T) {
+	f, _, router := dataPlane(t)
+	readyOnCreate(f)
+	deleted := make(chan string, 10)
+	f.ext.PrependReactor("delete", "sandboxclaims", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		deleted <- a.(k8stesting.DeleteAction).GetName()
+		return false, nil, nil
+	})
+	errOut := &signalWriter{want: "Serving MCP on ", seen: make(chan struct{})}
+	cmd := NewCmdMCP(f, genericiooptions.IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: errOut})
+	cmd.SetArgs(append(router, "--http", "127.0.0.1:0", "--http-session-timeout", "300ms"))
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("mcp: %v", err)
+		}
+	}()
+	select {
+	case <-errOut.seen:
+	case err := <-done:
+		done <- err
+		t.Fatalf("mcp ended: %v", err)
+	}
+	_, endpoint, _ := strings.Cut(strings.TrimSpace(errOut.String()), "Serving MCP on ")
+	cs, err := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "0"}, nil).Connect(ctx, &sdk.StreamableClientTransport{Endpoint: endpoint}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "sandbox_create", Arguments: map[string]any{"pool": "python"}})
+	if err != nil || res.IsError {
+		t.Fatalf("create: %+v, %v", res, err)
+	}
+	// The client neither calls again nor ends its session.
+	select {
+	case name := <-deleted:
+		if name != "sandbox-claim-abcde" {
+			t.Errorf("deleted %q", name)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the idle session's sandbox was not deleted")
+	}
+	if _, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "sandbox_list", Arguments: map[string]any{}}); err == nil {
+		t.Error("the idle session still answers")
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandboxd"
 )
 
 func TestWait(t *testing.T) {
@@ -388,6 +389,9 @@ func TestHintsNameTheFlags(t *testing.T) {
 		{&router.InsecureTokenError{Host: "h"}, "exec", "refusing to send the router token over plain http to h: use https, or --router-allow-insecure-token if the network is trusted"},
 		{&sandbox.HTTPError{Op: "execute", Status: 502, Sandbox: "s"}, "exec", "execute: HTTP 502: router could not reach sandbox s: is it Ready? does its NetworkPolicy admit the router?"},
 		{&sandbox.HTTPError{Op: "execute", Status: 401}, "exec", "execute: HTTP 401: the router refused the request (set --router-token, --router-token-file or KUBECTL_SANDBOX_ROUTER_TOKEN)"},
+		{&sandboxd.UnreachableError{Namespace: "d", Pod: "p", Port: 7, Err: errors.New("no gRPC server answered")}, "exec", "pod d/p does not answer on sandboxd's port 7: no gRPC server answered (does its pod run sandboxd? use --runtime python for the python runtime, or set --sandboxd-rest-port and --sandboxd-grpc-port)"},
+		{&sandboxd.NotReadyError{Sandbox: "d/s", Err: errors.New("health: HTTP 503")}, "exec", "sandboxd in sandbox d/s is not ready: health: HTTP 503 (is the sandbox Ready? check with: kubectl sandbox describe CLAIM)"},
+		{&sandboxd.ForbiddenError{Namespace: "d", Pod: "p"}, "exec", `port-forward to pod d/p is forbidden: you may not create pods/portforward in namespace "d" (sandboxd is reached by a port-forward: ask for RBAC create on pods/portforward in namespace d; check with: kubectl auth can-i create pods/portforward -n d)`},
 		{&claims.FailedError{Name: "c", Reason: "EnvVarsInjectionRejected", Message: "m"}, "create", `sandboxclaim "c" failed: EnvVarsInjectionRejected: m (the template's envVarsInjectionPolicy must be Allowed or Overrides to use --env)`},
 	} {
 		if got := describeError(tc.err, tc.verb); got != tc.want {

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -76,7 +75,6 @@ type Server struct {
 	created  map[string]map[string]string  // label value -> "ns/name" -> name
 	// cleaning is closed when a session's cleanup under way is over.
 	cleaning map[string]chan struct{}
-	busy     atomic.Int64
 }
 
 // New returns a server acting with clients.
@@ -111,20 +109,9 @@ func (s *Server) MCP() *sdk.Server {
 			s.sessionID(req.Session)
 		},
 	})
-	// Requests under way, for Idle.
-	srv.AddReceivingMiddleware(func(next sdk.MethodHandler) sdk.MethodHandler {
-		return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
-			s.busy.Add(1)
-			defer s.busy.Add(-1)
-			return next(ctx, method, req)
-		}
-	})
 	s.addTools(srv)
 	return srv
 }
-
-// Idle says whether no request is being handled.
-func (s *Server) Idle() bool { return s.busy.Load() == 0 }
 
 // sessionID is the label value of a session, made on first use (the
 // initialized notification, or the first tool call of a client that does

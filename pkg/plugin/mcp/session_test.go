@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,9 +59,27 @@ func TestSessionEndDeletesItsClaims(t *testing.T) {
 func TestSessionEndNewProtocol(t *testing.T) {
 	c := newCluster(t)
 	srv := newServer(t, c, Options{})
-	cl := connectVersion(t, srv.MCP(), "")
-	if v := cl.cs.InitializeResult().ProtocolVersion; v == legacyProtocol {
-		t.Logf("negotiated %s", v)
+	m := srv.MCP()
+	var mu sync.Mutex
+	var methods []string
+	m.AddReceivingMiddleware(func(next sdk.MethodHandler) sdk.MethodHandler {
+		return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
+			mu.Lock()
+			methods = append(methods, method)
+			mu.Unlock()
+			return next(ctx, method, req)
+		}
+	})
+	cl := connectVersion(t, m, "")
+	newest := sdk.SupportedProtocolVersions()[0]
+	if v := cl.cs.InitializeResult().ProtocolVersion; v != newest || v == legacyProtocol {
+		t.Fatalf("negotiated protocol %s, want the SDK's newest, %s (not the legacy %s)", v, newest, legacyProtocol)
+	}
+	mu.Lock()
+	handshake := slices.Clone(methods)
+	mu.Unlock()
+	if slices.Contains(handshake, "initialize") || !slices.Contains(handshake, "server/discover") {
+		t.Fatalf("the server received %q: want server/discover and no initialize handshake", handshake)
 	}
 	cl.create(map[string]any{"name": "new"})
 	cl.close()
