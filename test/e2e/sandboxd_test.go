@@ -37,10 +37,75 @@ func sandboxdClaim(t *testing.T, name string, extra ...string) string {
 	return name
 }
 
+// remotePids returns the PIDs of the processes in claim c's sandbox whose
+// whole command line is exactly cmdline, as pgrep sees them inside the
+// sandbox (its own PID namespace: the plugin's processes, whose argv may
+// hold the same words, are not there).
+func remotePids(t *testing.T, c, cmdline string) []string {
+	t.Helper()
+	res := Sandbox(t, "exec", c, "--", "pgrep", "-x", "-f", cmdline).Run()
+	switch res.ExitCode {
+	case 0:
+		return strings.Fields(res.Stdout)
+	case 1: // none
+		return nil
+	}
+	t.Fatalf("pgrep in %s: exit %d: %s", c, res.ExitCode, res.Stderr)
+	return nil
+}
+
+// waitRemote waits up to within until a process with exactly cmdline runs
+// in claim c's sandbox (running) or none does (!running); it returns the
+// PIDs last seen and whether the wait succeeded. stop, if not nil, ends the
+// wait early (the command we watch has ended).
+func waitRemote(t *testing.T, c, cmdline string, running bool, within time.Duration, stop <-chan struct{}) ([]string, bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		pids := remotePids(t, c, cmdline)
+		if (len(pids) > 0) == running {
+			return pids, true
+		}
+		if time.Now().After(deadline) {
+			return pids, false
+		}
+		select {
+		case <-stop:
+			return pids, false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// mustBeRunning fails the test unless a process with exactly cmdline runs in
+// claim c's sandbox within 10s.
+func mustBeRunning(t *testing.T, c, cmdline string) {
+	t.Helper()
+	if _, ok := waitRemote(t, c, cmdline, true, 10*time.Second, nil); !ok {
+		t.Fatalf("no process %q runs in %s", cmdline, c)
+	}
+}
+
+// mustBeGone fails the test unless no process with exactly cmdline runs in
+// claim c's sandbox within 5s.
+func mustBeGone(t *testing.T, c, cmdline, why string) {
+	t.Helper()
+	if pids, ok := waitRemote(t, c, cmdline, false, 5*time.Second, nil); !ok {
+		t.Errorf("%s: the remote command %q still runs in %s 5s later: pids %v", why, cmdline, c, pids)
+	}
+}
+
+// sleepCmd is a remote command that prints "started" and then becomes
+// `sleep N`: the shell computes N, so that only the remote process's argv
+// is "sleep N", never the plugin's own.
+func sleepCmd(n int) (shell, cmdline string) {
+	return "echo started; exec sleep $((4000+" + strconv.Itoa(n-4000) + "))", "sleep " + strconv.Itoa(n)
+}
+
 // TestSandboxdStreamsOutput: the first line of a command reaches our stdout
 // while the command still runs.
 func TestSandboxdStreamsOutput(t *testing.T) {
-	c := sandboxdClaim(t, "e2e-sd-stream")
+	c := sandboxdClaim(t, "e2e-sd2-stream")
 	cmd := Sandbox(t, "exec", c, "--", "sh", "-c", "echo a; sleep 2; echo b").command()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -70,7 +135,7 @@ func TestSandboxdStreamsOutput(t *testing.T) {
 }
 
 func TestSandboxdStdin(t *testing.T) {
-	c := sandboxdClaim(t, "e2e-sd-stdin")
+	c := sandboxdClaim(t, "e2e-sd2-stdin")
 	data := make([]byte, 5<<20)
 	_, _ = rand.Read(data)
 	sum := sha256.Sum256(data)
@@ -98,7 +163,7 @@ func TestSandboxdStdin(t *testing.T) {
 }
 
 func TestSandboxdEnvWorkdirExitCodesAndArgv(t *testing.T) {
-	c := sandboxdClaim(t, "e2e-sd-env")
+	c := sandboxdClaim(t, "e2e-sd2-env")
 	Sandbox(t, "exec", c, "--", "mkdir", "-p", "sub/dir").RunOrFail()
 	res := Sandbox(t, "exec", c, "--env", "A=1", "-e", "B=two words", "--workdir", "sub/dir", "--",
 		"sh", "-c", `echo "$A|$B"; pwd; echo err >&2; exit 7`).Run()
@@ -115,18 +180,42 @@ func TestSandboxdEnvWorkdirExitCodesAndArgv(t *testing.T) {
 	if res := Sandbox(t, "exec", c, "--", "no-such-command").Run(); res.ExitCode != 1 || !strings.Contains(res.Stderr, "no-such-command") {
 		t.Errorf("missing command: exit %d stderr %q", res.ExitCode, res.Stderr)
 	}
-	if res := Sandbox(t, "exec", c, "--timeout", "1s", "--", "sleep", "30").Run(); res.ExitCode != 124 ||
-		res.Stderr != "error: the command did not finish within 1s and was killed (raise --timeout)\n" {
-		t.Errorf("--timeout: exit %d stderr %q", res.ExitCode, res.Stderr)
+	// --timeout ends the remote process: it runs while the command waits,
+	// and is gone once we exit 124.
+	shell, cmdline := sleepCmd(4124)
+	cmd := Sandbox(t, "exec", c, "--timeout", "6s", "--", "sh", "-c", shell).command()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	var werr error
+	go func() { werr = cmd.Wait(); close(exited) }()
+	_, seen := waitRemote(t, c, cmdline, true, 5*time.Second, exited)
+	<-exited
+	took := time.Since(start)
+	code := -1
+	if ee := (*exec.ExitError)(nil); errors.As(werr, &ee) {
+		code = ee.ExitCode()
+	}
+	if !seen {
+		t.Errorf("--timeout: the remote %q was never seen running (exit %d after %s, stderr %q)", cmdline, code, took, stderr.String())
+	}
+	if code != 124 || took < 6*time.Second || stdout.String() != "started\n" ||
+		stderr.String() != "error: the command did not finish within 6s and was killed (raise --timeout)\n" {
+		t.Errorf("--timeout: exit %d after %s, stdout %q stderr %q", code, took, stdout.String(), stderr.String())
+	}
+	mustBeGone(t, c, cmdline, "--timeout")
 }
 
 func TestSandboxdSelectorStreamsWithPrefixes(t *testing.T) {
-	names := []string{"e2e-sd-sel-a", "e2e-sd-sel-b"}
+	names := []string{"e2e-sd2-sel-a", "e2e-sd2-sel-b"}
 	for _, n := range names {
-		sandboxdClaim(t, n, "-l", "e2e-sd-sel=yes")
+		sandboxdClaim(t, n, "-l", "e2e-sd2-sel=yes")
 	}
-	res := Sandbox(t, "exec", "-l", "e2e-sd-sel=yes", "--", "sh", "-c", "echo one; echo oops >&2; printf two; exit 5").Run()
+	res := Sandbox(t, "exec", "-l", "e2e-sd2-sel=yes", "--", "sh", "-c", "echo one; echo oops >&2; printf two; exit 5").Run()
 	if res.ExitCode != 5 {
 		t.Errorf("exit %d", res.ExitCode)
 	}
@@ -144,13 +233,13 @@ func TestSandboxdSelectorStreamsWithPrefixes(t *testing.T) {
 // which ends at once; we exit with its conventional status, and nothing is
 // left running.
 func TestSandboxdSignals(t *testing.T) {
-	c := sandboxdClaim(t, "e2e-sd-sig")
+	c := sandboxdClaim(t, "e2e-sd2-sig")
 	for _, tc := range []struct {
 		sig  syscall.Signal
 		code int
 	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
-		marker := "4" + strconv.Itoa(int(tc.sig)) + "71"
-		cmd := Sandbox(t, "exec", c, "--", "sh", "-c", "echo started; exec sleep "+marker).command()
+		shell, cmdline := sleepCmd(4000 + 10*int(tc.sig) + 7)
+		cmd := Sandbox(t, "exec", c, "--", "sh", "-c", shell).command()
 		out, _ := cmd.StdoutPipe()
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -160,6 +249,7 @@ func TestSandboxdSignals(t *testing.T) {
 		if line, _ := bufio.NewReader(out).ReadString('\n'); line != "started\n" {
 			t.Fatalf("%v: first line %q: %s", tc.sig, line, stderr.String())
 		}
+		mustBeRunning(t, c, cmdline)
 		sent := time.Now()
 		_ = cmd.Process.Signal(tc.sig)
 		err := cmd.Wait()
@@ -171,9 +261,7 @@ func TestSandboxdSignals(t *testing.T) {
 		if code != tc.code || took > time.Second {
 			t.Errorf("%v: exit %d after %s (want %d within 1s); stderr %q", tc.sig, code, took, tc.code, stderr.String())
 		}
-		if out, _ := exec.Command("pgrep", "-f", "sleep "+marker).Output(); len(out) != 0 {
-			t.Errorf("%v: the remote command still runs: pids %s", tc.sig, out)
-		}
+		mustBeGone(t, c, cmdline, tc.sig.String())
 	}
 }
 
@@ -184,6 +272,8 @@ type ptyRun struct {
 	cmd    *exec.Cmd
 	master *os.File
 	tty    *os.File
+	// before is the terminal's mode before the plugin started.
+	before unix.Termios
 	mu     sync.Mutex
 	out    bytes.Buffer
 	done   chan struct{}
@@ -191,6 +281,13 @@ type ptyRun struct {
 }
 
 func startPTY(t *testing.T, rows, cols uint16, args ...string) *ptyRun {
+	t.Helper()
+	return startPTYEnv(t, rows, cols, nil, args...)
+}
+
+// startPTYEnv is startPTY with KEY=VALUE pairs added to the plugin's
+// environment.
+func startPTYEnv(t *testing.T, rows, cols uint16, env []string, args ...string) *ptyRun {
 	t.Helper()
 	master, tty, err := pty.Open()
 	if err != nil {
@@ -200,7 +297,10 @@ func startPTY(t *testing.T, rows, cols uint16, args ...string) *ptyRun {
 		t.Fatal(err)
 	}
 	p := &ptyRun{t: t, master: master, tty: tty, done: make(chan struct{})}
-	p.cmd = Sandbox(t, args...).command()
+	// Read before the plugin starts, so that its raw mode cannot be taken
+	// for the terminal's own.
+	p.before = termios(t, tty)
+	p.cmd = Sandbox(t, args...).WithEnv(env...).command()
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = tty, tty, tty
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
 	if err := p.cmd.Start(); err != nil {
@@ -252,8 +352,12 @@ func (p *ptyRun) waitFor(re string, poke func()) []string {
 		}
 		select {
 		case <-p.done:
-			if m := rx.FindStringSubmatch(p.output()); m != nil {
-				return m
+			// What the plugin wrote before it exited may still be in the
+			// terminal, not yet read by the reader goroutine.
+			for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+				if m := rx.FindStringSubmatch(p.output()); m != nil {
+					return m
+				}
 			}
 			p.t.Fatalf("exited (%v) before printing %q; output %q", p.err, re, p.output())
 		case <-time.After(200 * time.Millisecond):
@@ -279,6 +383,17 @@ func (p *ptyRun) exitCode() int {
 	return 0
 }
 
+// cookedBefore returns the terminal's mode before the plugin started, and
+// fails the test unless it was cooked (canonical, echoing): a restore to a
+// raw mode would prove nothing.
+func (p *ptyRun) cookedBefore() unix.Termios {
+	p.t.Helper()
+	if p.before.Lflag&unix.ICANON == 0 || p.before.Lflag&unix.ECHO == 0 {
+		p.t.Fatalf("the test terminal is not in cooked mode: lflag %#x", p.before.Lflag)
+	}
+	return p.before
+}
+
 // termios is the terminal's mode, to compare before and after.
 func termios(t *testing.T, f *os.File) unix.Termios {
 	t.Helper()
@@ -290,14 +405,11 @@ func termios(t *testing.T, f *os.File) unix.Termios {
 }
 
 func TestSandboxdTerminal(t *testing.T) {
-	c := sandboxdClaim(t, "e2e-sd-tty")
+	c := sandboxdClaim(t, "e2e-sd2-tty")
 	t.Run("tty, size, resize, exit code", func(t *testing.T) {
 		p := startPTY(t, 31, 101, "exec", "-it", c, "--", "sh", "-c",
 			`tty; stty size; while read -r line; do [ "$line" = q ] && exit 9; stty size; done`)
-		before := termios(t, p.tty)
-		if before.Lflag&(unix.ICANON|unix.ECHO) == 0 {
-			t.Fatal("the test terminal is not in cooked mode")
-		}
+		before := p.cookedBefore()
 		p.waitFor(`/dev/pts/\d+\r?\n31 101\r?\n`, nil)
 		if got := termios(t, p.tty); got.Lflag&(unix.ICANON|unix.ECHO) != 0 {
 			t.Errorf("the local terminal is not raw while the command runs: lflag %#x", got.Lflag)
@@ -316,7 +428,7 @@ func TestSandboxdTerminal(t *testing.T) {
 	})
 	t.Run("Ctrl-C", func(t *testing.T) {
 		p := startPTY(t, 24, 80, "exec", "-it", c, "--", "sh", "-c", `echo ready; trap 'echo got-int; exit 3' INT; while :; do sleep 0.1; done`)
-		before := termios(t, p.tty)
+		before := p.cookedBefore()
 		p.waitFor(`ready`, nil)
 		// Raw mode: ^C is a byte for the remote terminal, which interrupts
 		// the remote command.
@@ -330,9 +442,11 @@ func TestSandboxdTerminal(t *testing.T) {
 		}
 	})
 	t.Run("SIGTERM", func(t *testing.T) {
-		p := startPTY(t, 24, 80, "exec", "-it", c, "--", "sh", "-c", `echo ready; exec sleep 4157`)
-		before := termios(t, p.tty)
-		p.waitFor(`ready`, nil)
+		shell, cmdline := sleepCmd(4157)
+		p := startPTY(t, 24, 80, "exec", "-it", c, "--", "sh", "-c", shell)
+		before := p.cookedBefore()
+		p.waitFor(`started`, nil)
+		mustBeRunning(t, c, cmdline)
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		if code := p.exitCode(); code != 143 {
 			t.Errorf("exit %d, want 143; output %q", code, p.output())
@@ -340,6 +454,7 @@ func TestSandboxdTerminal(t *testing.T) {
 		if got := termios(t, p.tty); got != before {
 			t.Errorf("the local terminal was not restored after SIGTERM")
 		}
+		mustBeGone(t, c, cmdline, "SIGTERM on a terminal")
 	})
 	t.Run("shell", func(t *testing.T) {
 		p := startPTY(t, 24, 80, "shell", c)
@@ -350,10 +465,46 @@ func TestSandboxdTerminal(t *testing.T) {
 			t.Errorf("exit %d, want 6; output %q", code, p.output())
 		}
 	})
+	// Which shell `shell` runs: --shell, else the sandbox's $SHELL (set
+	// here with -e, as an image would), else /bin/sh; never our own $SHELL.
+	for _, tc := range []struct {
+		name      string
+		localEnv  []string
+		args      []string
+		want      string // $0 of the shell
+		bashLogin bool
+	}{
+		{"shell: not our $SHELL", []string{"SHELL=/bin/bash"}, nil, "/bin/sh", false},
+		{"shell: the sandbox's $SHELL", nil, []string{"-e", "SHELL=/bin/bash"}, "/bin/bash", true},
+		{"shell --shell", []string{"SHELL=/bin/sh"}, []string{"--shell", "/bin/bash"}, "/bin/bash", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startPTYEnv(t, 24, 80, tc.localEnv, append([]string{"shell", c}, tc.args...)...)
+			before := p.cookedBefore()
+			// The prompt, maybe followed by bash's bracketed-paste switch.
+			p.waitFor(`[#$] (\x1b\[\?2004h)?$`, nil)
+			// What the shell prints differs from what we type (the
+			// terminal echoes that): ${BASH_VERSION:+BA}SH is BASH in bash
+			// only, and L2 says bash is a login shell.
+			line := `echo "v=${BASH_VERSION:+BA}SH z=$0."; shopt -q login_shell 2>/dev/null && echo L$((1+1)); exit 6` + "\r"
+			_, _ = p.master.Write([]byte(line))
+			want := `v=SH z=` + regexp.QuoteMeta(tc.want) + `\.\r?\n`
+			if tc.bashLogin {
+				want = `v=BASH z=` + regexp.QuoteMeta(tc.want) + `\.\r?\nL2\r?\n`
+			}
+			p.waitFor(want, nil)
+			if code := p.exitCode(); code != 6 {
+				t.Errorf("exit %d, want 6; output %q", code, p.output())
+			}
+			if got := termios(t, p.tty); got != before {
+				t.Errorf("the local terminal was not restored after the shell")
+			}
+		})
+	}
 }
 
 func TestSandboxdFiles(t *testing.T) {
-	c := sandboxdClaim(t, "e2e-sd-files")
+	c := sandboxdClaim(t, "e2e-sd2-files")
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "back")
 	want := writeTree(t, src)
 	Sandbox(t, "cp", src, c+":up/tree").RunOrFail()
@@ -394,7 +545,7 @@ func TestSandboxdFiles(t *testing.T) {
 }
 
 func TestSandboxdErrors(t *testing.T) {
-	py := readyClaim(t, "e2e-sd-py")
+	py := readyClaim(t, "e2e-sd2-py")
 	res := Sandbox(t, "exec", "-t", py, "--", "true").Run()
 	if res.ExitCode != 1 || res.Stderr != "error: the python runtime cannot give a command a terminal (-t): use a sandbox whose template runs sandboxd (e.g. kubectl sandbox create --pool sandboxd), or drop -t\n" {
 		t.Errorf("-t on the python runtime: exit %d stderr %q", res.ExitCode, res.Stderr)
@@ -411,7 +562,7 @@ func TestSandboxdErrors(t *testing.T) {
 		t.Errorf("--runtime sandboxd on a python pod: exit %d stderr %q", res.ExitCode, res.Stderr)
 	}
 	// A user who may use claims and sandboxes but not port-forward.
-	sd := sandboxdClaim(t, "e2e-sd-rbac")
+	sd := sandboxdClaim(t, "e2e-sd2-rbac")
 	rbac := `apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata: {name: e2e-no-portforward, namespace: default}
@@ -444,8 +595,9 @@ subjects:
 // (SIGKILL: no cleanup of ours), the port-forward's stream ends and sandboxd
 // stops the command instead of leaving it running.
 func TestSandboxdLostConnectionKillsTheCommand(t *testing.T) {
-	c := sandboxdClaim(t, "e2e-sd-lost")
-	cmd := Sandbox(t, "exec", c, "--", "sh", "-c", "echo started; exec sleep 4343").command()
+	c := sandboxdClaim(t, "e2e-sd2-lost")
+	shell, cmdline := sleepCmd(4343)
+	cmd := Sandbox(t, "exec", c, "--", "sh", "-c", shell).command()
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -453,20 +605,10 @@ func TestSandboxdLostConnectionKillsTheCommand(t *testing.T) {
 	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "started\n" {
 		t.Fatalf("first line %q", line)
 	}
-	if pids, _ := exec.Command("pgrep", "-f", "sleep 4343").Output(); len(pids) == 0 {
-		t.Fatal("the remote command is not running")
-	}
+	mustBeRunning(t, c, cmdline)
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		pids, _ := exec.Command("pgrep", "-f", "sleep 4343").Output()
-		if len(pids) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the remote command still runs 10s after the plugin died: pids %s", pids)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if pids, ok := waitRemote(t, c, cmdline, false, 10*time.Second, nil); !ok {
+		t.Fatalf("the remote command still runs 10s after the plugin died: pids %v", pids)
 	}
 }

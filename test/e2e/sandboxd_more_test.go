@@ -1,0 +1,304 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// timedLine is one line of a command's stdout and when it reached us.
+type timedLine struct {
+	text string
+	at   time.Duration
+}
+
+// timedLines runs cmd, reading its stdout line by line as it comes, and
+// returns the lines with the time each arrived, the time the command ended
+// (both since its start) and its stderr; a failure to run or an exit other
+// than 0 fails the test.
+func timedLines(t *testing.T, cmd *exec.Cmd) ([]timedLine, time.Duration) {
+	t.Helper()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var lines []timedLine
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		lines = append(lines, timedLine{sc.Text(), time.Since(start)})
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%v: %v: %s", cmd.Args, err, stderr.String())
+	}
+	return lines, time.Since(start)
+}
+
+// TestSandboxdSelectorStreamsLive: `exec -l` over sandboxd claims streams:
+// each claim's first prefixed line reaches our stdout while the commands
+// still run, not when they all end.
+func TestSandboxdSelectorStreamsLive(t *testing.T) {
+	names := []string{"e2e-sd2-live-a", "e2e-sd2-live-b"}
+	for _, n := range names {
+		sandboxdClaim(t, n, "-l", "e2e-sd2-live=yes")
+	}
+	lines, end := timedLines(t, Sandbox(t, "exec", "-l", "e2e-sd2-live=yes", "--", "sh", "-c", "echo a; sleep 2; echo b").command())
+	t.Logf("lines %+v, end after %s", lines, end)
+	for _, n := range names {
+		var got []string
+		var aAt, bAt time.Duration
+		for _, l := range lines {
+			rest, ok := strings.CutPrefix(l.text, "["+n+"] ")
+			if !ok {
+				continue
+			}
+			got = append(got, rest)
+			switch rest {
+			case "a":
+				aAt = l.at
+			case "b":
+				bAt = l.at
+			}
+		}
+		if !reflect.DeepEqual(got, []string{"a", "b"}) {
+			t.Errorf("%s: lines %q in %+v", n, got, lines)
+			continue
+		}
+		// The remote command sleeps 2s between its lines.
+		if end-aAt < 1500*time.Millisecond || bAt-aAt < 1500*time.Millisecond {
+			t.Errorf("%s: [a] came at %s, [b] at %s and the end at %s: not streamed", n, aAt, bAt, end)
+		}
+	}
+	if len(lines) != 2*len(names) {
+		t.Errorf("%d lines, want %d: %+v", len(lines), 2*len(names), lines)
+	}
+}
+
+// TestSandboxdColdPool: a claim on the sandboxd pool with no warm sandboxes
+// gets a fresh sandbox (named after the claim), which becomes Ready and
+// runs commands, streamed; it goes with its claim.
+func TestSandboxdColdPool(t *testing.T) {
+	c := "e2e-sd2-cold"
+	Kubectl(t, "delete", "sandboxclaim", c, "--ignore-not-found").RunOrFail()
+	cleanupClaim(t, c)
+	Sandbox(t, "create", c, "--pool", "sandboxd-cold").RunOrFail()
+	if sb := jsonpath(t, c, "{.status.sandbox.name}"); sb != c {
+		t.Errorf("sandbox %q, want a fresh one named %q (the pool has no warm sandboxes)", sb, c)
+	}
+	if ready := jsonpath(t, c, `{.status.conditions[?(@.type=="Ready")].status}`); ready != "True" {
+		t.Errorf("Ready %q", ready)
+	}
+	if res := Sandbox(t, "exec", c, "--", "true").Run(); res.ExitCode != 0 || res.Stdout != "" || res.Stderr != "" {
+		t.Errorf("exec -- true: exit %d stdout %q stderr %q", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	// sandboxd, not a fallback: the first line is streamed.
+	lines, end := timedLines(t, Sandbox(t, "exec", c, "--", "sh", "-c", "echo a; sleep 2; echo b").command())
+	if len(lines) != 2 || lines[0].text != "a" || lines[1].text != "b" || end-lines[0].at < 1500*time.Millisecond {
+		t.Errorf("lines %+v, end after %s: want a, then b 2s later, streamed", lines, end)
+	}
+	Sandbox(t, "delete", c).RunOrFail()
+	if res := Kubectl(t, "get", "sandboxclaim", c).Run(); res.ExitCode == 0 || !strings.Contains(res.Stderr, "NotFound") {
+		t.Errorf("the claim is still there after delete: %q %q", res.Stdout, res.Stderr)
+	}
+	eventually(t, 60*time.Second, "the cold sandbox's pod to go", func() bool {
+		return Kubectl(t, "get", "pod", c, "--ignore-not-found", "-o", "name").RunOrFail().Stdout == ""
+	})
+}
+
+// sandboxdArgv0 is sandboxd's path in a sandbox, where podruntime binds it
+// (sandboxdMount in test/cluster/podruntime/sandboxd.go).
+const sandboxdArgv0 = "/tmp/.sandbox-runtime/sandboxd"
+
+func cmdline(pid int) []string {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	if err != nil || len(b) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+}
+
+func parentPid(pid int) int {
+	b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "PPid:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
+}
+
+// procsInPidNS lists the host's processes in the PID namespace ns (as
+// readlink /proc/PID/ns/pid shows it: "pid:[N]"), with their argv.
+func procsInPidNS(t *testing.T, ns string) map[int][]string {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int][]string{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if l, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns", "pid")); err == nil && l == ns {
+			out[pid] = cmdline(pid)
+		}
+	}
+	return out
+}
+
+// hostSandboxd finds, on the host, the sandboxd process of claim c's pod:
+// the one process named sandboxdArgv0 in the PID namespace the claim's
+// commands run in, started by the bubblewrap that binds the pod's folder
+// (<pods dir>/<namespace>_<pod>_<pod UID>) as /workspace. It returns its
+// host PID and that namespace.
+func hostSandboxd(t *testing.T, c string) (int, string) {
+	t.Helper()
+	ns := strings.TrimSpace(Sandbox(t, "exec", c, "--", "readlink", "/proc/self/ns/pid").RunOrFail().Stdout)
+	if !regexp.MustCompile(`^pid:\[\d+\]$`).MatchString(ns) {
+		t.Fatalf("the sandbox's PID namespace: %q", ns)
+	}
+	if own, _ := os.Readlink("/proc/self/ns/pid"); own == ns {
+		t.Fatalf("the sandbox shares our PID namespace %s", ns)
+	}
+	var pids []int
+	for pid, argv := range procsInPidNS(t, ns) {
+		if len(argv) > 0 && argv[0] == sandboxdArgv0 {
+			pids = append(pids, pid)
+		}
+	}
+	if len(pids) != 1 {
+		t.Fatalf("sandboxd processes in %s: %v", ns, pids)
+	}
+	pod := jsonpath(t, c, "{.status.sandbox.name}")
+	uid := Kubectl(t, "get", "pod", pod, "-o", "jsonpath={.metadata.uid}").RunOrFail().Stdout
+	dir := "_" + pod + "_" + uid
+	for p := parentPid(pids[0]); p > 1; p = parentPid(p) {
+		argv := cmdline(p)
+		for i := 0; i+2 < len(argv); i++ {
+			if argv[i] == "--bind" && strings.HasSuffix(argv[i+1], dir) && argv[i+2] == "/workspace" {
+				return pids[0], ns
+			}
+		}
+	}
+	t.Fatalf("sandboxd (pid %d in %s) is not under the bubblewrap of pod %s (uid %s)", pids[0], ns, pod, uid)
+	return 0, ""
+}
+
+// TestSandboxdStopsWithThePod: once a claim is deleted, the real sandboxd
+// process of its pod (and everything in the pod's PID namespace) is gone
+// from the host.
+func TestSandboxdStopsWithThePod(t *testing.T) {
+	c := sandboxdClaim(t, "e2e-sd2-stop")
+	pid, ns := hostSandboxd(t, c)
+	t.Logf("sandboxd of %s: host pid %d in %s", c, pid, ns)
+	Sandbox(t, "delete", c).RunOrFail()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		left := procsInPidNS(t, ns)
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("30s after the claim was deleted, processes remain in its pod's %s: %v", ns, left)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestPythonRm: rm on the python runtime (an exact-argv rm through exec).
+func TestPythonRm(t *testing.T) {
+	c := readyClaim(t, "e2e-sd2-pyrm")
+	src := t.TempDir()
+	for name, data := range map[string]string{"f.txt": "f\n", "d/e/g.txt": "g\n", "d/h.txt": "h\n"} {
+		p := filepath.Join(src, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	Sandbox(t, "cp", src, c+":rmt").RunOrFail()
+	entries := func() string {
+		return Sandbox(t, "exec", c, "--", "find", "rmt", "-mindepth", "1").RunOrFail().Stdout
+	}
+	if got := entries(); !strings.Contains(got, "rmt/f.txt\n") || !strings.Contains(got, "rmt/d/e/g.txt\n") {
+		t.Fatalf("the copy is not there: %q", got)
+	}
+	Sandbox(t, "rm", c+":rmt/f.txt").RunOrFail()
+	ls := Sandbox(t, "ls", c+":rmt").RunOrFail().Stdout
+	if !regexp.MustCompile(`(?s)^NAME\s+TYPE\s+SIZE\s+MODIFIED\nd\s+directory\s+\d+\s+\S+\n$`).MatchString(ls) {
+		t.Errorf("ls after rm of f.txt:\n%s", ls)
+	}
+	// A directory needs -r.
+	if res := Sandbox(t, "rm", c+":rmt/d").Run(); res.ExitCode != 1 ||
+		res.Stderr != "error: removing rmt/d in the sandbox: exit code 1: rm: cannot remove 'rmt/d': Is a directory\n" {
+		t.Errorf("rm of a directory without -r: exit %d stderr %q", res.ExitCode, res.Stderr)
+	}
+	if got := entries(); !strings.Contains(got, "rmt/d/e/g.txt\n") {
+		t.Errorf("a refused rm removed something: %q", got)
+	}
+	Sandbox(t, "rm", "-r", c+":rmt/d").RunOrFail()
+	if ls := Sandbox(t, "ls", c+":rmt").RunOrFail().Stdout; !regexp.MustCompile(`^NAME\s+TYPE\s+SIZE\s+MODIFIED\n$`).MatchString(ls) {
+		t.Errorf("ls after rm -r:\n%s", ls)
+	}
+	if got := entries(); got != "" {
+		t.Errorf("left after rm -r: %q", got)
+	}
+	// A missing path; -f ignores it.
+	if res := Sandbox(t, "rm", c+":rmt/d").Run(); res.ExitCode != 1 ||
+		res.Stderr != "error: "+c+":rmt/d: no such file or directory in the sandbox\n" {
+		t.Errorf("rm of a missing path: exit %d stderr %q", res.ExitCode, res.Stderr)
+	}
+	Sandbox(t, "rm", "-f", c+":rmt/d").RunOrFail()
+	if res := Sandbox(t, "rm", "-r", c+":/app").Run(); res.ExitCode != 1 ||
+		res.Stderr != fmt.Sprintf("error: refusing to remove %q, the sandbox's root directory\n", c+":/app") {
+		t.Errorf("rm of the root: exit %d stderr %q", res.ExitCode, res.Stderr)
+	}
+}
+
+// TestSandboxdCpFilesUpRoundTrip: a tree sent up file by file to sandboxd
+// arrives whole: every file's sha256 matches after a round trip (down as
+// one archive and file by file), hostile names included.
+func TestSandboxdCpFilesUpRoundTrip(t *testing.T) {
+	c := sandboxdClaim(t, "e2e-sd2-cpfiles")
+	src := t.TempDir()
+	writeTree(t, src)
+	writeNames(t, filepath.Join(src, "names"))
+	want := sums(t, src)
+	Sandbox(t, "cp", src, c+":up/tree", "--method", "files").RunOrFail()
+	// Counted in the sandbox, so that a download cannot make up for a file
+	// the upload missed.
+	if res := Sandbox(t, "exec", c, "--", "find", "up/tree", "-type", "f", "-printf", "x").RunOrFail(); len(res.Stdout) != len(want) {
+		t.Errorf("%d files in the sandbox, want %d", len(res.Stdout), len(want))
+	}
+	if res := Sandbox(t, "exec", c, "--", "sha256sum", "up/tree/bin/random.dat").RunOrFail(); !strings.HasPrefix(res.Stdout, want["bin/random.dat"]+" ") {
+		t.Errorf("sha256sum in the sandbox: %q, want %s", res.Stdout, want["bin/random.dat"])
+	}
+	for _, method := range []string{"archive", "files"} {
+		dst := filepath.Join(t.TempDir(), "back")
+		Sandbox(t, "cp", c+":up/tree", dst, "--method", method).RunOrFail()
+		if got := sums(t, dst); !reflect.DeepEqual(got, want) {
+			t.Errorf("down as %s: the tree differs\n got %q\nwant %q", method, got, want)
+		}
+	}
+}
