@@ -10,16 +10,20 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
@@ -389,8 +393,8 @@ func TestSuspendAndResumeWait(t *testing.T) {
 		f := newFakeFactory(objs...)
 		f.agents.PrependWatchReactor("*", kubetest.NoStreamingList)
 		res := runWith(t, f, tc.newCmd, "", []string{"a"})
-		if res.err != nil || res.out != tc.out {
-			t.Errorf("%+v, want %q", res, tc.out)
+		if res.err != nil || res.out != tc.out || res.errOut != "" {
+			t.Errorf("%+v, want %q and nothing drawn off a terminal", res, tc.out)
 		}
 	}
 	// A Sandbox that never reports Suspended, a claim that never becomes
@@ -469,6 +473,17 @@ func podGets(f *fakeFactory) []string {
 	return got
 }
 
+// podWatches lists the lists and watches of pods.
+func podWatches(f *fakeFactory) []string {
+	var got []string
+	for _, a := range f.core.Actions() {
+		if a.GetResource().Resource == "pods" && (a.GetVerb() == "watch" || a.GetVerb() == "list") {
+			got = append(got, a.GetVerb())
+		}
+	}
+	return got
+}
+
 func TestLogsRun(t *testing.T) {
 	objs := []runtime.Object{
 		claimObj("a", "python", "sb-a", testNow, metav1.ConditionTrue, "DependenciesReady"), sandboxObj("sb-a", "warm-pod-1"),
@@ -494,6 +509,10 @@ func TestLogsRun(t *testing.T) {
 		// The adopted pod the Sandbox names, not a pod of its own name.
 		if got := podGets(f); len(got) != 1 || got[0] != "warm-pod-1" {
 			t.Errorf("%q: pods read %q, want warm-pod-1", tc.args, got)
+		}
+		// Without -f, nothing watches the pod.
+		if got := podWatches(f); !slices.Contains(tc.args, "-f") && len(got) != 0 {
+			t.Errorf("%q: %v, want no pod watch without -f", tc.args, got)
 		}
 	}
 	t.Run("an unknown container", func(t *testing.T) {
@@ -559,6 +578,12 @@ type started struct {
 func start(t *testing.T, f Factory, newCmd verbCtor, args []string) *started {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	return startCtx(t, ctx, cancel, f, newCmd, args)
+}
+
+// startCtx runs a verb with ctx, which cancel ends.
+func startCtx(t *testing.T, ctx context.Context, cancel context.CancelFunc, f Factory, newCmd verbCtor, args []string) *started {
+	t.Helper()
 	s := &started{out: make(lines, 16), errOut: make(lines, 16), cancel: cancel, done: make(chan error, 1)}
 	cmd := newCmd(f, genericiooptions.IOStreams{In: strings.NewReader(""), Out: s.out, ErrOut: s.errOut})
 	cmd.SetArgs(args)
@@ -731,5 +756,227 @@ func TestPortForwardNeedsARunningPod(t *testing.T) {
 	var noPod *claims.NoPodError
 	if !errors.As(res.err, &noPod) || noPod.Suspended {
 		t.Errorf("%+v", res)
+	}
+}
+
+// pipeLogs opens log streams that the test writes through the writers sent
+// on streams, and that end when their context does: the API server's
+// stream, for a pod the server says still runs (kwok's stub always does).
+func pipeLogs(streams chan<- *io.PipeWriter) func(context.Context, corev1client.PodsGetter, *corev1.Pod, *corev1.PodLogOptions) (io.ReadCloser, error) {
+	return func(ctx context.Context, _ corev1client.PodsGetter, _ *corev1.Pod, _ *corev1.PodLogOptions) (io.ReadCloser, error) {
+		r, w := io.Pipe()
+		context.AfterFunc(ctx, func() { w.CloseWithError(context.Cause(ctx)) })
+		streams <- w
+		return r, nil
+	}
+}
+
+// logsWith is the logs verb with open as its log streams and no drain time.
+func logsWith(open func(context.Context, corev1client.PodsGetter, *corev1.Pod, *corev1.PodLogOptions) (io.ReadCloser, error)) verbCtor {
+	return func(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
+		o := newLogsOptions(f, streams)
+		o.OpenLogs, o.Drain = open, 0
+		return newLogsCommand(o)
+	}
+}
+
+// livePod is a Running pod with containers runtime and sidecar, a UID and a
+// resourceVersion (a watch from a resourceVersion needs one in each event).
+func livePod(name, uid, rv string) *corev1.Pod {
+	p := sandboxPod(name, corev1.PodRunning)
+	p.UID, p.ResourceVersion = types.UID(uid), rv
+	return p
+}
+
+// following starts `logs a -f` against a claim whose sandbox's pod is
+// warm-pod-1 (uid-1), next to another pod, with the log stream and the pod
+// watch in the test's hands.
+func following(t *testing.T, ctx context.Context, cancel context.CancelFunc) (*started, *io.PipeWriter, *watch.FakeWatcher) {
+	t.Helper()
+	f := newFakeFactory(claimObj("a", "python", "sb-a", testNow, metav1.ConditionTrue, "DependenciesReady"), sandboxObj("sb-a", "warm-pod-1"),
+		livePod("warm-pod-1", "uid-1", "5"), livePod("other", "uid-2", "6"))
+	reactor, watchers := kubetest.DrivenWatches()
+	f.core.PrependWatchReactor("pods", reactor)
+	streams := make(chan *io.PipeWriter, 1)
+	v := startCtx(t, ctx, cancel, f, logsWith(pipeLogs(streams)), []string{"a", "-f"})
+	var stream *io.PipeWriter
+	var w *watch.FakeWatcher
+	for stream == nil || w == nil {
+		select {
+		case stream = <-streams:
+		case w = <-watchers:
+		case err := <-v.done:
+			t.Fatalf("the follow ended before it began: %v", err)
+		case <-time.After(hang):
+			t.Fatalf("no log stream (%v) or no pod watch (%v) after %s", stream != nil, w != nil, hang)
+		}
+	}
+	writeLine(t, v, stream, "line 1\n")
+	return v, stream, w
+}
+
+// writeLine writes a line to the log stream and checks the verb prints it.
+func writeLine(t *testing.T, v *started, stream *io.PipeWriter, line string) {
+	t.Helper()
+	if _, err := io.WriteString(stream, line); err != nil {
+		t.Fatalf("the log stream ended before %q: %v", line, err)
+	}
+	if got := v.line(t); got != line {
+		t.Fatalf("printed %q, want %q", got, line)
+	}
+}
+
+// hang is how long a test waits for a verb that should end before it
+// fails instead of hanging.
+const hang = 10 * time.Second
+
+// ended is the verb's error once it ends; one that goes on fails the test.
+func (s *started) ended(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-s.done:
+		return err
+	case <-time.After(hang):
+		t.Fatalf("the verb did not end within %s", hang)
+	}
+	return nil
+}
+
+// sendEvents sends evs to the pod watch; the follow ending before the last
+// is received fails the test. The watch passes one event on at a time, so
+// once the last is received the ones before it were looked at, and did not
+// end the follow. (A follow that ends stops the watch: a send then panics,
+// recovered here.)
+func sendEvents(t *testing.T, v *started, w *watch.FakeWatcher, evs ...watch.Event) {
+	t.Helper()
+	sent := make(chan struct{})
+	go func() {
+		defer func() { _ = recover() }()
+		for _, ev := range evs {
+			w.Action(ev.Type, ev.Object)
+		}
+		close(sent)
+	}()
+	select {
+	case <-sent:
+	case err := <-v.done:
+		v.done <- err
+		t.Fatalf("the follow ended (%v) on a change that is not its pod's going", err)
+	case <-time.After(hang):
+		t.Fatalf("the pod watch took no events within %s", hang)
+	}
+}
+
+// TestLogsFollowEndsWhenThePodGoes: `logs -f` ends, printing what arrived
+// and with no error, when its pod is deleted, replaced by a new pod of the
+// same name, or ends; not when another pod is deleted or its pod changes.
+func TestLogsFollowEndsWhenThePodGoes(t *testing.T) {
+	succeeded := livePod("warm-pod-1", "uid-1", "10")
+	succeeded.Status.Phase = corev1.PodSucceeded
+	for _, tc := range []struct {
+		name string
+		end  watch.Event
+	}{
+		{"deleted", watch.Event{Type: watch.Deleted, Object: livePod("warm-pod-1", "uid-1", "10")}},
+		{"replaced", watch.Event{Type: watch.Added, Object: livePod("warm-pod-1", "uid-9", "10")}},
+		{"succeeded", watch.Event{Type: watch.Modified, Object: succeeded}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			v, stream, w := following(t, ctx, cancel)
+			changed := livePod("warm-pod-1", "uid-1", "8")
+			changed.Labels = map[string]string{"seen": "yes"}
+			sendEvents(t, v, w,
+				watch.Event{Type: watch.Deleted, Object: livePod("other", "uid-2", "7")},
+				watch.Event{Type: watch.Modified, Object: changed},
+				watch.Event{Type: watch.Modified, Object: livePod("warm-pod-1", "uid-1", "9")})
+			writeLine(t, v, stream, "line 2\n")
+			w.Action(tc.end.Type, tc.end.Object)
+			if err := v.ended(t); err != nil {
+				t.Errorf("the follow ended with %v, want none", err)
+			}
+			select {
+			case l := <-v.out:
+				t.Errorf("printed %q after the end", l)
+			default:
+			}
+			if _, err := io.WriteString(stream, "line 3\n"); err == nil {
+				t.Error("the log stream is still open")
+			}
+		})
+	}
+}
+
+// TestLogsFollowInterrupted: Ctrl-C ends a follow with the interruption (the
+// exit code is 130 from it), not as the pod's going.
+func TestLogsFollowInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	v, _, _ := following(t, ctx, func() { cancel(nil) })
+	cancel(&Interrupt{Signal: syscall.SIGINT})
+	var sig *Interrupt
+	if err := v.ended(t); !errors.As(err, &sig) || sig.Signal != syscall.SIGINT {
+		t.Errorf("the follow ended with %v, want the interruption", err)
+	}
+}
+
+// TestSuspendAndResumeUnknownClaim: the usual not-found error, and nothing
+// patched.
+func TestSuspendAndResumeUnknownClaim(t *testing.T) {
+	for name, newCmd := range map[string]verbCtor{"suspend": NewCmdSuspend, "resume": NewCmdResume} {
+		f := newFakeFactory(claimObj("a", "python", "sb-a", testNow, metav1.ConditionTrue, "DependenciesReady"), sandboxObj("sb-a", ""))
+		f.agents.ClearActions()
+		res := runWith(t, f, newCmd, "", []string{"zz"})
+		var nf *claims.NotFoundError
+		if !errors.As(res.err, &nf) || res.err.Error() != `sandboxclaim "zz" not found in namespace "default"` || res.out != "" {
+			t.Errorf("%s: %+v", name, res)
+		}
+		if ps := patchesOf(f.agents.Actions()); len(ps) != 0 {
+			t.Errorf("%s: patched %v", name, ps)
+		}
+	}
+}
+
+// TestSuspendAndResumeShowProgressOnATerminal: while they wait, suspend and
+// resume draw create's spinner on stderr when it is a terminal, and erase
+// it before printing the result.
+func TestSuspendAndResumeShowProgressOnATerminal(t *testing.T) {
+	done := sandboxObj("sb-a", "")
+	done.Status.Conditions = []metav1.Condition{
+		{Type: claims.ConditionSuspended, Status: metav1.ConditionTrue, Reason: "Suspended"},
+		{Type: claims.ConditionReady, Status: metav1.ConditionFalse, Reason: claims.ReasonSandboxSuspended},
+	}
+	for _, tc := range []struct {
+		newCmd      verbCtor
+		status, out string
+	}{
+		{NewCmdSuspend, "waiting for sandboxclaim/a to be suspended", "sandboxclaim.extensions.agents.x-k8s.io/a suspended\n"},
+		{NewCmdResume, "waiting for sandboxclaim/a to become Ready", "sandboxclaim.extensions.agents.x-k8s.io/a resumed\n"},
+	} {
+		master, tty, err := pty.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		drawn := make(chan string)
+		go func() {
+			var all strings.Builder
+			_, _ = io.Copy(&all, master) // ends when the tty side is closed
+			drawn <- all.String()
+		}()
+		f := newFakeFactory(claimObj("a", "python", "sb-a", testNow, metav1.ConditionTrue, "DependenciesReady"), done.DeepCopy())
+		f.agents.PrependWatchReactor("*", kubetest.NoStreamingList)
+		var out strings.Builder
+		cmd := tc.newCmd(f, genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: tty})
+		cmd.SetArgs([]string{"a"})
+		cmd.SilenceUsage, cmd.SilenceErrors = true, true
+		err = cmd.ExecuteContext(context.Background())
+		tty.Close()
+		got := <-drawn
+		master.Close()
+		if err != nil || out.String() != tc.out {
+			t.Errorf("%v, printed %q; want %q", err, out.String(), tc.out)
+		}
+		if !strings.HasPrefix(got, "\r\033[K⠋ "+tc.status) || !strings.HasSuffix(got, "\r\033[K") {
+			t.Errorf("terminal output %q, want a spinner saying %q, then erased", got, tc.status)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 )
@@ -27,12 +28,31 @@ type LogsOptions struct {
 	opts             corev1.PodLogOptions
 
 	Clients Factory
+	// OpenLogs opens the log stream of a pod (pods/log).
+	OpenLogs func(ctx context.Context, pods corev1client.PodsGetter, pod *corev1.Pod, opts *corev1.PodLogOptions) (io.ReadCloser, error)
+	// Drain is how long a follow goes on after the pod is gone, for the
+	// last lines to arrive, when the server does not end it itself.
+	Drain time.Duration
 	genericiooptions.IOStreams
 }
 
 // NewCmdLogs returns `kubectl sandbox logs`.
 func NewCmdLogs(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &LogsOptions{Clients: f, IOStreams: streams, Tail: -1}
+	return newLogsCommand(newLogsOptions(f, streams))
+}
+
+// newLogsOptions are the defaults, with the real dependencies.
+func newLogsOptions(f Factory, streams genericiooptions.IOStreams) *LogsOptions {
+	return &LogsOptions{Clients: f, IOStreams: streams, Tail: -1, OpenLogs: openPodLogs, Drain: time.Second}
+}
+
+// openPodLogs opens a pod's log stream through the API server.
+func openPodLogs(ctx context.Context, pods corev1client.PodsGetter, pod *corev1.Pod, opts *corev1.PodLogOptions) (io.ReadCloser, error) {
+	return pods.Pods(pod.Namespace).GetLogs(pod.Name, opts).Stream(ctx)
+}
+
+func newLogsCommand(o *LogsOptions) *cobra.Command {
+	f := o.Clients
 	cmd := &cobra.Command{
 		Use:   "logs CLAIM [-f] [--since=DURATION|--since-time=TIME] [--tail=N] [--timestamps] [-c CONTAINER]",
 		Short: "Print the logs of a sandbox's pod",
@@ -112,7 +132,8 @@ func (o *LogsOptions) Validate() error {
 	return nil
 }
 
-// Run streams the logs; a follow ends with the pod, or on Ctrl-C.
+// Run streams the logs. A follow ends when the server ends it, when the pod
+// goes (deleted, replaced or ended: a success), or on Ctrl-C.
 func (o *LogsOptions) Run(ctx context.Context) error {
 	clients, err := o.Clients.Clients()
 	if err != nil {
@@ -127,14 +148,30 @@ func (o *LogsOptions) Run(ctx context.Context) error {
 	} else if o.opts.Container != "" && !hasContainer(pod, o.opts.Container) {
 		return fmt.Errorf("container %q is not in pod %s of sandboxclaim %q (it has: %s)", o.opts.Container, pod.Name, o.claim, strings.Join(containerNames(pod), ", "))
 	}
-	body, err := clients.Core.Pods(o.namespace).GetLogs(pod.Name, &o.opts).Stream(ctx)
+	stream := ctx
+	if o.opts.Follow {
+		var stop func()
+		stream, stop = claims.WhilePodLives(ctx, clients.Core, pod, o.Drain)
+		defer stop()
+	}
+	body, err := o.OpenLogs(stream, clients.Core, pod, &o.opts)
 	if err != nil {
-		return fmt.Errorf("logs of pod %s: %w", pod.Name, err)
+		return followEnded(ctx, stream, fmt.Errorf("logs of pod %s: %w", pod.Name, err))
 	}
 	defer body.Close()
 	_, err = io.Copy(o.Out, body)
-	if ctx.Err() != nil {
+	return followEnded(ctx, stream, err)
+}
+
+// followEnded turns the end of a log stream into the verb's error: the
+// interruption, none when the pod went, else err.
+func followEnded(ctx, stream context.Context, err error) error {
+	var gone *claims.PodGoneError
+	switch {
+	case ctx.Err() != nil:
 		return context.Cause(ctx)
+	case errors.As(context.Cause(stream), &gone):
+		return nil
 	}
 	return err
 }
