@@ -9,7 +9,11 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
+
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/progress"
 )
 
 // SuspendOptions suspends or resumes the sandboxes of claims.
@@ -91,7 +95,8 @@ func (o *SuspendOptions) Validate() error {
 	return nil
 }
 
-// Run patches each Sandbox, then waits for each in turn.
+// Run patches each Sandbox, then waits for each in turn (a spinner on
+// stderr when it is a terminal).
 func (o *SuspendOptions) Run(ctx context.Context) error {
 	clients, err := o.Clients.Clients()
 	if err != nil {
@@ -116,19 +121,36 @@ func (o *SuspendOptions) Run(ctx context.Context) error {
 	start := time.Now()
 	for i, name := range o.names {
 		left := max(o.Timeout-time.Since(start), time.Nanosecond)
-		if o.resume {
-			_, err = claims.WaitFor(ctx, clients.Ext, o.namespace, name, claims.Ready, left, nil)
-		} else {
-			err = claims.WaitSuspended(ctx, clients.Agents, o.namespace, sandboxes[i], name, left)
-		}
-		var te *claims.TimeoutError
-		if errors.As(err, &te) {
-			te.After = o.Timeout
-		}
-		if err != nil {
+		if err := o.wait(ctx, clients, name, sandboxes[i], left); err != nil {
 			return err
 		}
 		fmt.Fprintf(o.Out, "%s/%s %s\n", claimResource, name, did)
 	}
 	return nil
+}
+
+// wait waits for one claim, within left, with a spinner on a terminal (as
+// create's) that shows the Ready condition's latest reason while resuming.
+func (o *SuspendOptions) wait(ctx context.Context, clients *kube.Clients, name, sandbox string, left time.Duration) error {
+	status := fmt.Sprintf("waiting for sandboxclaim/%s to be suspended", name)
+	if o.resume {
+		status = fmt.Sprintf("waiting for sandboxclaim/%s to become Ready", name)
+	}
+	spin := progress.Start(o.ErrOut, status)
+	defer spin.Stop()
+	var err error
+	if o.resume {
+		_, err = claims.WaitFor(ctx, clients.Ext, o.namespace, name, claims.Ready, left, func(c *extv1beta1.SandboxClaim) {
+			if cond := claims.ReadyCondition(c); cond != nil && cond.Reason != "" {
+				spin.Set(status + ": " + cond.Reason)
+			}
+		})
+	} else {
+		err = claims.WaitSuspended(ctx, clients.Agents, o.namespace, sandbox, name, left)
+	}
+	var te *claims.TimeoutError
+	if errors.As(err, &te) {
+		te.After = o.Timeout
+	}
+	return err
 }
