@@ -177,6 +177,42 @@ func TestLogs(t *testing.T) {
 	}
 }
 
+// ended waits for the command to end by itself and returns its exit code.
+func (s *startedCmd) ended(within time.Duration) int {
+	s.t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		return 0
+	case <-time.After(within):
+		s.t.Fatalf("still running after %s; stderr %q", within, s.errOut())
+	}
+	return 0
+}
+
+// TestLogsFollowEndsWhenThePodGoes: logs -f ends by itself, exit 0, when the
+// sandbox's pod goes: suspended, or the claim deleted.
+func TestLogsFollowEndsWhenThePodGoes(t *testing.T) {
+	c := readyClaim(t, "e2e-logs-gone")
+	for _, gone := range [][]string{{"suspend", c, "--wait=false"}, {"delete", c, "--wait=false"}} {
+		if gone[0] == "delete" {
+			Sandbox(t, "resume", c).RunOrFail()
+		}
+		f := startLong(t, "logs", c, "-f")
+		f.line(10 * time.Second) // following: the runtime's start-up lines
+		start := time.Now()
+		Sandbox(t, gone...).RunOrFail()
+		if code := f.ended(15 * time.Second); code != 0 || f.errOut() != "" {
+			t.Errorf("logs -f after %s: exit %d stderr %q", gone[0], code, f.errOut())
+		}
+		t.Logf("logs -f ended %s after %s", time.Since(start).Round(time.Millisecond), gone[0])
+	}
+}
+
 func TestPortForwardAndProxy(t *testing.T) {
 	c := readyClaim(t, "e2e-pf")
 	data := webServer(t, c, 9123)
