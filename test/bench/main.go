@@ -173,7 +173,7 @@ func (b *bench) exec() {
 // sandboxd compares the sandboxd runtime (streamed, over a port-forward to
 // the pod) with itself buffered and with the python runtime.
 func (b *bench) sandboxd() {
-	sd, _, _ := b.claim("sandboxd", "bench=sandboxd")
+	sd, sdSandbox, _ := b.claim("sandboxd", "bench=sandboxd")
 	defer b.sh(b.plugin + " delete -l bench=sandboxd")
 	py, sandbox, ip := b.claim("python", "bench=sandboxd")
 	script := []string{"--", "sh", "-c", "echo a; sleep 1; echo b"}
@@ -185,6 +185,17 @@ func (b *bench) sandboxd() {
 	curl := append([]string{"-sS", "-o", "/dev/null", "-X", "POST", router + "/execute", "-H", "Content-Type: application/json", "-d", `{"command":"true"}`}, curlHeaders(sandbox, ip)...)
 	a, base = pair(b.n(30), 3, nil, b.p("exec", sd, "--", "true"), b.cmd("curl", curl...))
 	b.add("`exec C -- true` on sandboxd vs curl POST /execute to the python runtime by the router's URL (no target)", a, base, 1e9, true)
+	// The same call by curl: sandboxd's gRPC Execute through a kubectl
+	// port-forward to the pod started once (the plugin starts its own each
+	// time, and finds the pod first).
+	pod := b.sh("kubectl get sandbox " + sdSandbox + " -o jsonpath='{.metadata.annotations.agents\\.x-k8s\\.io/pod-name}'")
+	if pod == "" {
+		pod = sdSandbox
+	}
+	local, stop := b.portForward(pod, 9090)
+	defer stop()
+	a, base = pair(b.n(30), 3, nil, b.p("exec", sd, "--", "true"), b.cmd("curl", b.grpcCurl(local, "true")...))
+	b.add("`exec C -- true` on sandboxd vs curl of the same gRPC Execute call through a standing `kubectl port-forward` to the pod (no target)", a, base, 1e9, true)
 }
 
 func (b *bench) create(pool, kind string) {
