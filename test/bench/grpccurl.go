@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -60,8 +61,7 @@ func (b *bench) portForward(pod string, port int) (int, func()) {
 		stop()
 		fail("kubectl port-forward pod/%s: %q %v", pod, line, err)
 	}
-	var local int
-	fmt.Sscan(m[1], &local)
+	local, _ := strconv.Atoi(m[1]) // digits, by the pattern
 	go func() { _, _ = r.WriteTo(io.Discard) }()
 	return local, stop
 }

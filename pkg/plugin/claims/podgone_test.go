@@ -179,7 +179,7 @@ func TestWaitPodGoneStops(t *testing.T) {
 	<-opened
 	stopped := errors.New("stopped by the test")
 	cancel(stopped)
-	if err := <-done; err != stopped {
+	if err := <-done; !errors.Is(err, stopped) {
 		t.Errorf("ended with %v, want the context's cause", err)
 	}
 

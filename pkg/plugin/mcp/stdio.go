@@ -65,7 +65,7 @@ func lines(buf *[]byte, p []byte, eof bool) []rpcMessage {
 	var msgs []rpcMessage
 	for {
 		i := bytes.IndexByte(*buf, '\n')
-		if i < 0 && !(eof && len(*buf) > 0) {
+		if i < 0 && (!eof || len(*buf) == 0) {
 			break
 		}
 		line := *buf
