@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,28 +105,11 @@ func sleepCmd(n int) (shell, cmdline string) {
 // while the command still runs.
 func TestSandboxdStreamsOutput(t *testing.T) {
 	c := sandboxdClaim(t, "e2e-sd2-stream")
-	cmd := Sandbox(t, "exec", c, "--", "sh", "-c", "echo a; sleep 2; echo b").command()
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	lines, endAt := timedLines(t, Sandbox(t, "exec", c, "--", "sh", "-c", "echo a; sleep 2; echo b").command())
+	if len(lines) != 2 || lines[0].text != "a" || lines[1].text != "b" {
+		t.Fatalf("output %+v", lines)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r := bufio.NewReader(out)
-	first, _ := r.ReadString('\n')
-	firstAt := time.Since(start)
-	rest, _ := io.ReadAll(r)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("%v: %s", err, stderr.String())
-	}
-	endAt := time.Since(start)
-	if first != "a\n" || string(rest) != "b\n" {
-		t.Fatalf("output %q then %q", first, rest)
-	}
+	firstAt := lines[0].at
 	if endAt-firstAt < 1500*time.Millisecond {
 		t.Errorf("the first line came at %s and the end at %s: not streamed", firstAt, endAt)
 	}

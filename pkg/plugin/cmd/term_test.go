@@ -3,10 +3,9 @@ package cmd
 import (
 	"context"
 	"errors"
-	"os"
-	"strconv"
 	"testing"
 
+	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -14,34 +13,16 @@ import (
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandboxd"
 )
 
-// openPTY returns the two ends of a new pseudo-terminal.
-func openPTY(t *testing.T) (ptmx, tty *os.File) {
-	t.Helper()
-	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { ptmx.Close() })
-	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetUint32(int(ptmx.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tty, err = os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tty.Close() })
-	return ptmx, tty
-}
-
 // TestTerminalRestoredWhenTheStreamFails: exec -t puts the local terminal in
 // raw mode with its size sent, and a command whose stream breaks (an error
 // path, not an exit) leaves the terminal as it found it.
 func TestTerminalRestoredWhenTheStreamFails(t *testing.T) {
-	_, tty := openPTY(t)
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
 	fd := int(tty.Fd())
 	if err := unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 77}); err != nil {
 		t.Fatal(err)
