@@ -155,6 +155,12 @@ func doctorHint(r doctor.Result, ns string) string {
 		h = "install agent-sandbox v0.5.6 or newer with its extensions (the CRDs of agents.x-k8s.io and extensions.agents.x-k8s.io)"
 	case "not-reconciling":
 		h = "is agent-sandbox-controller running, with --extensions? check its logs"
+	case "controller-down":
+		h = "check its pods and logs: kubectl -n agent-sandbox-system describe deployment agent-sandbox-controller; kubectl -n agent-sandbox-system logs deployment/agent-sandbox-controller"
+	case "no-extensions":
+		h = "add --extensions to its args: kubectl -n agent-sandbox-system edit deployment agent-sandbox-controller (or install sandbox-with-extensions.yaml)"
+	case "controller-stale":
+		h = "the controller stopped renewing its lease; check: kubectl -n agent-sandbox-system logs deployment/agent-sandbox-controller (a controller run elsewhere without leader election: kubectl -n agent-sandbox-system delete lease a3317529.agent-sandbox.x-k8s.io)"
 	case "api-error":
 		h = "check your access with: kubectl auth can-i list sandboxwarmpools,sandboxclaims,sandboxtemplates -n " + ns
 	case "review-failed":

@@ -177,9 +177,47 @@ func checkAPIs(disco discovery.DiscoveryInterface) Result {
 	return Result{Status: OK, Detail: "served: " + strings.Join(found, ", ")}
 }
 
-// checkController judges by what a controller leaves behind: filled warm
-// pools, claims with a Ready condition.
+// checkController reads the controller's Deployment (available, with
+// --extensions) and its leader-election lease (renewed lately). Without a
+// Deployment to read (a controller run outside the cluster, or no right to
+// read it), it judges by what a controller leaves behind.
 func checkController(ctx context.Context, clients *kube.Clients, o Options) Result {
+	dep, why := getControllerDeployment(ctx, clients)
+	if dep == nil {
+		if lease := readLease(ctx, clients, controllerNamespace, o.Now()); lease.stale {
+			return Result{Status: Fail, Detail: lease.note, Problem: "controller-stale"}
+		}
+		r := judgeByLeftovers(ctx, clients, o)
+		if why != "" {
+			r.Detail += "; " + why
+		}
+		return r
+	}
+	flags := readFlags(dep.Spec.Template.Spec)
+	detail := fmt.Sprintf("deployment %s/%s: %d/%d available", dep.Namespace, dep.Name, dep.Status.AvailableReplicas, derefOr(dep.Spec.Replicas, 1))
+	switch {
+	case dep.Status.AvailableReplicas == 0:
+		return Result{Status: Fail, Detail: detail, Problem: "controller-down"}
+	case !flags.extensions:
+		return Result{Status: Fail, Detail: detail + ", without --extensions: no claim, template or pool is reconciled", Problem: "no-extensions"}
+	}
+	detail += ", --extensions"
+	if !flags.leaderElect {
+		return Result{Status: OK, Detail: detail}
+	}
+	lease := readLease(ctx, clients, flags.leaseNamespace, o.Now())
+	if lease.stale {
+		return Result{Status: Fail, Detail: detail + ", but " + lease.note, Problem: "controller-stale"}
+	}
+	if lease.note != "" {
+		detail += "; " + lease.note
+	}
+	return Result{Status: OK, Detail: detail}
+}
+
+// judgeByLeftovers judges the controller by what it leaves behind: filled
+// warm pools, claims with a Ready condition.
+func judgeByLeftovers(ctx context.Context, clients *kube.Clients, o Options) Result {
 	pools, err := clients.Ext.ExtensionsV1beta1().SandboxWarmPools(o.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return Result{Status: Fail, Detail: "listing sandboxwarmpools: " + err.Error(), Problem: "api-error"}

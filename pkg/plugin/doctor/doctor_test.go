@@ -16,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	authzv1 "k8s.io/api/authorization/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -106,7 +108,7 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	var ext, core []runtime.Object
 	for _, o := range objs {
 		switch o.(type) {
-		case *corev1.Pod, *corev1.Service:
+		case *corev1.Pod, *corev1.Service, *appsv1.Deployment, *coordinationv1.Lease:
 			core = append(core, o)
 		default:
 			ext = append(ext, o)
@@ -136,6 +138,7 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	f.clients = &kube.Clients{
 		Config: &rest.Config{Host: "https://cluster.example:6443"},
 		Core:   f.core.CoreV1(), Ext: f.ext, Agents: f.agents, Gateway: f.gateway, Authz: f.authz.AuthorizationV1(),
+		Apps: f.core.AppsV1(), Coordination: f.core.CoordinationV1(),
 	}
 	return f
 }
@@ -347,7 +350,7 @@ func TestRunAllOK(t *testing.T) {
 	details := map[string]string{
 		CheckAPI:        srv.URL + ", Kubernetes v1.33.1",
 		CheckAPIs:       "served: sandboxes.agents.x-k8s.io/v1beta1, sandboxclaims.extensions.agents.x-k8s.io/v1beta1, sandboxtemplates.extensions.agents.x-k8s.io/v1beta1, sandboxwarmpools.extensions.agents.x-k8s.io/v1beta1",
-		CheckController: "it reconciles warm pools (pool python: 2/2 ready)",
+		CheckController: "it reconciles warm pools (pool python: 2/2 ready)" + noDeployment,
 		CheckPools:      "1 template(s); pools ready/desired: python 2/2",
 		CheckRouter:     "healthy, by port-forward to pod team/router-0",
 		CheckGateway:    "healthy, by gateway team/gw at " + routerURL.Host,
@@ -531,7 +534,7 @@ func TestCheckController(t *testing.T) {
 				listFails(&f.ext.Fake, tt.fail)
 			}
 			r := checkController(context.Background(), f.clients, Options{Namespace: ns, Now: now})
-			want := Result{Status: tt.status, Problem: tt.problem, Detail: tt.detail}
+			want := Result{Status: tt.status, Problem: tt.problem, Detail: tt.detail + noDeployment}
 			if r != want {
 				t.Errorf("got  %+v\nwant %+v", r, want)
 			}

@@ -4,7 +4,9 @@
 package kube
 
 import (
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 	authzclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
@@ -27,6 +29,10 @@ type Clients struct {
 	Gateway gatewayclient.Interface
 	// Authz answers access reviews (to explain a refused port-forward).
 	Authz authzclient.AuthorizationV1Interface
+	// Apps and Coordination read the controller's Deployment and its
+	// leader-election Lease (doctor); nil means they are not checked.
+	Apps         appsv1client.AppsV1Interface
+	Coordination coordinationv1client.CoordinationV1Interface
 }
 
 // NewClients makes every client from cfg. It makes no API call.
@@ -46,6 +52,12 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 		return nil, err
 	}
 	if c.Authz, err = authzclient.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	if c.Apps, err = appsv1client.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	if c.Coordination, err = coordinationv1client.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
 	return c, nil
