@@ -24,9 +24,9 @@ type timedLine struct {
 }
 
 // timedLines runs cmd, reading its stdout line by line as it comes, and
-// returns the lines with the time each arrived, the time the command ended
-// (both since its start) and its stderr; a failure to run or an exit other
-// than 0 fails the test.
+// returns the lines with the time each arrived and the time the command
+// ended (both since its start); a failure to run or an exit other than 0
+// fails the test, with its stderr.
 func timedLines(t *testing.T, cmd *exec.Cmd) ([]timedLine, time.Duration) {
 	t.Helper()
 	out, err := cmd.StdoutPipe()

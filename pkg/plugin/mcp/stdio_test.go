@@ -157,7 +157,7 @@ func (s *stdio) answer(id string) map[string]json.RawMessage {
 	}
 }
 
-// ended waits for the run to end.
+// waitEnd waits for the run to end.
 func (s *stdio) waitEnd() {
 	s.t.Helper()
 	select {
