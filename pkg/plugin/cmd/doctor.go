@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/discovery"
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/doctor"
@@ -113,8 +115,16 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Only doctor reads the controller's Deployment and Lease.
+	withController := *clients
+	if withController.Apps, err = appsv1client.NewForConfig(cfg); err != nil {
+		return err
+	}
+	if withController.Coordination, err = coordinationv1client.NewForConfig(cfg); err != nil {
+		return err
+	}
 	var lines []doctorLine
-	results := doctor.Run(ctx, clients, disco, doctor.Options{
+	results := doctor.Run(ctx, &withController, disco, doctor.Options{
 		Namespace: o.namespace, Session: o.session, Pool: o.Pool, Probe: o.Probe, ProbeTimeout: o.ProbeTimeout, Now: clock,
 	}, func(r doctor.Result) {
 		l := doctorLine{Result: r, Hint: doctorHint(r, o.namespace), TookMS: r.Took.Milliseconds()}

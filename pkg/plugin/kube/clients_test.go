@@ -9,7 +9,7 @@ import (
 func TestNewClients(t *testing.T) {
 	cfg := &rest.Config{Host: "https://127.0.0.1:6443"}
 	c, err := NewClients(cfg)
-	if err != nil || c.Config != cfg || c.Core == nil || c.Ext == nil || c.Agents == nil || c.Gateway == nil || c.Apps == nil || c.Coordination == nil {
+	if err != nil || c.Config != cfg || c.Core == nil || c.Ext == nil || c.Agents == nil || c.Gateway == nil {
 		t.Fatalf("%+v, %v", c, err)
 	}
 	// A config that no client can be made from fails.
