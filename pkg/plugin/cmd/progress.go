@@ -10,11 +10,25 @@ import (
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/progress"
 )
 
-// claimProgress shows, on a terminal only, the wait for a new claim: a
-// spinner with the Ready condition's latest reason.
+// claimProgress shows, on a terminal only, the wait for a claim: a spinner
+// with status and the Ready condition's latest reason.
 type claimProgress struct {
 	errOut io.Writer
 	spin   *progress.Spinner
+	status string
+}
+
+// start shows status.
+func (p *claimProgress) start(status string) {
+	p.status = status
+	p.spin = progress.Start(p.errOut, status)
+}
+
+// observe shows c's latest Ready reason after the status.
+func (p *claimProgress) observe(c *extv1beta1.SandboxClaim) {
+	if cond := claims.ReadyCondition(c); cond != nil && cond.Reason != "" && p.spin != nil {
+		p.spin.Set(fmt.Sprintf("%s: %s", p.status, cond.Reason))
+	}
 }
 
 // hooks follow CreateAndWait; after calls onCreated, if any, first.
@@ -24,13 +38,9 @@ func (p *claimProgress) hooks(onCreated func(*extv1beta1.SandboxClaim)) claims.W
 			if onCreated != nil {
 				onCreated(c)
 			}
-			p.spin = progress.Start(p.errOut, "waiting for sandboxclaim/"+c.Name)
+			p.start("waiting for sandboxclaim/" + c.Name)
 		},
-		Observe: func(c *extv1beta1.SandboxClaim) {
-			if cond := claims.ReadyCondition(c); cond != nil && cond.Reason != "" && p.spin != nil {
-				p.spin.Set(fmt.Sprintf("waiting for sandboxclaim/%s: %s", c.Name, cond.Reason))
-			}
-		},
+		Observe: p.observe,
 	}
 }
 

@@ -9,11 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
-
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/progress"
 )
 
 // SuspendOptions suspends or resumes the sandboxes of claims.
@@ -136,15 +133,12 @@ func (o *SuspendOptions) wait(ctx context.Context, clients *kube.Clients, name, 
 	if o.resume {
 		status = fmt.Sprintf("waiting for sandboxclaim/%s to become Ready", name)
 	}
-	spin := progress.Start(o.ErrOut, status)
-	defer spin.Stop()
+	p := &claimProgress{errOut: o.ErrOut}
+	p.start(status)
+	defer p.stop()
 	var err error
 	if o.resume {
-		_, err = claims.WaitFor(ctx, clients.Ext, o.namespace, name, claims.Ready, left, func(c *extv1beta1.SandboxClaim) {
-			if cond := claims.ReadyCondition(c); cond != nil && cond.Reason != "" {
-				spin.Set(status + ": " + cond.Reason)
-			}
-		})
+		_, err = claims.WaitFor(ctx, clients.Ext, o.namespace, name, claims.Ready, left, p.observe)
 	} else {
 		err = claims.WaitSuspended(ctx, clients.Agents, o.namespace, sandbox, name, left)
 	}
