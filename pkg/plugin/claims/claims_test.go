@@ -23,9 +23,9 @@ import (
 )
 
 // TestMain fails the package if a test leaves a goroutine running: every
-// wait starts an informer and its watch.
+// wait starts a watch.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, kubetest.InformerWatcherRace)
+	goleak.VerifyTestMain(m)
 }
 
 var now = time.Date(2026, 11, 25, 12, 0, 0, 500, time.UTC)

@@ -2,19 +2,15 @@ package claims
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
-	"k8s.io/client-go/tools/cache"
-	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/klog/v2"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 )
 
 // PodGoneError says that a pod is gone: the cause of the context that
@@ -42,41 +38,32 @@ func (e *PodGoneError) Error() string {
 // then; nil and the context's cause if ctx ends first; or the error of a
 // watch that cannot go on (no right to list or watch pods, say).
 func WaitPodGone(ctx context.Context, pods corev1client.PodsGetter, pod *corev1.Pod) (*PodGoneError, error) {
-	w := podWatch{pods: pods.Pods(pod.Namespace), pod: pod, sel: fields.OneTermEqualSelector("metadata.name", pod.Name).String()}
-	if gone := w.gone(pod, false); gone != nil {
+	if gone := goneBy(pod, pod, false); gone != nil {
 		return gone, nil
 	}
-	rv := pod.ResourceVersion
-	var listed time.Time
-	for {
-		if rv == "" || rv == "0" {
-			// A watch that ended at once is not listed again at once.
-			if err := sleep(ctx, time.Until(listed.Add(relistEvery))); err != nil {
-				return nil, err
-			}
-			listed = time.Now()
-			var gone *PodGoneError
-			var err error
-			if rv, gone, err = w.list(ctx); gone != nil || err != nil {
-				return gone, err
-			}
-		}
-		gone, err := w.watchFrom(ctx, rv)
-		switch {
-		case gone != nil:
-			return gone, nil
-		case ctx.Err() != nil:
-			return nil, context.Cause(ctx)
-		case errors.Is(err, errWatchFrom):
-			rv = ""
-		default:
-			return nil, err
-		}
+	var gone *PodGoneError
+	client := pods.Pods(pod.Namespace)
+	w := kube.Watch{
+		LW: kube.ByName(pod.Name, client.List, client.Watch), Name: pod.Name, What: "pod " + pod.Name, From: pod.ResourceVersion,
+		Absent: func() (bool, error) {
+			gone = &PodGoneError{Name: pod.Name, Why: "deleted"}
+			return true, nil
+		},
 	}
+	err := w.Until(ctx, func(ev watch.Event) (bool, error) {
+		if p, ok := ev.Object.(*corev1.Pod); ok {
+			gone = goneBy(pod, p, ev.Type == watch.Deleted)
+		}
+		return gone != nil, nil
+	})
+	switch {
+	case gone != nil:
+		return gone, nil
+	case ctx.Err() != nil:
+		return nil, context.Cause(ctx)
+	}
+	return nil, err
 }
-
-// relistEvery is how often WaitPodGone lists the pod at most.
-const relistEvery = time.Second
 
 // sleep waits for d, or until ctx ends (its cause).
 func sleep(ctx context.Context, d time.Duration) error {
@@ -126,82 +113,18 @@ func WhilePodLives(ctx context.Context, pods corev1client.PodsGetter, pod *corev
 	}
 }
 
-// podWatch is one wait for one pod to go.
-type podWatch struct {
-	pods corev1client.PodInterface
-	pod  *corev1.Pod
-	sel  string
-}
-
-// gone says whether seen, a state of a pod by the name watched (deleted
-// says it is its last), shows the watched pod gone.
-func (w podWatch) gone(seen *corev1.Pod, deleted bool) *PodGoneError {
+// goneBy says whether seen, a state of a pod by the name of pod (deleted
+// says it is its last), shows pod gone.
+func goneBy(pod, seen *corev1.Pod, deleted bool) *PodGoneError {
 	switch {
-	case seen.Name != w.pod.Name:
+	case seen.Name != pod.Name:
 		return nil
-	case seen.UID != w.pod.UID:
-		return &PodGoneError{Name: w.pod.Name, Why: "replaced"}
+	case seen.UID != pod.UID:
+		return &PodGoneError{Name: pod.Name, Why: "replaced"}
 	case deleted:
-		return &PodGoneError{Name: w.pod.Name, Why: "deleted"}
+		return &PodGoneError{Name: pod.Name, Why: "deleted"}
 	case seen.Status.Phase == corev1.PodSucceeded || seen.Status.Phase == corev1.PodFailed:
-		return &PodGoneError{Name: w.pod.Name, Why: string(seen.Status.Phase)}
+		return &PodGoneError{Name: pod.Name, Why: string(seen.Status.Phase)}
 	}
 	return nil
-}
-
-// list reads the pod by name: gone, or the resourceVersion to watch from.
-func (w podWatch) list(ctx context.Context) (string, *PodGoneError, error) {
-	list, err := w.pods.List(ctx, metav1.ListOptions{FieldSelector: w.sel})
-	if err != nil {
-		return "", nil, fmt.Errorf("listing pod %s: %w", w.pod.Name, err)
-	}
-	for i := range list.Items {
-		if list.Items[i].Name == w.pod.Name {
-			return list.ResourceVersion, w.gone(&list.Items[i], false), nil
-		}
-	}
-	return "", &PodGoneError{Name: w.pod.Name, Why: "deleted"}, nil
-}
-
-// watchFrom watches the pod from rv, retrying dropped watches, until it is
-// gone. A watch that cannot go on from rv (too old) is errWatchFrom.
-func (w podWatch) watchFrom(ctx context.Context, rv string) (*PodGoneError, error) {
-	lw := &cache.ListWatch{
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.FieldSelector = w.sel
-			return w.pods.Watch(ctx, o)
-		},
-	}
-	rw, err := watchtools.NewRetryWatcherWithContext(quietErrors(ctx), rv, lw)
-	if err != nil {
-		return nil, err
-	}
-	// Stopped, and its goroutine ended, before returning.
-	defer func() {
-		rw.Stop()
-		<-rw.Done()
-	}()
-	var gone *PodGoneError
-	_, err = watchtools.UntilWithoutRetry(ctx, rw, func(ev watch.Event) (bool, error) {
-		switch ev.Type {
-		case watch.Error:
-			err := apierrors.FromObject(ev.Object)
-			if apierrors.IsGone(err) || apierrors.IsResourceExpired(err) {
-				return false, errWatchFrom
-			}
-			return false, fmt.Errorf("watching pod %s: %w", w.pod.Name, err)
-		case watch.Added, watch.Modified, watch.Deleted:
-			if p, ok := ev.Object.(*corev1.Pod); ok {
-				gone = w.gone(p, ev.Type == watch.Deleted)
-			}
-		}
-		return gone != nil, nil
-	})
-	switch {
-	case gone != nil:
-		return gone, nil
-	case errors.Is(err, watchtools.ErrWatchClosed):
-		return nil, errWatchFrom
-	}
-	return nil, err
 }

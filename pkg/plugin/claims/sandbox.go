@@ -3,7 +3,6 @@ package claims
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -11,12 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/tools/cache"
-	watchtools "k8s.io/client-go/tools/watch"
 
 	sandboxv1beta1 "sigs.k8s.io/agent-sandbox/api/v1beta1"
 	agentsclient "sigs.k8s.io/agent-sandbox/clients/k8s/clientset/versioned"
@@ -112,24 +107,14 @@ func SetOperatingMode(ctx context.Context, c *kube.Clients, ns, claim, mode stri
 }
 
 // WaitSuspended waits until a Sandbox reports Suspended=True (its pod is
-// gone), with a watch that survives dropped connections.
+// gone), with a watch that survives dropped connections (see kube.Watch).
 func WaitSuspended(ctx context.Context, agents agentsclient.Interface, ns, name, claim string, timeout time.Duration) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	sel := fields.OneTermEqualSelector("metadata.name", name).String()
 	sandboxes := agents.AgentsV1beta1().Sandboxes(ns)
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.FieldSelector = sel
-			return sandboxes.List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.FieldSelector = sel
-			return sandboxes.Watch(ctx, o)
-		},
-	}
 	var last *metav1.Condition
-	_, err := watchtools.UntilWithSync(wctx, lw, &sandboxv1beta1.Sandbox{}, nil, func(ev watch.Event) (bool, error) {
+	w := kube.Watch{LW: kube.ByName(name, sandboxes.List, sandboxes.Watch), Name: name, What: "sandbox " + name, Retry: true}
+	err := w.Until(wctx, func(ev watch.Event) (bool, error) {
 		s, ok := ev.Object.(*sandboxv1beta1.Sandbox)
 		if !ok {
 			return false, nil
@@ -149,7 +134,7 @@ func WaitSuspended(ctx context.Context, agents agentsclient.Interface, ns, name,
 		return nil
 	case ctx.Err() != nil:
 		return &InterruptedError{Name: claim, For: "be suspended"}
-	case errors.Is(err, watchtools.ErrWatchClosed), wctx.Err() != nil:
+	case wctx.Err() != nil:
 		return &TimeoutError{Name: claim, For: "be suspended", After: timeout, Last: last}
 	}
 	return err

@@ -8,15 +8,14 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 
 	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 )
 
 // Condition is what WaitFor waits for: a claim condition with a status, or
@@ -50,7 +49,7 @@ func (c Condition) String() string {
 type Observer func(*extv1beta1.SandboxClaim)
 
 // WaitFor waits, with a watch that survives dropped connections and
-// apiserver restarts, until the claim meets cond or timeout passes. It
+// apiserver restarts (see kube.Watch), until the claim meets cond or timeout passes. It
 // returns the claim as last seen (nil for Deleted). A claim deleted while
 // waiting for a condition, and a terminal Ready reason while waiting for
 // Ready, end the wait with an error. Errors are *TimeoutError,
@@ -113,24 +112,13 @@ func (w waiter) wait(ctx context.Context, timeout time.Duration) (*extv1beta1.Sa
 		}
 		return ok, err
 	}
-	err := errWatchFrom
-	if w.from != "" && w.from != "0" {
-		err = nil
-		if ok, cerr := w.atFirst(check); cerr != nil {
-			err = cerr
-		} else if !ok {
-			err = w.watchFrom(wctx, check)
-		}
-	}
-	if errors.Is(err, errWatchFrom) && wctx.Err() == nil {
-		pre := mustExist(w.ns, w.name)
-		if w.cond.Deleted {
-			pre = func(store cache.Store) (bool, error) {
-				_, exists, err := store.Get(&metav1.ObjectMeta{Namespace: w.ns, Name: w.name})
-				return !exists, err
-			}
-		}
-		_, err = until(wctx, w.client, w.ns, w.name, pre, check)
+	ok, err := w.atFirst(check)
+	if !ok && err == nil {
+		claims := w.client.ExtensionsV1beta1().SandboxClaims(w.ns)
+		err = kube.Watch{
+			LW: kube.ByName(w.name, claims.List, claims.Watch), Name: w.name, What: "sandboxclaim " + w.name,
+			From: w.from, Absent: w.absent, Retry: true,
+		}.Until(wctx, check)
 	}
 	switch {
 	case err == nil:
@@ -148,35 +136,21 @@ func (w waiter) wait(ctx context.Context, timeout time.Duration) (*extv1beta1.Sa
 	return done, nil
 }
 
+// absent decides a claim that the first list does not find: deleted
+// already, or not found.
+func (w waiter) absent() (bool, error) {
+	if w.cond.Deleted {
+		return true, nil
+	}
+	return false, &NotFoundError{Namespace: w.ns, Name: w.name}
+}
+
 // atFirst checks the claim as the caller saw it at w.from, if given.
 func (w waiter) atFirst(check watchtools.ConditionFunc) (bool, error) {
-	if w.at == nil {
+	if w.at == nil || w.from == "" || w.from == "0" {
 		return false, nil
 	}
 	return check(watch.Event{Type: watch.Modified, Object: w.at})
-}
-
-// errWatchFrom says a watch from a resourceVersion could not go on (the
-// version is too old, or the watch failed for good): list and watch.
-var errWatchFrom = errors.New("cannot watch from the resourceVersion")
-
-// watchFrom watches the claim from w.from, retrying dropped watches, until
-// check holds. Failed attempts are logged at V(2): a watch that retries
-// through an API server restart is not an error to show.
-func (w waiter) watchFrom(ctx context.Context, check watchtools.ConditionFunc) error {
-	sel := fields.OneTermEqualSelector("metadata.name", w.name).String()
-	claims := w.client.ExtensionsV1beta1().SandboxClaims(w.ns)
-	lw := &cache.ListWatch{
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.FieldSelector = sel
-			return claims.Watch(ctx, o)
-		},
-	}
-	_, err := watchtools.Until(quietErrors(ctx), w.from, lw, check)
-	if errors.Is(err, watchtools.ErrWatchClosed) {
-		return errWatchFrom
-	}
-	return err
 }
 
 // met says whether c meets the condition (and the claim to return then),
@@ -223,34 +197,6 @@ func (w *waiter) lagging(ctx context.Context, c *extv1beta1.SandboxClaim) bool {
 	}
 	w.lag = &lagAnswer{rv: c.ResourceVersion, lags: err == nil}
 	return w.lag.lags
-}
-
-func mustExist(ns, name string) watchtools.PreconditionFunc {
-	return func(store cache.Store) (bool, error) {
-		_, exists, err := store.Get(&metav1.ObjectMeta{Namespace: ns, Name: name})
-		if err == nil && !exists {
-			return true, &NotFoundError{Namespace: ns, Name: name}
-		}
-		return false, err
-	}
-}
-
-// until runs an informer-backed watch on one claim (list, then watch, with
-// relists and retries handled by the reflector) until a condition holds.
-func until(ctx context.Context, client extclient.Interface, ns, name string, pre watchtools.PreconditionFunc, cond watchtools.ConditionFunc) (*watch.Event, error) {
-	sel := fields.OneTermEqualSelector("metadata.name", name).String()
-	claims := client.ExtensionsV1beta1().SandboxClaims(ns)
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.FieldSelector = sel
-			return claims.List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.FieldSelector = sel
-			return claims.Watch(ctx, o)
-		},
-	}
-	return watchtools.UntilWithSync(ctx, lw, &extv1beta1.SandboxClaim{}, pre, cond)
 }
 
 // WaitForAll waits for each claim in turn to meet cond, within timeout in

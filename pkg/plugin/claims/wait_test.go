@@ -16,9 +16,9 @@ import (
 // tight is the timeout of waits that are meant to time out.
 const tight = 50 * time.Millisecond
 
-// pastSync is a timeout long enough for the informer to list and deliver
-// the claim's first state on a loaded machine (its sync is polled every
-// 100ms), so that a timeout error can report that state.
+// pastSync is a timeout long enough for the wait to list and deliver the
+// claim's first state on a loaded machine, so that a timeout error can
+// report that state.
 const pastSync = time.Second
 
 type waitResult struct {

@@ -92,7 +92,7 @@ func newCluster(t *testing.T) *cluster {
 		case c.deleteWatches <- w:
 		default: // a later watch the test does not drive
 		}
-		return true, w, nil
+		return true, kubetest.Versioned(w), nil
 	})
 	return c
 }

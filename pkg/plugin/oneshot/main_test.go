@@ -4,11 +4,9 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
-
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
 )
 
 // TestMain fails the package if a test leaves a goroutine running.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, kubetest.InformerWatcherRace)
+	goleak.VerifyTestMain(m)
 }

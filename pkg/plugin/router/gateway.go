@@ -11,12 +11,8 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/tools/cache"
-	watchtools "k8s.io/client-go/tools/watch"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
@@ -60,25 +56,13 @@ func viaGateway(ctx context.Context, clients *kube.Clients, o Options) (*Conn, e
 	if base != nil {
 		return &Conn{BaseURL: base, Via: fmt.Sprintf("gateway %s/%s at %s", ns, o.Gateway, base.Host)}, nil
 	}
-	sel := fields.OneTermEqualSelector("metadata.name", o.Gateway).String()
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			opts.FieldSelector = sel
-			return gateways.List(ctx, opts)
-		},
-		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			opts.FieldSelector = sel
-			return gateways.Watch(ctx, opts)
-		},
-	}
 	wctx, cancel := context.WithTimeout(ctx, o.GatewayTimeout)
 	defer cancel()
-	_, err = watchtools.UntilWithSync(wctx, lw, &gatewayv1.Gateway{}, func(store cache.Store) (bool, error) {
-		if _, exists, _ := store.GetByKey(ns + "/" + o.Gateway); !exists {
-			return true, notFound
-		}
-		return false, nil
-	}, func(ev watch.Event) (bool, error) {
+	w := kube.Watch{
+		LW: kube.ByName(o.Gateway, gateways.List, gateways.Watch), Name: o.Gateway, What: "gateway " + ns + "/" + o.Gateway,
+		Absent: func() (bool, error) { return true, notFound }, Retry: true,
+	}
+	err = w.Until(wctx, func(ev watch.Event) (bool, error) {
 		g, ok := ev.Object.(*gatewayv1.Gateway)
 		if !ok || g.Name != o.Gateway {
 			return false, nil

@@ -4,8 +4,10 @@ package kubetest
 
 import (
 	"errors"
+	"strconv"
+	"sync/atomic"
 
-	"go.uber.org/goleak"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/watch"
 	k8stesting "k8s.io/client-go/testing"
 )
@@ -21,9 +23,9 @@ func NoStreamingList(a k8stesting.Action) (bool, watch.Interface, error) {
 }
 
 // DrivenWatches returns a watch reactor that refuses streaming lists and
-// answers every watch with a FakeWatcher, and a channel on which it hands
-// the first of them to the test, which then drives every event itself: no
-// sleeps, no lost events. Later watches are not driven.
+// answers every watch with a FakeWatcher (Versioned), and a channel on
+// which it hands the first of them to the test, which then drives every
+// event itself: no sleeps, no lost events. Later watches are not driven.
 func DrivenWatches() (k8stesting.WatchReactionFunc, <-chan *watch.FakeWatcher) {
 	watchers := make(chan *watch.FakeWatcher, 1)
 	return func(a k8stesting.Action) (bool, watch.Interface, error) {
@@ -35,15 +37,24 @@ func DrivenWatches() (k8stesting.WatchReactionFunc, <-chan *watch.FakeWatcher) {
 		case watchers <- w:
 		default: // a later watch the test does not drive
 		}
-		return true, w, nil
+		return true, Versioned(w), nil
 	}, watchers
 }
 
-// InformerWatcherRace is a goleak option for the one goroutine that
-// client-go's informer-backed watches (watchtools.UntilWithSync) can leave
-// behind: its event processor's stop signals a sync.Cond without holding
-// the lock, so a processor between its check and its Wait misses the
-// signal and stays parked (client-go v0.37.2, tools/watch/informerwatcher.go).
-// It is client-go's, it holds no resources of ours, and nothing else is
-// ignored.
-var InformerWatcherRace = goleak.IgnoreAnyFunction("k8s.io/client-go/tools/watch.(*eventProcessor).run")
+// versions numbers the objects that Versioned stamps.
+var versions atomic.Int64
+
+// Versioned passes w's events on, giving an object that has no
+// resourceVersion one (on a copy): the fakes' trackers keep none, and a
+// watch that resumes where it left off (client-go's RetryWatcher) needs
+// one, as every object from an API server has.
+func Versioned(w watch.Interface) watch.Interface {
+	return watch.Filter(w, func(ev watch.Event) (watch.Event, bool) {
+		if m, err := meta.Accessor(ev.Object); err == nil && m.GetResourceVersion() == "" {
+			ev.Object = ev.Object.DeepCopyObject()
+			m, _ = meta.Accessor(ev.Object)
+			m.SetResourceVersion(strconv.FormatInt(1000+versions.Add(1), 10))
+		}
+		return ev, true
+	})
+}
