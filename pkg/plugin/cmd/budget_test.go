@@ -103,7 +103,7 @@ func TestStreamWithinBudget(t *testing.T) {
 		_, _ = io.WriteString(s.Stderr, "warn\n")
 		return 5, nil
 	}}
-	err := streamWithin(context.Background(), st, sandbox.Command{Argv: []string{"x"}}, ios, nil, false, 0, 8)
+	err := attach(context.Background(), st, sandbox.Command{Argv: []string{"x"}}, ios, false, sandbox.IO{Budget: 8})
 	var exit *ExitError
 	if !errors.As(err, &exit) || exit.Code != 5 {
 		t.Errorf("err %v, want exit code 5", err)
@@ -114,15 +114,16 @@ func TestStreamWithinBudget(t *testing.T) {
 	if want := "abé\n[... 7 bytes omitted ...]\nj日"; out.String() != want || errOut.String() != "warn\n" {
 		t.Errorf("stdout %q stderr %q; want %q, \"warn\\n\"", out.String(), errOut.String(), want)
 	}
-	// No budget: the streams are the command's own.
+	// No budget: every byte comes as it is written.
 	out.Reset()
 	st.run = func(_ context.Context, s sandbox.Streams) (int, error) {
-		if s.Stdout != ios.Out {
-			t.Errorf("without a budget stdout is %T", s.Stdout)
+		_, _ = io.WriteString(s.Stdout, "ab\xc3")
+		if out.String() != "ab\xc3" {
+			t.Errorf("without a budget, stdout holds %q once the command wrote \"ab\\xc3\"", out.String())
 		}
 		return 0, nil
 	}
-	if err := streamWithin(context.Background(), st, sandbox.Command{Argv: []string{"x"}}, ios, nil, false, 0, 0); err != nil {
+	if err := attach(context.Background(), st, sandbox.Command{Argv: []string{"x"}}, ios, false, sandbox.IO{}); err != nil {
 		t.Error(err)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 )
 
 var testNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -289,6 +290,14 @@ func TestDescribeErrorHints(t *testing.T) {
 		{apierrors.NewForbidden(gr, "", errors.New(`User "bob" cannot list resource "sandboxclaims" in API group "extensions.agents.x-k8s.io" in the namespace "default"`)),
 			`sandboxclaims.extensions.agents.x-k8s.io is forbidden: User "bob" cannot list resource "sandboxclaims" in API group "extensions.agents.x-k8s.io" in the namespace "default" (ask a cluster admin for RBAC access; check with: kubectl auth can-i --list)`},
 		{errString("line one\nline two"), "line one; line two"},
+		// sandboxd's answers: its own, never the router's.
+		{&sandbox.HTTPError{Op: "remove d", Status: 409, Code: "CONFLICT", Detail: "directory not empty", Server: "sandboxd", FromRuntime: true},
+			"remove d: sandboxd answered 409 CONFLICT: directory not empty: use -r to remove a directory and what it holds"},
+		{&sandbox.HTTPError{Op: "download ../x", Status: 403, Code: "PERMISSION_DENIED", Server: "sandboxd", FromRuntime: true},
+			"download ../x: sandboxd answered 403 PERMISSION_DENIED: Forbidden: the path is outside the sandbox's root directory"},
+		{&sandbox.HTTPError{Op: "download x", Status: 404, Code: "NOT_FOUND", Server: "sandboxd", FromRuntime: true},
+			"download x: sandboxd answered 404 NOT_FOUND: Not Found: no such file or directory in the sandbox"},
+		{&sandbox.HTTPError{Op: "list d", Status: 502, Server: "sandboxd", FromRuntime: true}, "list d: sandboxd answered 502 : Bad Gateway"},
 	} {
 		if got := describeError(tc.err, "get"); got != tc.want {
 			t.Errorf("got  %q\nwant %q", got, tc.want)

@@ -124,7 +124,7 @@ func (o *CpOptions) Validate() error {
 	if err := validateName("claim", o.claim); err != nil {
 		return err
 	}
-	if _, err := sandbox.RemotePath(o.remote); err != nil {
+	if _, err := session.RemotePath(o.remote); err != nil {
 		return err
 	}
 	if o.upload && o.local == "-" && (o.remote == "" || strings.HasSuffix(o.remote, "/")) {
@@ -142,7 +142,7 @@ func (o *CpOptions) Run(ctx context.Context) error {
 	defer closeSession()
 	spin := progress.Start(o.ErrOut, "copying")
 	defer spin.Stop()
-	remote, _ := sandbox.RemotePath(o.remote)
+	remote, _ := session.RemotePath(o.remote)
 	switch {
 	case o.upload && o.local == "-":
 		return sandbox.WriteFile(ctx, rt, remote, spin.CountingReader(remote, o.In))

@@ -14,7 +14,7 @@ import (
 
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox/sandboxtest"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python/pythontest"
 )
 
 // readyClaim is a Ready claim bound to sandbox sb.
@@ -24,9 +24,9 @@ func readyClaim(name, sb string) *extv1beta1.SandboxClaim {
 
 // dataPlane is a fake cluster with Ready claims a (sandbox sb-a) and b
 // (sandbox sb-b), a pending claim p, and a fake router.
-func dataPlane(t *testing.T) (*fakeFactory, *sandboxtest.Router, []string) {
+func dataPlane(t *testing.T) (*fakeFactory, *pythontest.Router, []string) {
 	t.Helper()
-	r := sandboxtest.NewRouter(t)
+	r := pythontest.NewRouter(t)
 	a, b := readyClaim("a", "sb-a"), readyClaim("b", "sb-b")
 	a.Labels, b.Labels = map[string]string{"team": "x"}, map[string]string{"team": "x"}
 	p := claimObj("p", "python", "", testNow, metav1.ConditionFalse, "SandboxNotReady")

@@ -11,6 +11,7 @@ import (
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandboxd"
@@ -66,8 +67,8 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		failed     *claims.FailedError
 		timeout    *claims.TimeoutError
 		cleanup    *claims.CleanupError
-		conn       *sandbox.ConnError
-		noAnswer   *sandbox.NoAnswerError
+		conn       *python.ConnError
+		noAnswer   *python.NoAnswerError
 		httpErr    *sandbox.HTTPError
 		cmdTimeout *sandbox.CommandTimeoutError
 		gateway    *router.GatewayError
@@ -78,7 +79,6 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		sdNotReady *sandboxd.NotReadyError
 		lost       *sandboxd.LostError
 		tooLarge   *sandbox.InputTooLargeError
-		sdAPI      *sandboxd.APIError
 		unrepr     *sandbox.UnrepresentableError
 	)
 	switch {
@@ -101,10 +101,6 @@ func hintFor(err error, verb string, fe frontEnd) string {
 	case errors.As(err, &tooLarge):
 		return fe.say(": use a sandbox whose template runs sandboxd to stream input, or copy the file in with kubectl sandbox cp",
 			": use a sandbox whose template runs sandboxd, or write the input to a file with sandbox_write_file")
-	case errors.As(err, &sdAPI) && sdAPI.Status == http.StatusForbidden:
-		return ": the path is outside the sandbox's root directory"
-	case errors.As(err, &sdAPI) && sdAPI.Status == http.StatusConflict:
-		return ": use -r to remove a directory and what it holds"
 	case errors.As(err, &cleanup):
 		return fe.say(" (it expires at its TTL; delete it with: kubectl sandbox delete "+cleanup.Name+")",
 			" (it expires at its TTL; delete it with sandbox_delete, name "+strconv.Quote(cleanup.Name)+")")
@@ -159,19 +155,27 @@ func hintFor(err error, verb string, fe frontEnd) string {
 	return ""
 }
 
-// httpHint says what a router or runtime answer most likely means.
+// httpHint says what an answer of a runtime, or of the router in front of
+// the python runtime, most likely means.
 func httpHint(e *sandbox.HTTPError, fe frontEnd) string {
+	if e.FromRuntime {
+		switch e.Status {
+		case http.StatusForbidden:
+			return ": the path is outside the sandbox's root directory"
+		case http.StatusNotFound:
+			return ": no such file or directory in the sandbox"
+		case http.StatusConflict:
+			return ": use -r to remove a directory and what it holds"
+		}
+		return ""
+	}
 	switch {
 	case e.Status == http.StatusBadGateway:
 		return fmt.Sprintf(": router could not reach sandbox %s: is it Ready? does its NetworkPolicy admit the router?", e.Sandbox)
 	case e.Status == http.StatusGatewayTimeout:
 		return ": the sandbox did not answer in time (raise " + fe.say("--timeout", "timeoutSeconds") + "?)"
-	case e.Status == http.StatusUnauthorized || (e.Status == http.StatusForbidden && !e.FromRuntime):
+	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden:
 		return ": the router refused the request (" + fe.say("set", "start the server with") + " --router-token, --router-token-file or KUBECTL_SANDBOX_ROUTER_TOKEN)"
-	case e.Status == http.StatusForbidden:
-		return ": the path is outside the sandbox's root directory"
-	case e.Status == http.StatusNotFound && e.FromRuntime:
-		return ": no such file or directory in the sandbox"
 	case e.Status == http.StatusBadRequest:
 		return ": the router rejected the request"
 	case e.Status >= 300 && e.Status < 400:

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -98,7 +97,8 @@ func addStreamFlags(cmd *cobra.Command, stdin, tty *bool, env *[]string, workdir
 	cmd.Flags().StringVar(workdir, "workdir", "", "The command's working directory in the sandbox (default: the runtime's root)")
 }
 
-// parseEnv parses NAME=VALUE pairs.
+// parseEnv parses NAME=VALUE pairs into a command's environment (see
+// sandbox.CheckEnv).
 func parseEnv(pairs []string) (map[string]string, error) {
 	if len(pairs) == 0 {
 		return nil, nil
@@ -106,7 +106,7 @@ func parseEnv(pairs []string) (map[string]string, error) {
 	env := make(map[string]string, len(pairs))
 	for _, p := range pairs {
 		name, value, ok := strings.Cut(p, "=")
-		if !ok || name == "" || strings.ContainsRune(p, 0) {
+		if !ok || sandbox.CheckEnv(map[string]string{name: value}) != nil {
 			return nil, fmt.Errorf("invalid --env %q: use NAME=VALUE", p)
 		}
 		env[name] = value
@@ -143,7 +143,7 @@ func (o *ExecOptions) Validate() error {
 	} else if _, err := parseSelector(o.Selector); err != nil {
 		return err
 	}
-	if _, err := sandbox.JoinArgv(o.argv); err != nil {
+	if err := sandbox.CheckArgv(o.argv); err != nil {
 		return err
 	}
 	var err error
@@ -151,7 +151,7 @@ func (o *ExecOptions) Validate() error {
 		return err
 	}
 	if o.Workdir != "" {
-		if o.workdir, err = sandbox.RemotePath(o.Workdir); err != nil {
+		if o.workdir, err = session.RemotePath(o.Workdir); err != nil {
 			return err
 		}
 	}
@@ -190,82 +190,64 @@ func (o *ExecOptions) Run(ctx context.Context) error {
 		return err
 	}
 	cmd := sandbox.Command{Argv: o.argv, Env: o.env, Workdir: o.workdir}
-	var stdin io.Reader
+	run := sandbox.IO{Budget: o.MaxOutput, Timeout: o.Timeout}
 	if o.Stdin {
-		stdin = o.In
+		run.Stdin = o.In
 	}
-	st, streams := rt.(sandbox.Streamer)
-	switch {
-	case o.TTY && !streams:
-		return errNoTerminal
-	case streams && o.Output == "":
-		return streamWithin(ctx, st, cmd, o.IOStreams, stdin, o.TTY, o.Timeout, o.MaxOutput)
+	if o.Output == "json" {
+		res, err := sandbox.Run(ctx, rt, cmd, run)
+		if err != nil {
+			return err
+		}
+		if err := json.NewEncoder(o.Out).Encode(res); err != nil {
+			return err
+		}
+		return exitCode(res.ExitCode)
 	}
-	res, err := sandbox.Collect(ctx, rt, cmd, stdin, o.Timeout)
-	if err != nil {
-		return err
-	}
-	res = res.Trim(o.MaxOutput)
-	if err := printResult(o.IOStreams, o.Output, res); err != nil {
-		return err
-	}
-	return exitCode(res.ExitCode)
+	return attach(ctx, rt, cmd, o.IOStreams, o.TTY, run)
 }
 
 // errNoTerminal is -t on a runtime without terminals.
 var errNoTerminal = errors.New("the python runtime cannot give a command a terminal (-t)")
 
-// streamCommand runs a command on a streaming runtime with our standard
-// streams: SIGINT and SIGTERM go to the command, the local terminal is raw
-// with -t (when input is a terminal) and restored on every path.
-func streamCommand(ctx context.Context, st sandbox.Streamer, cmd sandbox.Command, ios genericiooptions.IOStreams, stdin io.Reader, tty bool, timeout time.Duration) error {
+// attach runs cmd with our standard streams, its output within run's
+// budget. On a runtime that streams, the output comes as it is printed,
+// SIGINT and SIGTERM go to the command, and with tty it gets our terminal
+// (raw while it runs, restored on every path); elsewhere the output comes
+// when the command ends, and a signal ends the wait.
+func attach(ctx context.Context, rt sandbox.Runtime, cmd sandbox.Command, ios genericiooptions.IOStreams, tty bool, run sandbox.IO) error {
+	run.Stdout, run.Stderr = ios.Out, ios.ErrOut
+	if !sandbox.CanStream(rt) {
+		if tty {
+			return errNoTerminal
+		}
+		res, err := sandbox.Run(ctx, rt, cmd, run)
+		if err != nil {
+			return err
+		}
+		return exitCode(res.ExitCode)
+	}
 	// The first signal cancels ctx (main); the command's stream must
 	// outlive it, so that the command gets the signal and we its status.
 	sctx, giveUp := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer giveUp(nil)
 	sigs, caught, stopSignals := forwardSignals(func() { giveUp(context.Cause(ctx)) })
 	defer stopSignals()
-	streams := sandbox.Streams{Stdin: stdin, Stdout: ios.Out, Stderr: ios.ErrOut, Signals: sigs}
+	run.Signals = sigs
 	if tty {
-		t, err := openTerminal(ios.In, ios.Out, stdin != nil)
+		t, err := openTerminal(ios.In, ios.Out, run.Stdin != nil)
 		if err != nil {
 			return fmt.Errorf("setting up the local terminal: %w", err)
 		}
 		defer t.restore()
-		streams.TTY, streams.Resize = &t.size, t.resize
+		run.TTY, run.Resize = &t.size, t.resize
 	}
-	code, err := sandbox.StreamExec(sctx, st, cmd, streams, timeout)
+	res, err := sandbox.Run(sctx, rt, cmd, run)
 	if err != nil {
 		return err
 	}
 	if caught() > 0 {
-		return &ExitError{Code: code, Forwarded: true}
+		return &ExitError{Code: res.ExitCode, Forwarded: true}
 	}
-	return exitCode(code)
-}
-
-// streamWithin is streamCommand with each output stream kept within a
-// budget of bytes, its head as it comes and its tail at the end (0: all).
-func streamWithin(ctx context.Context, st sandbox.Streamer, cmd sandbox.Command, ios genericiooptions.IOStreams, stdin io.Reader, tty bool, timeout time.Duration, budget int) error {
-	if budget == 0 {
-		return streamCommand(ctx, st, cmd, ios, stdin, tty, timeout)
-	}
-	stdout, stderr := sandbox.NewHeadTail(ios.Out, budget), sandbox.NewHeadTail(ios.ErrOut, budget)
-	ios.Out, ios.ErrOut = stdout, stderr
-	err := streamCommand(ctx, st, cmd, ios, stdin, tty, timeout)
-	_ = stdout.Close()
-	_ = stderr.Close()
-	return err
-}
-
-// printResult writes a command's output, split or as JSON.
-func printResult(streams genericiooptions.IOStreams, output string, res *sandbox.Result) error {
-	if output == "json" {
-		return json.NewEncoder(streams.Out).Encode(res)
-	}
-	if _, err := io.WriteString(streams.Out, res.Stdout); err != nil {
-		return err
-	}
-	_, err := io.WriteString(streams.ErrOut, res.Stderr)
-	return err
+	return exitCode(res.ExitCode)
 }

@@ -53,26 +53,21 @@ func (o *ExecOptions) runSelected(ctx context.Context, clients *kube.Clients, s 
 	cmd := sandbox.Command{Argv: o.argv, Env: o.env, Workdir: o.workdir}
 	err = s.Each(ctx, ready, o.MaxParallel, func(ctx context.Context, c *extv1beta1.SandboxClaim, rt sandbox.Runtime) error {
 		r := selectedResult{Claim: c.Name}
-		prefix := "[" + c.Name + "] "
-		lineOut := &prefixWriter{w: o.Out, prefix: prefix, mu: &out}
-		lineErr := &prefixWriter{w: o.ErrOut, prefix: prefix, mu: &out}
-		stdout, stderr := sandbox.NewHeadTail(lineOut, o.MaxOutput), sandbox.NewHeadTail(lineErr, o.MaxOutput)
-		var err error
-		if st, ok := rt.(sandbox.Streamer); ok && o.Output != "json" {
-			// Lines appear as the command prints them.
-			r.ExitCode, err = sandbox.StreamExec(ctx, st, cmd, sandbox.Streams{Stdout: stdout, Stderr: stderr}, o.Timeout)
-		} else {
-			var res *sandbox.Result
-			if res, err = sandbox.Collect(ctx, rt, cmd, nil, o.Timeout); err == nil {
-				r.Result = *res.Trim(o.MaxOutput)
-				if o.Output != "json" {
-					_, _ = io.WriteString(lineOut, r.Stdout)
-					_, _ = io.WriteString(lineErr, r.Stderr)
-				}
-			}
+		run := sandbox.IO{Budget: o.MaxOutput, Timeout: o.Timeout}
+		var lineOut, lineErr *prefixWriter
+		if o.Output != "json" {
+			// Lines appear as the command prints them, on a runtime that
+			// streams.
+			prefix := "[" + c.Name + "] "
+			lineOut = &prefixWriter{w: o.Out, prefix: prefix, mu: &out}
+			lineErr = &prefixWriter{w: o.ErrOut, prefix: prefix, mu: &out}
+			run.Stdout, run.Stderr = lineOut, lineErr
 		}
+		res, err := sandbox.Run(ctx, rt, cmd, run)
 		if err != nil {
 			r.Error, r.ExitCode = describeError(err, "exec"), 1
+		} else {
+			r.Result = *res
 		}
 		if o.Output == "json" {
 			// One JSON object per line, as each sandbox finishes.
@@ -80,8 +75,6 @@ func (o *ExecOptions) runSelected(ctx context.Context, clients *kube.Clients, s 
 			err = json.NewEncoder(o.Out).Encode(r)
 			out.Unlock()
 		} else {
-			_ = stdout.Close()
-			_ = stderr.Close()
 			lineOut.Flush()
 			lineErr.Flush()
 			if r.Error != "" {

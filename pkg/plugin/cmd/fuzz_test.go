@@ -15,6 +15,7 @@ import (
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
 
 // The fuzz targets of the parsers of user input. `go test` runs their
@@ -119,10 +120,10 @@ func FuzzParsePairs(f *testing.F) {
 			t.Fatalf("parsePairs(%s, %q) = %q", flag, s, pairs)
 		}
 		p := pairs[0]
-		if again, err := sandbox.RemotePath(p.Remote); err != nil || again != p.Remote {
+		if again, err := session.RemotePath(p.Remote); err != nil || again != p.Remote {
 			t.Fatalf("parsePairs(%s, %q): remote %q is no runtime path (%q, %v)", flag, s, p.Remote, again, err)
 		}
-		if want, _ := sandbox.RemotePath(remote); p.Remote != want {
+		if want, _ := session.RemotePath(remote); p.Remote != want {
 			t.Fatalf("parsePairs(%s, %q): remote %q, want %q", flag, s, p.Remote, want)
 		}
 		if !filepath.IsAbs(p.Local) || filepath.Clean(p.Local) != p.Local {

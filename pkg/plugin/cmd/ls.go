@@ -14,6 +14,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
 
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
@@ -52,7 +53,7 @@ func (o *FilesOptions) Validate() error {
 		return err
 	}
 	var err error
-	o.path, err = sandbox.RemotePath(p)
+	o.path, err = session.RemotePath(p)
 	o.claim = claim
 	return err
 }
@@ -125,7 +126,7 @@ type lsEntry struct {
 func (o *FilesOptions) runLs(ctx context.Context, rt sandbox.Runtime) error {
 	entries, err := rt.List(ctx, o.path)
 	if errors.Is(err, sandbox.ErrNotFound) {
-		return fmt.Errorf("%s:%s is not a directory in the sandbox", o.claim, "/"+strings.TrimPrefix(sandbox.Root+"/"+o.path, "/"))
+		return fmt.Errorf("%s:%s is not a directory in the sandbox", o.claim, "/"+strings.TrimPrefix(python.Root+"/"+o.path, "/"))
 	}
 	if err != nil {
 		return err

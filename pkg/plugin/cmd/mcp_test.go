@@ -24,6 +24,7 @@ import (
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/mcp"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandboxd"
@@ -334,7 +335,7 @@ func TestToolErrorsNameToolFields(t *testing.T) {
 		{&claims.NoPoolError{Namespace: "d", Template: "t", Templates: []string{"t"}}, "create", `no SandboxWarmPool in namespace "d" uses SandboxTemplate "t"; pools: none; templates: t; create a pool for it (spec.sandboxTemplateRef.name: t, replicas: 0 for cold starts) or give pool`},
 		{&claims.NoPoolError{Namespace: "d", Template: "t"}, "run", `no SandboxWarmPool in namespace "d" uses SandboxTemplate "t"; pools: none; templates: none; check the template name, or give pool`},
 		{&sandbox.InputTooLargeError{Max: 16 << 20}, "exec", "standard input is larger than 16 MiB, the most this runtime takes (it cannot stream input): use a sandbox whose template runs sandboxd, or write the input to a file with sandbox_write_file"},
-		{&sandbox.NoAnswerError{Op: "list d", After: 30 * time.Second}, "ls", "list d: the sandbox router did not answer within 30s (is the router running and reachable? check the server's --router-url, --gateway or the router's port-forward)"},
+		{&python.NoAnswerError{Op: "list d", After: 30 * time.Second}, "ls", "list d: the sandbox router did not answer within 30s (is the router running and reachable? check the server's --router-url, --gateway or the router's port-forward)"},
 		{&sandbox.HTTPError{Op: "execute", Status: 401}, "exec", "execute: HTTP 401: the router refused the request (start the server with --router-token, --router-token-file or KUBECTL_SANDBOX_ROUTER_TOKEN)"},
 		{&router.GatewayError{Namespace: "d", Name: "g", NotFound: true}, "exec", `gateway "g" not found in namespace "d": check the server's --gateway and --gateway-namespace`},
 		{&router.NoRouterError{Problems: []string{"x"}}, "exec", "cannot port-forward to the sandbox router: x (deploy the router, or start the server with --router-namespace, --gateway or --router-url)"},

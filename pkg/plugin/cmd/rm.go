@@ -85,7 +85,7 @@ func (o *RmOptions) Validate() error {
 			return fmt.Errorf("rm works in one sandbox at a time: %q and %q name different claims", o.claim, claim)
 		}
 		o.claim = claim
-		rp, err := sandbox.RemotePath(p)
+		rp, err := session.RemotePath(p)
 		if err != nil {
 			return err
 		}
@@ -105,7 +105,7 @@ func (o *RmOptions) Run(ctx context.Context) error {
 	}
 	defer closeSession()
 	for _, p := range o.paths {
-		err := rt.Remove(ctx, p, o.Recursive)
+		err := sandbox.Remove(ctx, rt, p, o.Recursive)
 		if errors.Is(err, sandbox.ErrNotFound) {
 			if o.Force {
 				continue

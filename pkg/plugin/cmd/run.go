@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -108,7 +109,7 @@ func (o *RunOptions) Validate() error {
 		return err
 	}
 	o.spec.Labels = withLabel(o.spec.Labels, RunLabel, "true")
-	if _, err = sandbox.JoinArgv(o.argv); err != nil {
+	if err = sandbox.CheckArgv(o.argv); err != nil {
 		return err
 	}
 	if o.cpIn, err = parsePairs("--cp-in", o.CpIn, true); err != nil {
@@ -148,7 +149,7 @@ func parsePairs(flag string, specs []string, localFirst bool) ([]oneshot.Copy, e
 			p = oneshot.Copy{Local: b, Remote: a}
 		}
 		var err error
-		if p.Remote, err = sandbox.RemotePath(p.Remote); err != nil {
+		if p.Remote, err = session.RemotePath(p.Remote); err != nil {
 			return nil, err
 		}
 		if p.Local, err = filepath.Abs(p.Local); err != nil {
@@ -175,14 +176,14 @@ func (o *RunOptions) Run(ctx context.Context) error {
 	defer stopSignals()
 	out, err := oneshot.Run(ctx, clients, o.session, oneshot.Plan{
 		Claim: claims.NewClaim(o.spec, o.Now()), ReadyTimeout: o.Timeout,
-		CopyIn: o.cpIn, Command: sandbox.Command{Argv: o.argv}, CommandTimeout: o.CommandTimeout,
+		CopyIn: o.cpIn, Command: sandbox.Command{Argv: o.argv}, IO: sandbox.IO{Timeout: o.CommandTimeout},
 		CopyOut: o.cpOut, Keep: o.Keep,
 	}, oneshot.Hooks{
 		WaitHooks: p.hooks(nil), Ready: func(*extv1beta1.SandboxClaim) { p.stop() }, SkipDeleteWait: skip,
 	})
 	p.stop()
 	if out.Result != nil {
-		if perr := printResult(o.IOStreams, "", out.Result); err == nil {
+		if perr := printOutput(o.IOStreams, out.Result); err == nil {
 			err = perr
 		}
 	}
@@ -193,6 +194,15 @@ func (o *RunOptions) Run(ctx context.Context) error {
 		return err // Execute words an interruption (isInterruption)
 	}
 	return exitCode(out.Result.ExitCode)
+}
+
+// printOutput writes a command's output: stdout, then stderr.
+func printOutput(streams genericiooptions.IOStreams, res *sandbox.Result) error {
+	if _, err := io.WriteString(streams.Out, res.Stdout); err != nil {
+		return err
+	}
+	_, err := io.WriteString(streams.ErrOut, res.Stderr)
+	return err
 }
 
 // secondSignal returns a channel that a SIGINT or SIGTERM closes once ctx

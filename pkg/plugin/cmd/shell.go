@@ -82,12 +82,12 @@ func (o *ShellOptions) Validate() error {
 		return err
 	}
 	if o.Workdir != "" {
-		if o.workdir, err = sandbox.RemotePath(o.Workdir); err != nil {
+		if o.workdir, err = session.RemotePath(o.Workdir); err != nil {
 			return err
 		}
 	}
 	if o.Shell != "" {
-		if _, err := sandbox.JoinArgv([]string{o.Shell}); err != nil {
+		if err := sandbox.CheckArgv([]string{o.Shell}); err != nil {
 			return fmt.Errorf("invalid --shell: %w", err)
 		}
 	}
@@ -101,14 +101,10 @@ func (o *ShellOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer closeSession()
-	st, ok := rt.(sandbox.Streamer)
-	if !ok {
-		return errNoTerminal
-	}
 	argv := loginShell
 	if o.Shell != "" {
 		argv = []string{o.Shell, "-l"}
 	}
 	cmd := sandbox.Command{Argv: argv, Env: o.env, Workdir: o.workdir}
-	return streamCommand(ctx, st, cmd, o.IOStreams, o.In, true, 0)
+	return attach(ctx, rt, cmd, o.IOStreams, true, sandbox.IO{Streams: sandbox.Streams{Stdin: o.In}})
 }

@@ -183,11 +183,13 @@ func TestParseEnv(t *testing.T) {
 	}
 }
 
-// fakeStreamer records what streamCommand hands a streaming runtime.
+// fakeStreamer records what attach hands a streaming runtime; it has no
+// other method of a runtime.
 type fakeStreamer struct {
-	got  sandbox.Streams
-	run  func(ctx context.Context, s sandbox.Streams) (int, error)
-	argv []string
+	sandbox.Runtime // nil: any other call fails the test by a panic
+	got             sandbox.Streams
+	run             func(ctx context.Context, s sandbox.Streams) (int, error)
+	argv            []string
 }
 
 func (f *fakeStreamer) Stream(ctx context.Context, cmd sandbox.Command, s sandbox.Streams) (int, error) {
@@ -195,13 +197,13 @@ func (f *fakeStreamer) Stream(ctx context.Context, cmd sandbox.Command, s sandbo
 	return f.run(ctx, s)
 }
 
-func TestStreamCommand(t *testing.T) {
+func TestAttach(t *testing.T) {
 	ios, _, out, _ := genericiooptions.NewTestIOStreams()
 	st := &fakeStreamer{run: func(_ context.Context, s sandbox.Streams) (int, error) {
 		_, _ = io.WriteString(s.Stdout, "hi\n")
 		return 3, nil
 	}}
-	err := streamCommand(context.Background(), st, sandbox.Command{Argv: []string{"x"}}, ios, nil, true, 0)
+	err := attach(context.Background(), st, sandbox.Command{Argv: []string{"x"}}, ios, true, sandbox.IO{})
 	var exit *ExitError
 	if !errors.As(err, &exit) || exit.Code != 3 || exit.Forwarded || out.String() != "hi\n" {
 		t.Errorf("err %v out %q", err, out.String())
@@ -225,7 +227,7 @@ func TestStreamCommand(t *testing.T) {
 		}
 		return 7, nil // it handled the signals and exited 7
 	}
-	err = streamCommand(ctx, st, sandbox.Command{Argv: []string{"x"}}, ios, nil, false, 0)
+	err = attach(ctx, st, sandbox.Command{Argv: []string{"x"}}, ios, false, sandbox.IO{})
 	if !errors.As(err, &exit) || exit.Code != 7 || !exit.Forwarded {
 		t.Errorf("interrupted: %v", err)
 	}
@@ -249,7 +251,7 @@ func TestStreamCommand(t *testing.T) {
 			return 0, errors.New("not given up")
 		}
 	}
-	err = streamCommand(ctx, st, sandbox.Command{Argv: []string{"x"}}, ios, strings.NewReader(""), false, time.Minute)
+	err = attach(ctx, st, sandbox.Command{Argv: []string{"x"}}, ios, false, sandbox.IO{Streams: sandbox.Streams{Stdin: strings.NewReader("")}, Timeout: time.Minute})
 	var intr *Interrupt
 	if !errors.As(err, &intr) {
 		t.Errorf("given up: %v", err)

@@ -42,7 +42,7 @@ func TestTerminalRestoredWhenTheStreamFails(t *testing.T) {
 		return 0, lost
 	}}
 	ios := genericiooptions.IOStreams{In: tty, Out: tty, ErrOut: tty}
-	err = streamCommand(context.Background(), st, sandbox.Command{Argv: []string{"sh"}}, ios, tty, true, 0)
+	err = attach(context.Background(), st, sandbox.Command{Argv: []string{"sh"}}, ios, true, sandbox.IO{Streams: sandbox.Streams{Stdin: tty}})
 	if !errors.Is(err, lost) {
 		t.Errorf("err %v, want the lost stream", err)
 	}

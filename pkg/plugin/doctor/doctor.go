@@ -393,7 +393,7 @@ func probe(ctx context.Context, clients *kube.Clients, o Options) Result {
 	rt, err := s.Runtime(ctx, ready)
 	if err == nil {
 		var res *sandbox.Result
-		res, err = sandbox.Collect(ctx, rt, sandbox.Command{Argv: []string{"true"}}, nil, 30*time.Second)
+		res, err = sandbox.Run(ctx, rt, sandbox.Command{Argv: []string{"true"}}, sandbox.IO{Timeout: 30 * time.Second})
 		if err == nil && res.ExitCode != 0 {
 			err = fmt.Errorf("`true` exited %d: %s", res.ExitCode, strings.TrimSpace(res.Stderr))
 		}

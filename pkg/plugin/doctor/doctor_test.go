@@ -42,8 +42,8 @@ import (
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward/podforwardtest"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python/pythontest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox/sandboxtest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
 
@@ -212,9 +212,9 @@ func healthServer(t *testing.T, status int) *url.URL {
 
 // dataPlane is the fake sandbox router of the data-plane tests, which also
 // answers /healthz.
-func dataPlane(t *testing.T) (*sandboxtest.Router, *url.URL) {
+func dataPlane(t *testing.T) (*pythontest.Router, *url.URL) {
 	t.Helper()
-	r := sandboxtest.NewRouter(t)
+	r := pythontest.NewRouter(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == "/healthz" {
 			_, _ = io.WriteString(w, "ok")

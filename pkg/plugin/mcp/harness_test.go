@@ -22,8 +22,8 @@ import (
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python/pythontest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox/sandboxtest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
 
@@ -46,7 +46,7 @@ var claimsKind = extv1beta1.GroupVersion.WithKind("SandboxClaim")
 type cluster struct {
 	t      *testing.T
 	ext    *extfake.Clientset
-	router *sandboxtest.Router
+	router *pythontest.Router
 
 	// deletes receives the name of every claim a DELETE was sent for, once
 	// it is carried out.
@@ -85,7 +85,7 @@ func newCluster(t *testing.T, objs ...runtime.Object) *cluster {
 	if len(objs) == 0 {
 		objs = []runtime.Object{pool("default", "python", "python-tmpl"), pool("default", "go", "go-tmpl")}
 	}
-	c := &cluster{t: t, ext: extfake.NewSimpleClientset(objs...), router: sandboxtest.NewRouter(t), deletes: make(chan string, 100)}
+	c := &cluster{t: t, ext: extfake.NewSimpleClientset(objs...), router: pythontest.NewRouter(t), deletes: make(chan string, 100)}
 	c.ext.PrependReactor("create", "sandboxclaims", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		claim := a.(k8stesting.CreateAction).GetObject().(*extv1beta1.SandboxClaim)
 		c.mu.Lock()

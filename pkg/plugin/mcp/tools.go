@@ -318,17 +318,15 @@ func (s *Server) exec(ctx context.Context, req *sdk.CallToolRequest, in ExecIn) 
 
 // command checks an argv, env and workdir.
 func command(argv []string, env map[string]string, workdir string) (sandbox.Command, error) {
-	if _, err := sandbox.JoinArgv(argv); err != nil {
+	if err := sandbox.CheckArgv(argv); err != nil {
 		return sandbox.Command{}, err
 	}
 	cmd := sandbox.Command{Argv: argv, Env: env}
-	for k := range env {
-		if k == "" || strings.ContainsAny(k, "=\x00") {
-			return cmd, fmt.Errorf("invalid environment variable name %q", k)
-		}
+	if err := sandbox.CheckEnv(env); err != nil {
+		return cmd, err
 	}
 	if workdir != "" {
-		wd, err := sandbox.RemotePath(workdir)
+		wd, err := session.RemotePath(workdir)
 		if err != nil {
 			return cmd, err
 		}
@@ -337,40 +335,30 @@ func command(argv []string, env map[string]string, workdir string) (sandbox.Comm
 	return cmd, nil
 }
 
-// runCommand runs cmd; on a streaming runtime, with a progress token, each
-// chunk of output is also sent as a progress notification.
+// runCommand runs cmd within the output budget asked for; on a streaming
+// runtime, with a progress token, each chunk of output is also sent as a
+// progress notification.
 func (s *Server) runCommand(ctx context.Context, req *sdk.CallToolRequest, rt sandbox.Runtime, cmd sandbox.Command, stdin string, timeoutSeconds, maxOutput int) (ExecOut, error) {
-	timeout := time.Duration(max(timeoutSeconds, 0)) * time.Second
-	var in io.Reader
-	if stdin != "" {
-		in = strings.NewReader(stdin)
-	}
-	budget := s.budget(maxOutput)
-	st, streams := rt.(sandbox.Streamer)
-	var token any
-	if req != nil && req.Params != nil {
-		token = req.Params.GetProgressToken()
-	}
-	if !streams || token == nil {
-		res, err := sandbox.Collect(ctx, rt, cmd, in, timeout)
-		if err != nil {
-			return ExecOut{}, err
-		}
-		res = res.Trim(budget)
-		return ExecOut{ExitCode: res.ExitCode, Stdout: res.Stdout, Stderr: res.Stderr, Truncated: res.Truncated}, nil
-	}
-	p := &progress{ctx: ctx, ss: req.Session, token: token}
-	var stdout, stderr bytes.Buffer
-	outW, errW := sandbox.NewHeadTail(&stdout, budget), sandbox.NewHeadTail(&stderr, budget)
-	code, err := sandbox.StreamExec(ctx, st, cmd, sandbox.Streams{
-		Stdin: in, Stdout: io.MultiWriter(outW, p.stream("stdout")), Stderr: io.MultiWriter(errW, p.stream("stderr")),
-	}, timeout)
+	res, err := sandbox.Run(ctx, rt, cmd, s.commandIO(ctx, req, stdin, timeoutSeconds, maxOutput))
 	if err != nil {
 		return ExecOut{}, err
 	}
-	_ = outW.Close()
-	_ = errW.Close()
-	return ExecOut{ExitCode: code, Stdout: stdout.String(), Stderr: stderr.String(), Truncated: outW.Truncated() || errW.Truncated()}, nil
+	return ExecOut{ExitCode: res.ExitCode, Stdout: res.Stdout, Stderr: res.Stderr, Truncated: res.Truncated}, nil
+}
+
+// commandIO is how a tool's command runs: its input, budget, timeout, and
+// progress notifications when the call asks for them.
+func (s *Server) commandIO(ctx context.Context, req *sdk.CallToolRequest, stdin string, timeoutSeconds, maxOutput int) sandbox.IO {
+	o := sandbox.IO{Budget: s.budget(maxOutput), Timeout: time.Duration(max(timeoutSeconds, 0)) * time.Second}
+	if stdin != "" {
+		o.Stdin = strings.NewReader(stdin)
+	}
+	if req != nil && req.Params != nil {
+		if token := req.Params.GetProgressToken(); token != nil {
+			o.Tap = (&progress{ctx: ctx, ss: req.Session, token: token}).send
+		}
+	}
+	return o
 }
 
 // progress sends output chunks as progress notifications.
@@ -382,26 +370,19 @@ type progress struct {
 	n     float64
 }
 
-type progressWriter struct {
-	p    *progress
-	name string
-}
-
-func (p *progress) stream(name string) io.Writer { return progressWriter{p, name} }
-
-func (w progressWriter) Write(b []byte) (int, error) {
-	w.p.mu.Lock()
-	defer w.p.mu.Unlock()
-	w.p.n++
-	msg := string(b)
+// send notifies one chunk of a stream's output; a notification that
+// cannot be sent does not stop the command.
+func (p *progress) send(stream string, chunk []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n++
+	msg := string(chunk)
 	if !utf8.ValidString(msg) {
 		msg = strings.ToValidUTF8(msg, "\uFFFD")
 	}
-	// A notification that cannot be sent does not stop the command.
-	_ = w.p.ss.NotifyProgress(w.p.ctx, &sdk.ProgressNotificationParams{
-		ProgressToken: w.p.token, Progress: w.p.n, Message: w.name + ": " + msg,
+	_ = p.ss.NotifyProgress(p.ctx, &sdk.ProgressNotificationParams{
+		ProgressToken: p.token, Progress: p.n, Message: stream + ": " + msg,
 	})
-	return len(b), nil
 }
 
 func (s *Server) writeFile(ctx context.Context, req *sdk.CallToolRequest, in WriteIn) (*sdk.CallToolResult, WriteOut, error) {
@@ -444,7 +425,7 @@ func decodeContent(content, encoding string) ([]byte, error) {
 
 // filePath is a file's runtime path; the root itself is not a file.
 func filePath(p string) (string, error) {
-	rp, err := sandbox.RemotePath(p)
+	rp, err := session.RemotePath(p)
 	if err != nil {
 		return "", err
 	}
@@ -505,7 +486,7 @@ func (s *Server) listFiles(ctx context.Context, req *sdk.CallToolRequest, in Fil
 	if err != nil {
 		return nil, out, err
 	}
-	p, err := sandbox.RemotePath(in.Path)
+	p, err := session.RemotePath(in.Path)
 	if err != nil {
 		return nil, out, err
 	}

@@ -18,8 +18,8 @@ import (
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python/pythontest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox/sandboxtest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
@@ -34,7 +34,7 @@ var claimsResource = extv1beta1.GroupVersion.WithResource("sandboxclaims")
 type cluster struct {
 	t      *testing.T
 	client *fake.Clientset
-	router *sandboxtest.Router
+	router *pythontest.Router
 
 	// readyCondition is the Ready condition a created claim gets.
 	readyCondition metav1.Condition
@@ -54,7 +54,7 @@ func newCluster(t *testing.T) *cluster {
 	c := &cluster{
 		t:              t,
 		client:         fake.NewSimpleClientset(),
-		router:         sandboxtest.NewRouter(t),
+		router:         pythontest.NewRouter(t),
 		readyCondition: metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "DependenciesReady", Message: "Pod is Ready"},
 		deleteWatches:  make(chan *watch.FakeWatcher, 1),
 	}

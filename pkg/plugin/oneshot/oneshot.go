@@ -32,9 +32,10 @@ type Plan struct {
 	ReadyTimeout time.Duration
 	CopyIn       []Copy
 	Command      sandbox.Command
-	// CommandTimeout bounds the command (0: the runtime's own limit).
-	CommandTimeout time.Duration
-	CopyOut        []Copy
+	// IO is how the command runs: its input, output budget and timeout
+	// (sandbox.Run); its writers stay unset, the Outcome carries the output.
+	IO      sandbox.IO
+	CopyOut []Copy
 	// Keep keeps the sandbox once it was Ready, whatever happens after.
 	Keep bool
 }
@@ -116,7 +117,7 @@ func Run(ctx context.Context, clients *kube.Clients, opts session.Options, plan 
 			return out, &CopyError{In: true, Path: c.Local, Err: err}
 		}
 	}
-	if out.Result, err = sandbox.Collect(ctx, rt, plan.Command, nil, plan.CommandTimeout); err != nil {
+	if out.Result, err = sandbox.Run(ctx, rt, plan.Command, plan.IO); err != nil {
 		return out, err
 	}
 	for _, c := range plan.CopyOut {

@@ -299,7 +299,7 @@ func TestRunEndings(t *testing.T) {
 			release := make(chan struct{})
 			t.Cleanup(func() { close(release) }) // before the router closes
 			c.exec(func([]string) (string, string, int) { <-release; return "", "", 0 })
-			p.CommandTimeout = 50 * time.Millisecond // the timeout is what is under test
+			p.IO.Timeout = 50 * time.Millisecond // the timeout is what is under test
 		},
 		wantErr:    "the command did not finish within 50ms; it may still be running in the sandbox",
 		wantErrAs:  []any{new(*sandbox.CommandTimeoutError)},

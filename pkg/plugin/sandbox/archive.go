@@ -102,7 +102,7 @@ func uploadArchive(ctx context.Context, rt Runtime, local, remote string, progre
 		var err error
 		for tmp := range queue {
 			if err != nil {
-				removeQuietly(ctx, rt, tmp) // after a failed part: only clean up
+				removeQuietly(ctx, rt, tmp, false) // after a failed part: only clean up
 				continue
 			}
 			if err = unpackPart(ctx, rt, tmp, remote); err != nil {
@@ -204,11 +204,11 @@ func uploadPart(ctx context.Context, rt Runtime, local, remote, tmp string, part
 	uerr := rt.Upload(ctx, tmp, pr)
 	pr.CloseWithError(errors.New("upload ended"))
 	if werr := <-writeErr; werr != nil {
-		removeQuietly(ctx, rt, tmp)
+		removeQuietly(ctx, rt, tmp, false)
 		return 0, fmt.Errorf("reading what to send: %w", werr)
 	}
 	if uerr != nil {
-		removeQuietly(ctx, rt, tmp)
+		removeQuietly(ctx, rt, tmp, false)
 		return 0, uerr
 	}
 	return files, nil
@@ -221,7 +221,7 @@ func unpackPart(ctx context.Context, rt Runtime, tmp, remote string) error {
 	res, err := rt.Execute(ctx, Command{Argv: []string{"sh", "-c", UnpackScript, tmp, nonEmpty(remote)}})
 	switch {
 	case err != nil:
-		removeQuietly(ctx, rt, tmp)
+		removeQuietly(ctx, rt, tmp, false)
 		return err
 	case res.ExitCode != 0:
 		return fmt.Errorf("unpacking in the sandbox: exit code %d: %s", res.ExitCode, firstLine(res.Stderr))
@@ -240,7 +240,7 @@ func writeFile(tw *tar.Writer, h *tar.Header, local, name string, progress Progr
 	if err := tw.WriteHeader(h); err != nil {
 		return err
 	}
-	n, err := copyBuffered(tw, progress.Wrap(name, f))
+	n, err := CopyBuffered(tw, progress.Wrap(name, f))
 	if err == nil && n != h.Size {
 		err = fmt.Errorf("%s changed size while it was copied", local)
 	}
@@ -267,11 +267,12 @@ func nonEmpty(p string) string {
 	return p
 }
 
-// removeQuietly removes a temporary file of ours on a context of its own.
-func removeQuietly(ctx context.Context, rt Runtime, p string) {
+// removeQuietly removes a temporary file or tree of ours on a context of
+// its own: an interrupted copy or command still cleans up.
+func removeQuietly(ctx context.Context, rt Runtime, p string, recursive bool) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	_ = rt.Remove(rctx, p, false)
+	_ = rt.Remove(rctx, p, recursive)
 }
 
 // downloadArchive copies the sandbox directory remote into local through
@@ -284,11 +285,7 @@ func downloadArchive(ctx context.Context, rt Runtime, remote, local string, prog
 	if noShell(res, err) {
 		return 0, ErrNoTar // nothing was made
 	}
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_ = rt.Remove(rctx, tmp, true)
-	}()
+	defer removeQuietly(ctx, rt, tmp, true)
 	switch {
 	case err != nil:
 		return 0, err
@@ -357,7 +354,7 @@ func unpack(tr *tar.Reader, dir, remote string, progress Progress) (int, error) 
 			if err != nil {
 				return files, err
 			}
-			_, err = copyBuffered(f, progress.Wrap(path.Join(remote, clean), tr))
+			_, err = CopyBuffered(f, progress.Wrap(path.Join(remote, clean), tr))
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}

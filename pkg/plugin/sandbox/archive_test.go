@@ -80,39 +80,6 @@ func TestMoveInto(t *testing.T) {
 	}
 }
 
-// TestUploadFileByFileRefusesNamesItCannotCarry: nothing is sent.
-func TestUploadFileByFileRefusesNamesItCannotCarry(t *testing.T) {
-	rt, c := newRuntime(t)
-	local := t.TempDir()
-	writeTree(t, local, map[string]string{"ok": "1", "new\nline/f": "2"})
-	_, err := UploadTreeBy(context.Background(), c, local, "dst", nil, MethodFiles)
-	var ue *UnrepresentableError
-	if !errors.As(err, &ue) || !strings.Contains(err.Error(), `"new\nline", "new\nline/f"`) {
-		t.Fatalf("error %v", err)
-	}
-	if got := rt.requests(); len(got) != 0 {
-		t.Errorf("requests %q", got)
-	}
-}
-
-// TestArchiveNeedsTar: --method archive on a sandbox without tar (the fake
-// runtime has no sh) is an error; auto falls back to file by file.
-func TestArchiveNeedsTar(t *testing.T) {
-	_, c := newRuntime(t)
-	local := t.TempDir()
-	writeTree(t, local, map[string]string{"f": "1"})
-	if _, err := UploadTreeBy(context.Background(), c, local, "dst", nil, MethodArchive); !errors.Is(err, ErrNoTar) {
-		t.Errorf("archive up: %v", err)
-	}
-	if _, err := DownloadTreeBy(context.Background(), c, "", filepath.Join(t.TempDir(), "x"), filepath.Join(t.TempDir(), "x"), nil, MethodArchive); !errors.Is(err, ErrNoTar) {
-		t.Errorf("archive down: %v", err)
-	}
-	if n, err := UploadTreeBy(context.Background(), c, local, "dst", nil, MethodAuto); err != nil || n != 1 {
-		t.Errorf("auto up: %d, %v", n, err)
-	}
-	_ = os.Remove(local)
-}
-
 // dirRuntime is a runtime on a local directory that runs commands with the
 // real sh and tar: the archive scripts as a sandbox runs them. failUnpack,
 // if set, makes the unpack of a matching archive exit 2.

@@ -17,7 +17,7 @@ func WriteFile(ctx context.Context, rt Runtime, remote string, content io.Reader
 		return errors.New("writing needs a file name in the sandbox, not a directory")
 	}
 	if dir := path.Dir(remote); dir != "." {
-		if err := rt.MkdirAll(ctx, dir); err != nil {
+		if err := MkdirAll(ctx, rt, dir); err != nil {
 			return err
 		}
 	}

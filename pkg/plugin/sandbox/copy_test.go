@@ -1,4 +1,4 @@
-package sandbox
+package sandbox_test
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 )
 
 func TestWriteFile(t *testing.T) {
@@ -21,30 +23,30 @@ func TestWriteFile(t *testing.T) {
 	} {
 		t.Run(tc.remote, func(t *testing.T) {
 			rt, c := newRuntime(t)
-			err := WriteFile(context.Background(), c, tc.remote, strings.NewReader("from stdin"))
+			err := sandbox.WriteFile(context.Background(), c, tc.remote, strings.NewReader("from stdin"))
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr) {
 				t.Fatalf("error %v, want %q", err, tc.wantErr)
 			}
-			if got := rt.requests(); !reflect.DeepEqual(inPhases(got), inPhases(tc.wantReqs)) {
+			if got := rt.Requests(); !reflect.DeepEqual(inPhases(got), inPhases(tc.wantReqs)) {
 				t.Errorf("requests %q\nwant %q", got, tc.wantReqs)
 			}
 			want := map[string]string{}
 			if tc.wantErr == "" {
 				want = withDirs(map[string]string{tc.remote: "from stdin"})
 			}
-			if got := tree(t, rt.root); !reflect.DeepEqual(got, want) {
+			if got := sandbox.Tree(t, rt.Root); !reflect.DeepEqual(got, want) {
 				t.Errorf("the sandbox holds %q, want %q", got, want)
 			}
 		})
 	}
 	rt, c := newRuntime(t)
-	rt.write("a/dir/f", "x")
-	err := WriteFile(context.Background(), c, "a/dir", strings.NewReader("x"))
+	rt.Write("a/dir/f", "x")
+	err := sandbox.WriteFile(context.Background(), c, "a/dir", strings.NewReader("x"))
 	if want := "upload a/dir: HTTP 500: File upload failed: is a directory"; err == nil || err.Error() != want {
 		t.Errorf("error %v\nwant  %s", err, want)
 	}
-	rt.write("file", "x")
-	err = WriteFile(context.Background(), c, "file/f", strings.NewReader("x"))
+	rt.Write("file", "x")
+	err = sandbox.WriteFile(context.Background(), c, "file/f", strings.NewReader("x"))
 	if want := "creating directories in the sandbox: exit code 1: mkdir: cannot create directory 'file': not a directory"; err == nil || err.Error() != want {
 		t.Errorf("error %v\nwant  %s", err, want)
 	}
@@ -55,7 +57,7 @@ func TestWriteFile(t *testing.T) {
 // name; a directory's contents go to the destination.
 func TestCopyTo(t *testing.T) {
 	local := t.TempDir()
-	writeTree(t, local, map[string]string{"f.txt": "file", "tree/a": "a", "tree/b/c": "c"})
+	sandbox.WriteTree(t, local, map[string]string{"f.txt": "file", "tree/a": "a", "tree/b/c": "c"})
 	for _, tc := range []struct {
 		name, local, remote string
 		wantN               int
@@ -93,16 +95,16 @@ func TestCopyTo(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			rt, c := newRuntime(t)
-			writeTree(t, rt.root, map[string]string{"existing/": ""})
-			n, err := CopyTo(context.Background(), c, filepath.Join(local, tc.local), tc.remote, nil)
+			sandbox.WriteTree(t, rt.Root, map[string]string{"existing/": ""})
+			n, err := sandbox.CopyTo(context.Background(), c, filepath.Join(local, tc.local), tc.remote, nil)
 			wantErr := strings.ReplaceAll(tc.wantErr, "LOCAL", local)
 			if n != tc.wantN || wantErr == "" && err != nil || wantErr != "" && (err == nil || err.Error() != wantErr) {
 				t.Fatalf("got %d, %v; want %d, %q", n, err, tc.wantN, wantErr)
 			}
-			if got := rt.requests(); !reflect.DeepEqual(inPhases(got), inPhases(tc.wantReqs)) {
+			if got := rt.Requests(); !reflect.DeepEqual(inPhases(got), inPhases(tc.wantReqs)) {
 				t.Errorf("requests %q\nwant %q", got, tc.wantReqs)
 			}
-			if got := tree(t, rt.root); !reflect.DeepEqual(got, tc.want) {
+			if got := sandbox.Tree(t, rt.Root); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("the sandbox holds %q\nwant %q", got, tc.want)
 			}
 		})
@@ -134,14 +136,14 @@ func TestCopyFrom(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			rt, c := newRuntime(t)
-			writeTree(t, rt.root, map[string]string{"d/f.txt": "file", "d/sub/g": "g"})
+			sandbox.WriteTree(t, rt.Root, map[string]string{"d/f.txt": "file", "d/sub/g": "g"})
 			local := t.TempDir()
-			writeTree(t, local, map[string]string{"existing/": ""})
-			n, err := CopyFrom(context.Background(), c, tc.remote, filepath.Join(local, tc.local), nil)
+			sandbox.WriteTree(t, local, map[string]string{"existing/": ""})
+			n, err := sandbox.CopyFrom(context.Background(), c, tc.remote, filepath.Join(local, tc.local), nil)
 			if n != tc.wantN || err != nil {
 				t.Fatalf("got %d, %v; want %d", n, err, tc.wantN)
 			}
-			if got := tree(t, local); !reflect.DeepEqual(got, tc.want) {
+			if got := sandbox.Tree(t, local); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("local tree %q\nwant %q", got, tc.want)
 			}
 		})

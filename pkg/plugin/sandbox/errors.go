@@ -1,15 +1,9 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
-	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // ErrNotFound is what a runtime says of a path that is not there (for a
@@ -17,114 +11,32 @@ import (
 // in a backend's own error.
 var ErrNotFound = errors.New("not found")
 
-// ConnError is a failure to reach the router at all.
-type ConnError struct {
-	Op  string
-	Err error
-}
-
-func (e *ConnError) Error() string {
-	return fmt.Sprintf("%s: cannot reach the sandbox router: %v", e.Op, e.Err)
-}
-
-func (e *ConnError) Unwrap() error { return e.Err }
-
-// SentError is a failure after a request that changes something (a
-// command, an upload) was sent: the sandbox may have carried it out. Such
-// requests are never retried.
-type SentError struct {
-	Op  string
-	Err error
-}
-
-func (e *SentError) Error() string {
-	what := "the request may have reached the sandbox"
-	if e.Op == "execute" {
-		what = "the command may have run"
-	}
-	return fmt.Sprintf("%s: the connection to the sandbox router failed after the request was sent: %v: %s; it was not retried", e.Op, e.Err, what)
-}
-
-func (e *SentError) Unwrap() error { return e.Err }
-
-// NoAnswerError is a GET whose answer did not arrive within the client's
-// HeaderTimeout. It is not retried.
-type NoAnswerError struct {
-	Op    string
-	After time.Duration
-}
-
-func (e *NoAnswerError) Error() string {
-	return fmt.Sprintf("%s: the sandbox router did not answer within %s", e.Op, e.After)
-}
-
-// HTTPError is a non-2xx answer from the router or the runtime.
+// HTTPError is an error answer of a runtime's HTTP API, or of a proxy in
+// front of it (the sandbox router).
 type HTTPError struct {
 	Op     string
 	Status int
-	// Detail is the router's {"detail"} or the runtime's {"message"}, or the
-	// start of the body.
+	// Code is the runtime's error code, when it gives one.
+	Code string
+	// Detail is what the answer says, on one line.
 	Detail  string
 	Sandbox string
-	// FromRuntime is true when the body was the runtime's {"message"} form.
+	// Server names the runtime that answered, in the message; "" words the
+	// answer by its status alone.
+	Server string
+	// FromRuntime says the runtime answered, not a proxy in front of it:
+	// its 404 is ErrNotFound.
 	FromRuntime bool
 }
 
-// maxErrorBody bounds what is read of an error's body.
-const maxErrorBody = 4096
-
-func newHTTPError(op string, t Target, resp *http.Response) *HTTPError {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	e := &HTTPError{Op: op, Status: resp.StatusCode, Sandbox: t.SandboxID}
-	e.Detail, e.FromRuntime = errorDetail(body)
-	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		e.Detail = "redirected to " + oneLine(loc, 200) + " (redirects are not followed)"
-	}
-	return e
-}
-
-// errorDetail is what an error's body says: the runtime's {"message"}
-// (fromRuntime), the router's {"detail"}, or else the start of the body; on
-// one line in any case.
-func errorDetail(body []byte) (detail string, fromRuntime bool) {
-	var parsed struct {
-		Detail  any    `json:"detail"`
-		Message string `json:"message"`
-	}
-	if json.Unmarshal(body, &parsed) == nil && (parsed.Detail != nil || parsed.Message != "") {
-		if parsed.Message != "" {
-			return oneLine(parsed.Message, maxErrorBody), true
-		}
-		if s, ok := parsed.Detail.(string); ok {
-			return oneLine(s, maxErrorBody), false
-		}
-		b, _ := json.Marshal(parsed.Detail)
-		return oneLine(string(b), maxErrorBody), false
-	}
-	return oneLine(string(body), 200), false
-}
-
-// oneLine makes s fit on one line: runs of white space (line breaks too)
-// become one space, other control characters U+FFFD, and what goes beyond
-// max bytes is cut (at a character's start) and replaced by "...".
-func oneLine(s string, max int) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return utf8.RuneError
-		}
-		return r
-	}, strings.Join(strings.Fields(s), " "))
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
-}
-
 func (e *HTTPError) Error() string {
+	if e.Server != "" {
+		detail := e.Detail
+		if detail == "" {
+			detail = http.StatusText(e.Status)
+		}
+		return fmt.Sprintf("%s: %s answered %d %s: %s", e.Op, e.Server, e.Status, e.Code, detail)
+	}
 	what := fmt.Sprintf("%s: HTTP %d", e.Op, e.Status)
 	if e.Detail != "" {
 		what += ": " + e.Detail

@@ -1,3 +1,9 @@
+// Package sandbox is the data plane, whatever the runtime: the contract
+// that every runtime backend implements (Runtime, and Streamer for those
+// that stream), one way to run a command under an output budget (Run),
+// tree and archive copies over the contract, and the guards of paths and
+// file operations. The backends are packages of their own (python,
+// sandboxd), and none of them is known here.
 package sandbox
 
 import (
@@ -9,9 +15,8 @@ import (
 	"time"
 )
 
-// Runtime is the data plane of one sandbox. Each runtime backend implements
-// it: today the python runtime through the sandbox router (Client). Paths
-// are runtime paths (see RemotePath).
+// Runtime is the data plane of one sandbox, which every runtime backend
+// implements. Paths are runtime paths (see Roots.RemotePath).
 type Runtime interface {
 	// Execute runs a command to its end and returns what it printed. It is
 	// never retried: a command must not run twice.
@@ -24,10 +29,16 @@ type Runtime interface {
 	List(ctx context.Context, path string) ([]Entry, error)
 	// Exists says whether path exists.
 	Exists(ctx context.Context, path string) (bool, error)
-	// Remove removes a file, or with recursive a directory tree.
+	// Remove removes a file, or with recursive a directory tree; path is
+	// never the root (see Remove).
 	Remove(ctx context.Context, path string, recursive bool) error
-	// MkdirAll creates directories and their parents.
-	MkdirAll(ctx context.Context, dirs ...string) error
+}
+
+// UploadNames is a runtime whose Upload cannot carry every file name: a
+// tree copied file by file is refused, before anything is sent, when it
+// holds a name that UploadsName refuses.
+type UploadNames interface {
+	UploadsName(p string) bool
 }
 
 // Command is one command to run in a sandbox.
@@ -37,7 +48,7 @@ type Command struct {
 	// Env is added to the runtime's environment for this command only.
 	Env map[string]string
 	// Workdir is the command's working directory, a runtime path (see
-	// RemotePath); "" is the runtime's root.
+	// Roots.RemotePath); "" is the runtime's root.
 	Workdir string
 }
 
@@ -62,7 +73,7 @@ type Streams struct {
 }
 
 // Streamer is a runtime that runs commands while streaming their input
-// and output (sandboxd). The exit code is the command's; a command ended
+// and output. The exit code is the command's; a command ended
 // by a signal that was sent through Streams.Signals reports 128+signal.
 // When ctx ends first, the command is killed.
 type Streamer interface {
@@ -117,40 +128,6 @@ func (e *CommandTimeoutError) Error() string {
 		return fmt.Sprintf("the command did not finish within %s and was killed", e.After)
 	}
 	return fmt.Sprintf("the command did not finish within %s; it may still be running in the sandbox", e.After)
-}
-
-// errCommandTimeout ends the context of a command that ran out of time,
-// and only that one: a deadline of the caller's is not the command's.
-var errCommandTimeout = errors.New("command timeout")
-
-// Exec runs cmd on rt, giving up after timeout (0: no limit of ours).
-func Exec(ctx context.Context, rt Runtime, cmd Command, timeout time.Duration) (*Result, error) {
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, timeout, errCommandTimeout)
-		defer cancel()
-	}
-	res, err := rt.Execute(ctx, cmd)
-	if err != nil && errors.Is(context.Cause(ctx), errCommandTimeout) {
-		_, stopped := rt.(Streamer) // a streaming runtime kills what it gives up on
-		return nil, &CommandTimeoutError{After: timeout, Stopped: stopped}
-	}
-	return res, err
-}
-
-// StreamExec runs cmd on a streaming runtime, killing it after timeout (0:
-// no limit of ours).
-func StreamExec(ctx context.Context, rt Streamer, cmd Command, s Streams, timeout time.Duration) (int, error) {
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, timeout, errCommandTimeout)
-		defer cancel()
-	}
-	code, err := rt.Stream(ctx, cmd, s)
-	if err != nil && errors.Is(context.Cause(ctx), errCommandTimeout) {
-		return 0, &CommandTimeoutError{After: timeout, Stopped: true}
-	}
-	return code, err
 }
 
 // Check runs cmd and turns a non-zero exit into an error naming what.

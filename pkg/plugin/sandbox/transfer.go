@@ -11,54 +11,28 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 )
 
-// Root is the python runtime's base directory (hard-coded in the v0.5.6
-// runtime), and SandboxdRoot sandboxd's default --root-dir: every runtime
-// path is relative to the runtime's root, and commands run in it.
-const (
-	Root         = "/app"
-	SandboxdRoot = "/workspace"
-)
+// copyBufferSize is the chunk of streamed copies: large enough for
+// throughput on par with curl, small enough that memory stays flat.
+const copyBufferSize = 1 << 20
 
-// PathError reports a sandbox path that the runtime cannot serve.
-type PathError struct{ Path string }
+// copyBuffers keeps the buffers of streamed copies for reuse: a tree copies
+// thousands of files, and a fresh megabyte for each (zeroed, then
+// collected) cost more CPU than the copy itself (pprof: memclr at 27% of a
+// 2,000-file archive upload).
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
 
-func (e *PathError) Error() string {
-	return fmt.Sprintf("sandbox path %q is outside the runtime's root (%s, or %s on sandboxd), the only directory the sandbox runtime serves", e.Path, Root, SandboxdRoot)
-}
-
-// RemotePath turns a user's sandbox path into a runtime path: relative paths
-// are relative to the runtime's root (the command's working directory),
-// absolute ones must lie under Root or SandboxdRoot (either names the root
-// of whichever runtime the sandbox runs), and none may climb out of it
-// with "..". "" is the root itself.
-func RemotePath(p string) (string, error) {
-	rel := p
-	if strings.HasPrefix(p, "/") {
-		clean := path.Clean(p)
-		rel = ""
-		for _, root := range []string{Root, SandboxdRoot} {
-			if clean == root || strings.HasPrefix(clean, root+"/") {
-				rel = strings.TrimPrefix(strings.TrimPrefix(clean, root), "/")
-				break
-			}
-			if root == SandboxdRoot {
-				return "", &PathError{Path: p}
-			}
-		}
-	}
-	rel = path.Clean(rel)
-	switch {
-	case rel == ".":
-		return "", nil
-	case rel == ".." || strings.HasPrefix(rel, "../"):
-		return "", &PathError{Path: p} // the path as the user wrote it
-	}
-	return rel, nil
+// CopyBuffered is io.Copy through a pooled buffer, for the streamed copies
+// of files.
+func CopyBuffered(dst io.Writer, src io.Reader) (int64, error) {
+	b := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(b)
+	return io.CopyBuffer(dst, src, *b)
 }
 
 // UnrepresentableError lists paths that a copy file by file cannot carry
@@ -71,11 +45,6 @@ func (e *UnrepresentableError) Error() string {
 		q[i] = strconv.Quote(p)
 	}
 	return fmt.Sprintf("nothing was copied: the runtime's upload cannot carry these names file by file: %s", strings.Join(q, ", "))
-}
-
-// nameChecker is a runtime whose per-file upload cannot carry every name.
-type nameChecker interface {
-	fileByFileName(p string) bool
 }
 
 // Progress wraps the reader of one file's bytes (to count them); nil means
@@ -104,7 +73,7 @@ func UploadTreeBy(ctx context.Context, rt Runtime, local, remote string, progres
 	}
 	if !info.IsDir() {
 		if dir := path.Dir(remote); dir != "." {
-			if err := rt.MkdirAll(ctx, dir); err != nil {
+			if err := MkdirAll(ctx, rt, dir); err != nil {
 				return 0, err
 			}
 		}
@@ -138,14 +107,14 @@ func UploadTreeBy(ctx context.Context, rt Runtime, local, remote string, progres
 	if remote == "" {
 		dirs = dirs[1:] // the root exists
 	}
-	if nc, ok := rt.(nameChecker); ok {
+	if un, ok := rt.(UploadNames); ok {
 		// Checked on the names as they are here, before anything is sent.
 		var bad []string
-		if !nc.fileByFileName(remote) {
+		if !un.UploadsName(remote) {
 			bad = append(bad, remote)
 		}
 		_ = filepath.WalkDir(local, func(p string, _ fs.DirEntry, err error) error {
-			if rel, _ := filepath.Rel(local, p); err == nil && rel != "." && !nc.fileByFileName(filepath.ToSlash(rel)) {
+			if rel, _ := filepath.Rel(local, p); err == nil && rel != "." && !un.UploadsName(filepath.ToSlash(rel)) {
 				bad = append(bad, filepath.ToSlash(rel))
 			}
 			return nil
@@ -154,7 +123,7 @@ func UploadTreeBy(ctx context.Context, rt Runtime, local, remote string, progres
 			return 0, &UnrepresentableError{Paths: bad}
 		}
 	}
-	if err := rt.MkdirAll(ctx, dirs...); err != nil {
+	if err := MkdirAll(ctx, rt, dirs...); err != nil {
 		return 0, err
 	}
 	n, err := eachFile(ctx, len(files), func(ctx context.Context, i int) error {
@@ -222,7 +191,7 @@ func DownloadFile(ctx context.Context, rt Runtime, remote, dst string, progress 
 	// CreateTemp makes the file 0600; a copy gets a plain file's mode.
 	var n int64
 	if err = tmp.Chmod(0o644); err == nil {
-		n, err = copyBuffered(tmp, progress.Wrap(remote, body))
+		n, err = CopyBuffered(tmp, progress.Wrap(remote, body))
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
@@ -311,7 +280,7 @@ func listFiles(ctx context.Context, rt Runtime, entries []Entry, remote, local s
 		return err
 	}
 	for _, e := range entries {
-		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, "/\x00") {
+		if !SafeName(e.Name) {
 			return fmt.Errorf("the sandbox listed an unsafe name %q in %s", e.Name, remote)
 		}
 		r, l := path.Join(remote, e.Name), filepath.Join(local, e.Name)

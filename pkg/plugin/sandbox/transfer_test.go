@@ -1,4 +1,4 @@
-package sandbox
+package sandbox_test
 
 import (
 	"context"
@@ -12,45 +12,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 )
 
-func TestRemotePath(t *testing.T) {
-	for _, tc := range []struct {
-		in, want string
-	}{
-		{"", ""},
-		{".", ""},
-		{"./x", "x"},
-		{"a/b/", "a/b"},
-		{"a/../b", "b"},
-		{"a/..", ""},
-		{"/app", ""},
-		{"/app/", ""},
-		{"//app//x", "x"},
-		{"/app/x/../y", "y"},
-		{"/app/ü b", "ü b"},
-		{"..x", "..x"},
-		{"/workspace", ""},
-		{"/workspace/a/b", "a/b"},
-	} {
-		if got, err := RemotePath(tc.in); err != nil || got != tc.want {
-			t.Errorf("RemotePath(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
-		}
-	}
-	for _, in := range []string{"..", "../etc", "a/../../x", "/etc", "/etc/passwd", "/app/../etc", "/appx", "/", "/workspacex", "/workspace/../etc"} {
-		_, err := RemotePath(in)
-		var pe *PathError
-		want := `sandbox path "` + in + `" is outside the runtime's root (/app, or /workspace on sandboxd), the only directory the sandbox runtime serves`
-		if !errors.As(err, &pe) || err.Error() != want {
-			t.Errorf("RemotePath(%q): %v\nwant %s", in, err, want)
-		}
-	}
-}
-
-// progressLog records the names that a Progress wrapped, and counts the
+// progressLog records the names that a sandbox.Progress wrapped, and counts the
 // bytes read through it.
 type progressLog struct {
 	mu    sync.Mutex
@@ -85,7 +52,7 @@ func TestUploadTree(t *testing.T) {
 		"a/b c/deep/x.txt": strings.Repeat("x", 3<<20), // several buffers
 		"empty/":           "",
 	}
-	writeTree(t, local, files)
+	sandbox.WriteTree(t, local, files)
 	for _, tc := range []struct {
 		name, remote string
 		want         []string
@@ -105,14 +72,14 @@ func TestUploadTree(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rt, c := newRuntime(t)
 			var p progressLog
-			n, err := UploadTreeBy(context.Background(), c, local, tc.remote, p.wrap, MethodFiles)
+			n, err := sandbox.UploadTreeBy(context.Background(), c, local, tc.remote, p.wrap, sandbox.MethodFiles)
 			if err != nil || n != 3 {
-				t.Fatalf("UploadTree: %d, %v", n, err)
+				t.Fatalf("sandbox.UploadTree: %d, %v", n, err)
 			}
-			if got := rt.requests(); !reflect.DeepEqual(inPhases(got), inPhases(tc.want)) {
+			if got := rt.Requests(); !reflect.DeepEqual(inPhases(got), inPhases(tc.want)) {
 				t.Errorf("requests %q\nwant %q", got, tc.want)
 			}
-			if got := tree(t, filepath.Join(rt.root, tc.remote)); !reflect.DeepEqual(got, withDirs(files)) {
+			if got := sandbox.Tree(t, filepath.Join(rt.Root, tc.remote)); !reflect.DeepEqual(got, withDirs(files)) {
 				t.Errorf("the sandbox holds %d entries, want %d", len(got), len(withDirs(files)))
 			}
 			slices.Sort(p.names)
@@ -142,17 +109,17 @@ func withDirs(files map[string]string) map[string]string {
 // TestUploadTreeOfAnEmptyRoot: nothing to create, nothing to send.
 func TestUploadTreeOfAnEmptyRoot(t *testing.T) {
 	rt, c := newRuntime(t)
-	if n, err := UploadTree(context.Background(), c, t.TempDir(), "", nil); err != nil || n != 0 {
+	if n, err := sandbox.UploadTree(context.Background(), c, t.TempDir(), "", nil); err != nil || n != 0 {
 		t.Fatalf("%d, %v", n, err)
 	}
-	if got := rt.requests(); len(got) != 0 {
+	if got := rt.Requests(); len(got) != 0 {
 		t.Errorf("requests %q", got)
 	}
 }
 
 func TestUploadTreeOfAFile(t *testing.T) {
 	local := filepath.Join(t.TempDir(), "f.txt")
-	writeTree(t, filepath.Dir(local), map[string]string{"f.txt": "data"})
+	sandbox.WriteTree(t, filepath.Dir(local), map[string]string{"f.txt": "data"})
 	for _, tc := range []struct {
 		remote string
 		want   []string
@@ -163,13 +130,13 @@ func TestUploadTreeOfAFile(t *testing.T) {
 		t.Run(tc.remote, func(t *testing.T) {
 			rt, c := newRuntime(t)
 			var p progressLog
-			if n, err := UploadTree(context.Background(), c, local, tc.remote, p.wrap); err != nil || n != 1 {
+			if n, err := sandbox.UploadTree(context.Background(), c, local, tc.remote, p.wrap); err != nil || n != 1 {
 				t.Fatalf("%d, %v", n, err)
 			}
-			if got := rt.requests(); !reflect.DeepEqual(inPhases(got), inPhases(tc.want)) {
+			if got := rt.Requests(); !reflect.DeepEqual(inPhases(got), inPhases(tc.want)) {
 				t.Errorf("requests %q\nwant %q", got, tc.want)
 			}
-			if b, err := os.ReadFile(filepath.Join(rt.root, tc.remote)); err != nil || string(b) != "data" {
+			if b, err := os.ReadFile(filepath.Join(rt.Root, tc.remote)); err != nil || string(b) != "data" {
 				t.Errorf("%q, %v", b, err)
 			}
 			if !reflect.DeepEqual(p.names, []string{tc.remote}) || p.bytes != 4 {
@@ -183,31 +150,31 @@ func TestUploadTreeOfAFile(t *testing.T) {
 // refused before anything is sent; errors of the runtime stop the copy.
 func TestUploadTreeRefuses(t *testing.T) {
 	withLink := t.TempDir()
-	writeTree(t, withLink, map[string]string{"a/f": "x"})
+	sandbox.WriteTree(t, withLink, map[string]string{"a/f": "x"})
 	if err := os.Symlink("/etc/passwd", filepath.Join(withLink, "a", "link")); err != nil {
 		t.Fatal(err)
 	}
 	rt, c := newRuntime(t)
-	_, err := UploadTree(context.Background(), c, withLink, "dst", nil)
+	_, err := sandbox.UploadTree(context.Background(), c, withLink, "dst", nil)
 	if want := filepath.Join(withLink, "a", "link") + ": only regular files and directories can be copied"; err == nil || err.Error() != want {
 		t.Errorf("error %v\nwant  %s", err, want)
 	}
 	missing := filepath.Join(t.TempDir(), "missing")
-	if _, err := UploadTree(context.Background(), c, missing, "dst", nil); !errors.Is(err, os.ErrNotExist) {
+	if _, err := sandbox.UploadTree(context.Background(), c, missing, "dst", nil); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing source: %v", err)
 	}
-	if got := rt.requests(); len(got) != 0 {
+	if got := rt.Requests(); len(got) != 0 {
 		t.Errorf("requests %q", got)
 	}
 
-	rt.write("file", "x") // so that mkdir fails
+	rt.Write("file", "x") // so that mkdir fails
 	plain := t.TempDir()
-	writeTree(t, plain, map[string]string{"d/f": "x"})
-	_, err = UploadTree(context.Background(), c, plain, "file", nil)
+	sandbox.WriteTree(t, plain, map[string]string{"d/f": "x"})
+	_, err = sandbox.UploadTree(context.Background(), c, plain, "file", nil)
 	if want := "creating directories in the sandbox: exit code 1: mkdir: cannot create directory 'file': not a directory"; err == nil || err.Error() != want {
 		t.Errorf("error %v\nwant  %s", err, want)
 	}
-	_, err = UploadTree(context.Background(), c, filepath.Join(plain, "d", "f"), "file/f", nil)
+	_, err = sandbox.UploadTree(context.Background(), c, filepath.Join(plain, "d", "f"), "file/f", nil)
 	if want := "creating directories in the sandbox: exit code 1: mkdir: cannot create directory 'file': not a directory"; err == nil || err.Error() != want {
 		t.Errorf("error %v\nwant  %s", err, want)
 	}
@@ -219,7 +186,7 @@ func TestUploadTreeRefuses(t *testing.T) {
 		}
 		rt.ServeHTTP(w, r)
 	})
-	_, err = UploadTree(context.Background(), refusing, plain, "new", nil)
+	_, err = sandbox.UploadTree(context.Background(), refusing, plain, "new", nil)
 	if want := "upload new/d/f: HTTP 500: File upload failed: [Errno 28] No space left on device"; err == nil || err.Error() != want {
 		t.Errorf("error %v\nwant  %s", err, want)
 	}
@@ -243,12 +210,12 @@ func files(t *testing.T, dir string) []string {
 func TestDownloadFile(t *testing.T) {
 	rt, c := newRuntime(t)
 	content := strings.Repeat("0123456789", 300000) // several buffers
-	rt.write("d/big.bin", content)
+	rt.Write("d/big.bin", content)
 	dir := t.TempDir()
-	writeTree(t, dir, map[string]string{"old": "old content"})
+	sandbox.WriteTree(t, dir, map[string]string{"old": "old content"})
 	for _, dst := range []string{"new", "old"} {
 		var p progressLog
-		if err := DownloadFile(context.Background(), c, "d/big.bin", filepath.Join(dir, dst), p.wrap); err != nil {
+		if err := sandbox.DownloadFile(context.Background(), c, "d/big.bin", filepath.Join(dir, dst), p.wrap); err != nil {
 			t.Fatal(err)
 		}
 		if b, err := os.ReadFile(filepath.Join(dir, dst)); err != nil || string(b) != content {
@@ -267,17 +234,17 @@ func TestDownloadFile(t *testing.T) {
 // temporary file, and an existing file untouched.
 func TestDownloadFileFailures(t *testing.T) {
 	rt, c := newRuntime(t)
-	rt.write("f", "content")
+	rt.Write("f", "content")
 	short := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "100") // announced, never sent
 		_, _ = io.WriteString(w, "only 10 by")
 	})
-	announced := &fakeRuntime{t: t, download: func(context.Context, string) (io.ReadCloser, int64, error) {
+	announced := downloadOf{c, func(context.Context, string) (io.ReadCloser, int64, error) {
 		return io.NopCloser(strings.NewReader("short")), 100, nil // a body that ends early without an error
 	}}
 	for _, tc := range []struct {
 		name string
-		rt   Runtime
+		rt   sandbox.Runtime
 		dst  string
 		want string
 	}{
@@ -289,12 +256,12 @@ func TestDownloadFileFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			writeTree(t, dir, map[string]string{"old": "old content"})
+			sandbox.WriteTree(t, dir, map[string]string{"old": "old content"})
 			remote := "f"
 			if tc.name == "no such file" {
 				remote = "gone"
 			}
-			err := DownloadFile(context.Background(), tc.rt, remote, filepath.Join(dir, tc.dst), nil)
+			err := sandbox.DownloadFile(context.Background(), tc.rt, remote, filepath.Join(dir, tc.dst), nil)
 			if want := strings.ReplaceAll(tc.want, "DIR", dir); err == nil || err.Error() != want {
 				t.Errorf("error %v\nwant  %s", err, want)
 			}
@@ -347,16 +314,16 @@ func TestDownloadTree(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			rt, c := newRuntime(t)
-			writeTree(t, rt.root, sandboxFiles)
+			sandbox.WriteTree(t, rt.Root, sandboxFiles)
 			local := t.TempDir()
-			n, err := DownloadTreeBy(context.Background(), c, tc.remote, filepath.Join(local, "file"), filepath.Join(local, "dir"), nil, MethodFiles)
+			n, err := sandbox.DownloadTreeBy(context.Background(), c, tc.remote, filepath.Join(local, "file"), filepath.Join(local, "dir"), nil, sandbox.MethodFiles)
 			if n != tc.wantN || tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr) {
 				t.Errorf("got %d, %v; want %d, %q", n, err, tc.wantN, tc.wantErr)
 			}
-			if got := rt.requests(); !reflect.DeepEqual(inPhases(got), inPhases(tc.wantReqs)) {
+			if got := rt.Requests(); !reflect.DeepEqual(inPhases(got), inPhases(tc.wantReqs)) {
 				t.Errorf("requests %q\nwant %q", got, tc.wantReqs)
 			}
-			if got := tree(t, local); !reflect.DeepEqual(got, tc.wantLocal) {
+			if got := sandbox.Tree(t, local); !reflect.DeepEqual(got, tc.wantLocal) {
 				t.Errorf("local tree %q\nwant %q", got, tc.wantLocal)
 			}
 		})
@@ -368,12 +335,12 @@ func TestDownloadTree(t *testing.T) {
 // error, not "no such file" for the directory that was copied.
 func TestDownloadTreeReportsTheFileThatFailed(t *testing.T) {
 	rt, c := newRuntime(t)
-	writeTree(t, rt.root, map[string]string{"d/": ""})
-	if err := os.Symlink("gone", filepath.Join(rt.root, "d", "dangling")); err != nil {
+	sandbox.WriteTree(t, rt.Root, map[string]string{"d/": ""})
+	if err := os.Symlink("gone", filepath.Join(rt.Root, "d", "dangling")); err != nil {
 		t.Fatal(err)
 	}
 	local := t.TempDir()
-	n, err := DownloadTree(context.Background(), c, "d", filepath.Join(local, "x"), filepath.Join(local, "x"), nil)
+	n, err := sandbox.DownloadTree(context.Background(), c, "d", filepath.Join(local, "x"), filepath.Join(local, "x"), nil)
 	if want := "download d/dangling: HTTP 404: File not found"; n != 0 || err == nil || err.Error() != want {
 		t.Errorf("got %d, %v; want 0, %s", n, err, want)
 	}
@@ -391,12 +358,12 @@ func TestDownloadTreeRefusesUnsafeNames(t *testing.T) {
 		name, typ := tc[0], tc[1]
 		t.Run(typ+" "+name, func(t *testing.T) {
 			rt, _ := newRuntime(t)
-			rt.write("d/sub/ok", "ok")
+			rt.Write("d/sub/ok", "ok")
 			c := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				switch r.URL.Path {
 				case "/list/d%2Fsub":
 					answer(w, 200, []map[string]any{{"name": name, "size": 1, "type": typ, "mod_time": 0}})
-				case "/download/d%2Fsub%2F" + escapeAll(name):
+				case urlPath("download", "d/sub/"+name):
 					_, _ = io.WriteString(w, "pwned")
 				default:
 					rt.ServeHTTP(w, r)
@@ -404,11 +371,11 @@ func TestDownloadTreeRefusesUnsafeNames(t *testing.T) {
 			})
 			parent := t.TempDir()
 			dst := filepath.Join(parent, "dst")
-			_, err := DownloadTree(context.Background(), c, "d", dst, dst, nil)
+			_, err := sandbox.DownloadTree(context.Background(), c, "d", dst, dst, nil)
 			if want := `the sandbox listed an unsafe name "` + strings.ReplaceAll(name, `\`, `\\`) + `" in d/sub`; err == nil || err.Error() != want {
 				t.Errorf("error %v\nwant  %s", err, want)
 			}
-			if got := tree(t, parent); !reflect.DeepEqual(got, map[string]string{"dst/": "", "dst/sub/": ""}) {
+			if got := sandbox.Tree(t, parent); !reflect.DeepEqual(got, map[string]string{"dst/": "", "dst/sub/": ""}) {
 				t.Errorf("wrote %q", got)
 			}
 		})
@@ -419,7 +386,7 @@ func TestDownloadTreeRefusesUnsafeNames(t *testing.T) {
 // "not a directory" is that error, at the top and inside the tree.
 func TestDownloadTreeListErrors(t *testing.T) {
 	rt, _ := newRuntime(t)
-	rt.write("d/sub/f", "x")
+	rt.Write("d/sub/f", "x")
 	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/list/top" || r.URL.Path == "/list/d%2Fsub" {
 			answer(w, 500, map[string]string{"message": "List files failed: [Errno 13] Permission denied"})
@@ -432,7 +399,7 @@ func TestDownloadTreeListErrors(t *testing.T) {
 		"top": "list top: HTTP 500: List files failed: [Errno 13] Permission denied",
 		"d":   "list d/sub: HTTP 500: List files failed: [Errno 13] Permission denied",
 	} {
-		n, err := DownloadTree(context.Background(), c, remote, filepath.Join(local, remote), filepath.Join(local, remote), nil)
+		n, err := sandbox.DownloadTree(context.Background(), c, remote, filepath.Join(local, remote), filepath.Join(local, remote), nil)
 		if n != 0 || err == nil || err.Error() != want {
 			t.Errorf("%s: got %d, %v; want 0, %s", remote, n, err, want)
 		}
@@ -443,51 +410,46 @@ func TestDownloadTreeListErrors(t *testing.T) {
 // under that very name.
 func TestDownloadTreeKeepsBackslashes(t *testing.T) {
 	rt, c := newRuntime(t)
-	rt.write(`d/back\sl`, "x")
-	rt.write(`d/..\..`, "y")
+	rt.Write(`d/back\sl`, "x")
+	rt.Write(`d/..\..`, "y")
 	dst := filepath.Join(t.TempDir(), "dst")
-	if n, err := DownloadTree(context.Background(), c, "d", dst, dst, nil); err != nil || n != 2 {
-		t.Fatalf("DownloadTree = %d, %v", n, err)
+	if n, err := sandbox.DownloadTree(context.Background(), c, "d", dst, dst, nil); err != nil || n != 2 {
+		t.Fatalf("sandbox.DownloadTree = %d, %v", n, err)
 	}
-	if got := tree(t, dst); !reflect.DeepEqual(got, map[string]string{`back\sl`: "x", `..\..`: "y"}) {
+	if got := sandbox.Tree(t, dst); !reflect.DeepEqual(got, map[string]string{`back\sl`: "x", `..\..`: "y"}) {
 		t.Errorf("wrote %q", got)
 	}
 }
 
-// TestEachFileIsBoundedAndStopsAtTheFirstError: per-file copies run a few
-// at a time, never more than transferParallel; the first error stops the
-// ones not started and is returned with the count of those that completed.
-func TestEachFileIsBoundedAndStopsAtTheFirstError(t *testing.T) {
-	var inFlight, most atomic.Int64
-	n, err := eachFile(context.Background(), 40, func(ctx context.Context, i int) error {
-		now := inFlight.Add(1)
-		defer inFlight.Add(-1)
-		for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
-		}
-		time.Sleep(2 * time.Millisecond)
-		return nil
-	})
-	if err != nil || n != 40 {
-		t.Fatalf("eachFile = %d, %v", n, err)
+// TestUploadFileByFileRefusesNamesItCannotCarry: nothing is sent.
+func TestUploadFileByFileRefusesNamesItCannotCarry(t *testing.T) {
+	rt, c := newRuntime(t)
+	local := t.TempDir()
+	sandbox.WriteTree(t, local, map[string]string{"ok": "1", "new\nline/f": "2"})
+	_, err := sandbox.UploadTreeBy(context.Background(), c, local, "dst", nil, sandbox.MethodFiles)
+	var ue *sandbox.UnrepresentableError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), `"new\nline", "new\nline/f"`) {
+		t.Fatalf("error %v", err)
 	}
-	if m := most.Load(); m < 2 || m > transferParallel {
-		t.Errorf("%d copies at once, want 2 to %d", m, transferParallel)
+	if got := rt.Requests(); len(got) != 0 {
+		t.Errorf("requests %q", got)
 	}
-	boom := errors.New("boom")
-	var started atomic.Int64
-	n, err = eachFile(context.Background(), 40, func(ctx context.Context, i int) error {
-		started.Add(1)
-		if i == 3 {
-			return boom
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-			return nil
-		}
-	})
-	if !errors.Is(err, boom) || n >= 40 || started.Load() == 40 {
-		t.Errorf("after a failure: %d done, %d started, error %v", n, started.Load(), err)
+}
+
+// TestArchiveNeedsTar: --method archive on a sandbox without tar (the fake
+// runtime has no sh) is an error; auto falls back to file by file.
+func TestArchiveNeedsTar(t *testing.T) {
+	_, c := newRuntime(t)
+	local := t.TempDir()
+	sandbox.WriteTree(t, local, map[string]string{"f": "1"})
+	if _, err := sandbox.UploadTreeBy(context.Background(), c, local, "dst", nil, sandbox.MethodArchive); !errors.Is(err, sandbox.ErrNoTar) {
+		t.Errorf("archive up: %v", err)
 	}
+	if _, err := sandbox.DownloadTreeBy(context.Background(), c, "", filepath.Join(t.TempDir(), "x"), filepath.Join(t.TempDir(), "x"), nil, sandbox.MethodArchive); !errors.Is(err, sandbox.ErrNoTar) {
+		t.Errorf("archive down: %v", err)
+	}
+	if n, err := sandbox.UploadTreeBy(context.Background(), c, local, "dst", nil, sandbox.MethodAuto); err != nil || n != 1 {
+		t.Errorf("auto up: %d, %v", n, err)
+	}
+	_ = os.Remove(local)
 }

@@ -27,6 +27,10 @@ const (
 	DefaultRESTPort = 8080
 )
 
+// Root is sandboxd's default --root-dir: runtime paths are relative to it,
+// and commands run in it.
+const Root = "/workspace"
+
 // Client talks to one sandboxd. It implements sandbox.Runtime and
 // sandbox.Streamer.
 type Client struct {
@@ -46,27 +50,6 @@ var (
 // at rest (http://HOST:PORT). name names the sandbox in errors.
 func New(conn grpc.ClientConnInterface, rest *url.URL, httpClient *http.Client, name string) *Client {
 	return &Client{proc: processv1.NewProcessServiceClient(conn), rest: rest, http: httpClient, name: name}
-}
-
-// APIError is an error answer of sandboxd's REST API.
-type APIError struct {
-	Op      string
-	Status  int
-	Code    string
-	Message string
-}
-
-func (e *APIError) Error() string {
-	msg := e.Message
-	if msg == "" {
-		msg = http.StatusText(e.Status)
-	}
-	return fmt.Sprintf("%s: sandboxd answered %d %s: %s", e.Op, e.Status, e.Code, msg)
-}
-
-// Is makes errors.Is(err, sandbox.ErrNotFound) true for a 404.
-func (e *APIError) Is(target error) bool {
-	return target == sandbox.ErrNotFound && e.Status == http.StatusNotFound
 }
 
 // NotReadyError is a sandboxd that does not answer its health check.
@@ -94,7 +77,7 @@ func (c *Client) Health(ctx context.Context) error {
 }
 
 // do sends a request to the REST API and returns a 2xx answer; any other
-// is an *APIError.
+// is a *sandbox.HTTPError.
 func (c *Client) do(ctx context.Context, method, path, rawQuery string, body io.Reader, op string) (*http.Response, error) {
 	u := *c.rest
 	u.Path, u.RawPath, u.RawQuery = path, "", rawQuery
@@ -117,13 +100,13 @@ func (c *Client) doURL(ctx context.Context, method string, u *url.URL, body io.R
 		return resp, nil
 	}
 	defer discard(resp)
-	apiErr := &APIError{Op: op, Status: resp.StatusCode}
+	apiErr := &sandbox.HTTPError{Op: op, Status: resp.StatusCode, Sandbox: c.name, Server: "sandboxd", FromRuntime: true}
 	var answer struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	}
 	if json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&answer) == nil {
-		apiErr.Code, apiErr.Message = answer.Code, answer.Message
+		apiErr.Code, apiErr.Detail = answer.Code, answer.Message
 	}
 	return nil, apiErr
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 )
 
 // Environment variables by which a pod template announces sandboxd
@@ -142,7 +143,7 @@ func Dial(ctx context.Context, clients *kube.Clients, ns, pod string, ports Port
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
-		var apiErr *APIError
+		var apiErr *sandbox.HTTPError
 		if !errors.As(err, &apiErr) {
 			// No HTTP answer at all: the port is not sandboxd's.
 			return nil, &UnreachableError{Namespace: ns, Pod: pod, Port: ports.REST, Err: errors.Unwrap(err)}

@@ -100,7 +100,7 @@ func (c *Client) List(ctx context.Context, path string) ([]sandbox.Entry, error)
 	}
 	entries := make([]sandbox.Entry, 0, len(listing.Entries))
 	for _, e := range listing.Entries {
-		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.Contains(e.Name, "/") {
+		if !sandbox.SafeName(e.Name) {
 			return nil, fmt.Errorf("list %s: sandboxd named an entry %q", path, e.Name)
 		}
 		if e.Type != "file" && e.Type != "directory" {
@@ -119,7 +119,7 @@ func (c *Client) Exists(ctx context.Context, path string) (bool, error) {
 		resp.Body.Close()
 		return true, nil
 	}
-	if e := (*APIError)(nil); errors.As(err, &e) && e.Status == http.StatusNotFound {
+	if errors.Is(err, sandbox.ErrNotFound) {
 		return false, nil
 	}
 	return false, err
@@ -127,23 +127,11 @@ func (c *Client) Exists(ctx context.Context, path string) (bool, error) {
 
 // Remove deletes a file or an empty directory, or with recursive a tree.
 // A missing path is sandbox.ErrNotFound; a directory that is not empty,
-// without recursive, is an *APIError with status 409.
+// without recursive, is a *sandbox.HTTPError with status 409.
 func (c *Client) Remove(ctx context.Context, path string, recursive bool) error {
-	if path == "" {
-		return fmt.Errorf("refusing to remove the sandbox's root directory")
-	}
 	resp, err := c.doURL(ctx, http.MethodDelete, c.fileURL(path, "recursive="+strconv.FormatBool(recursive)), nil, "remove "+path)
 	if err != nil {
 		return err
 	}
 	return resp.Body.Close()
-}
-
-// MkdirAll creates directories with an exact-argv mkdir (the file API
-// creates parents only for files).
-func (c *Client) MkdirAll(ctx context.Context, dirs ...string) error {
-	if len(dirs) == 0 {
-		return nil
-	}
-	return sandbox.Check(ctx, c, "creating directories", append([]string{"mkdir", "-p", "--"}, dirs...)...)
 }

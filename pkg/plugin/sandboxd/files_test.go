@@ -58,9 +58,9 @@ func TestUpload(t *testing.T) {
 	}
 
 	err := fx.Upload(ctx, "dir", strings.NewReader("x"))
-	var apiErr *APIError
+	var apiErr *sandbox.HTTPError
 	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest || apiErr.Code != "INVALID_ARGUMENT" {
-		t.Fatalf("Upload onto a directory = %v, want a 400 *APIError", err)
+		t.Fatalf("Upload onto a directory = %v, want a 400 *sandbox.HTTPError", err)
 	}
 	if want := "upload dir: sandboxd answered 400 INVALID_ARGUMENT: target path is a directory"; err.Error() != want {
 		t.Errorf("message %q, want %q", err, want)
@@ -175,10 +175,10 @@ func TestExists(t *testing.T) {
 			t.Errorf("Exists(%q) = %v, %v; want %v", p, got, err, want)
 		}
 	}
-	var apiErr *APIError
+	var apiErr *sandbox.HTTPError
 	forbidden := answering(http.StatusForbidden, "application/json", `{"code":"PERMISSION_DENIED","message":"permission denied"}`)
 	if got, err := forbidden.Exists(context.Background(), "x"); got || !errors.As(err, &apiErr) || apiErr.Status != http.StatusForbidden {
-		t.Errorf("Exists answered 403 = %v, %v; want a 403 *APIError", got, err)
+		t.Errorf("Exists answered 403 = %v, %v; want a 403 *sandbox.HTTPError", got, err)
 	}
 	for _, r := range fx.files.seen() {
 		if !strings.HasPrefix(r, "HEAD ") {
@@ -206,9 +206,9 @@ func TestRemove(t *testing.T) {
 		t.Errorf("Remove(empty) = %v", err)
 	}
 	err := fx.Remove(ctx, "tree", false)
-	var apiErr *APIError
+	var apiErr *sandbox.HTTPError
 	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusConflict || apiErr.Code != "CONFLICT" || !exists("tree/a/b") {
-		t.Errorf("Remove(tree) = %v, want a 409 *APIError", err)
+		t.Errorf("Remove(tree) = %v, want a 409 *sandbox.HTTPError", err)
 	}
 	if err := fx.Remove(ctx, "tree", true); err != nil || exists("tree") {
 		t.Errorf("Remove(tree, recursive) = %v", err)
@@ -217,7 +217,7 @@ func TestRemove(t *testing.T) {
 		t.Errorf("Remove(missing) = %v, want ErrNotFound", err)
 	}
 	before := len(fx.files.seen())
-	if err := fx.Remove(ctx, "", true); err == nil {
+	if err := sandbox.Remove(ctx, fx, "", true); !errors.Is(err, sandbox.ErrRemoveRoot) {
 		t.Error("Remove of the root was not refused")
 	}
 	if len(fx.files.seen()) != before {
@@ -241,7 +241,7 @@ func TestHealth(t *testing.T) {
 	fx.files.ready.Store(false)
 	err := fx.Health(context.Background())
 	var notReady *NotReadyError
-	var apiErr *APIError
+	var apiErr *sandbox.HTTPError
 	if !errors.As(err, &notReady) || notReady.Sandbox != "team/box" || !errors.As(err, &apiErr) || apiErr.Status != http.StatusServiceUnavailable {
 		t.Fatalf("Health = %v, want a *NotReadyError of a 503", err)
 	}
@@ -356,7 +356,7 @@ func TestAPIErrors(t *testing.T) {
 		{404, "application/json", `{"code":"NOT_FOUND"}`, "list d: sandboxd answered 404 NOT_FOUND: Not Found"},
 	} {
 		_, err := answering(tc.status, tc.contentType, tc.body).List(context.Background(), "d")
-		var apiErr *APIError
+		var apiErr *sandbox.HTTPError
 		if !errors.As(err, &apiErr) || apiErr.Status != tc.status || err.Error() != tc.want {
 			t.Errorf("%d %s: List = %v, want %q", tc.status, tc.body, err, tc.want)
 		}

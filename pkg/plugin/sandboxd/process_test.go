@@ -569,11 +569,11 @@ func TestExecuteBuffers(t *testing.T) {
 	}
 }
 
-// TestStreamExecTimeoutKills: a command that runs out of time is killed
-// and reported as stopped. The stream does not carry the deadline to
+// TestRunTimeoutKills: a command that runs out of time is killed and
+// reported as stopped. The stream does not carry the deadline to
 // sandboxd, whose own timer could otherwise end the stream first (as a
 // *LostError, with the process group left alive).
-func TestStreamExecTimeoutKills(t *testing.T) {
+func TestRunTimeoutKills(t *testing.T) {
 	fx := newFixture(t, &fakeProcesses{run: func(p *fakeProc) error {
 		// The timeout may expire before the client has the process id;
 		// sandboxd then kills the command when its stream ends. Else the
@@ -581,10 +581,10 @@ func TestStreamExecTimeoutKills(t *testing.T) {
 		p.killedOrGone()
 		return nil
 	}})
-	_, err := sandbox.StreamExec(context.Background(), fx.Client, sh, sandbox.Streams{}, 20*time.Millisecond)
+	_, err := sandbox.Run(context.Background(), fx.Client, sh, sandbox.IO{Timeout: 20 * time.Millisecond})
 	var te *sandbox.CommandTimeoutError
 	if !errors.As(err, &te) || !te.Stopped || te.After != 20*time.Millisecond {
-		t.Errorf("StreamExec = %v, want a stopped *CommandTimeoutError", err)
+		t.Errorf("Run = %v, want a stopped *CommandTimeoutError", err)
 	}
 }
 
@@ -601,17 +601,17 @@ func TestMkdirAll(t *testing.T) {
 		}
 		return p.exit(0)
 	}})
-	if err := fx.MkdirAll(context.Background()); err != nil {
+	if err := sandbox.MkdirAll(context.Background(), fx); err != nil {
 		t.Errorf("MkdirAll() = %v", err)
 	}
 	dirs := []string{"a b/c", "-rf", "50%", "ü\n"}
-	if err := fx.MkdirAll(context.Background(), dirs...); err != nil {
+	if err := sandbox.MkdirAll(context.Background(), fx, dirs...); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := recv(t, argvs), append([]string{"mkdir", "-p", "--"}, dirs...); strings.Join(got, "\x00") != strings.Join(want, "\x00") {
 		t.Errorf("argv %q, want %q", got, want)
 	}
-	err := fx.MkdirAll(context.Background(), "ro")
+	err := sandbox.MkdirAll(context.Background(), fx, "ro")
 	if err == nil || err.Error() != "creating directories in the sandbox: exit code 1: mkdir: cannot create directory 'ro': Read-only file system" {
 		t.Errorf("MkdirAll(ro) = %v", err)
 	}

@@ -20,6 +20,7 @@ import (
 	extfake "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned/fake"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 )
@@ -61,7 +62,7 @@ func TestRuntimeChoosesByThePodTemplate(t *testing.T) {
 	ctx := context.Background()
 	claim := readyClaim("c", "sb", "10.0.0.1")
 	isPython := func(rt sandbox.Runtime, err error) bool {
-		_, ok := rt.(*sandbox.Client)
+		_, ok := rt.(*python.Client)
 		return err == nil && ok
 	}
 	// --runtime python reads no Sandbox.

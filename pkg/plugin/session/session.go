@@ -20,6 +20,7 @@ import (
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandboxd"
@@ -35,6 +36,18 @@ const (
 	// RuntimeSandboxd is sandboxd through a port-forward to the pod.
 	RuntimeSandboxd = "sandboxd"
 )
+
+// Runtimes are the runtimes a session speaks, for --runtime: RuntimeAuto
+// first.
+var Runtimes = []string{RuntimeAuto, RuntimePython, RuntimeSandboxd}
+
+// Roots are the root directories of the runtimes (see
+// sandbox.Roots.RemotePath).
+var Roots = sandbox.Roots{{Dir: python.Root}, {Dir: sandboxd.Root, Runtime: RuntimeSandboxd}}
+
+// RemotePath turns a user's sandbox path into a runtime path of whichever
+// runtime the sandbox runs.
+func RemotePath(p string) (string, error) { return Roots.RemotePath(p) }
 
 // Options say how to reach the sandboxes.
 type Options struct {
@@ -155,12 +168,12 @@ func (s *Session) python(ctx context.Context, c *extv1beta1.SandboxClaim) (sandb
 	if err != nil {
 		return nil, err
 	}
-	return sandbox.NewClient(conn.BaseURL, conn.Transport, s.opts.Router.Token, target(c, s.opts.ServerPort)), nil
+	return python.NewClient(conn.BaseURL, conn.Transport, s.opts.Router.Token, target(c, s.opts.ServerPort)), nil
 }
 
 // target is where the router sends a request for port of c's sandbox.
-func target(c *extv1beta1.SandboxClaim, port int) sandbox.Target {
-	return sandbox.Target{
+func target(c *extv1beta1.SandboxClaim, port int) python.Target {
+	return python.Target{
 		SandboxID: claims.SandboxName(c),
 		Namespace: c.Namespace,
 		Port:      port,

@@ -1,8 +1,9 @@
-// Package sandboxtest is a fake sandbox router with the python runtime
-// behind it, for tests: an httptest server that keeps files in memory and
-// answers /execute, /upload, /download, /list and /exists as the v0.5.6
-// runtime does, behind the router's X-Sandbox-* headers.
-package sandboxtest
+// Package pythontest holds fakes of the python runtime for tests: Router,
+// a fake sandbox router with the runtime behind it, an httptest server that
+// keeps files in memory and answers /execute, /upload, /download, /list and
+// /exists as the v0.5.6 runtime does, behind the router's X-Sandbox-*
+// headers; and Dir, the runtime over a local directory, as a handler.
+package pythontest
 
 import (
 	"archive/tar"
@@ -333,8 +334,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // Split splits a command string as Python's shlex.split (POSIX mode) does
-// for what sandbox.JoinArgv produces: bare words, single quotes and double
-// quotes.
+// for what python.JoinArgv produces: bare words, single quotes and double
+// quotes (quote_test.go in package python holds it to the real shlex).
 func Split(s string) ([]string, error) {
 	var argv []string
 	var cur strings.Builder

@@ -53,7 +53,7 @@ func TestEnvArgv(t *testing.T) {
 	}
 }
 
-// inputRuntime is a runtime for ExecInput: uploads are kept, and what
+// inputRuntime is a runtime for execInput: uploads are kept, and what
 // happens is logged in order ("upload PATH", "execute ARGV", "remove PATH
 // RECURSIVE"). Execute runs execute, for a wrapped command (no env, no
 // workdir); to run others, replace fakeRuntime.execute.
@@ -119,9 +119,9 @@ func TestExecInput(t *testing.T) {
 		return &Result{Stdout: "2\n", ExitCode: 0}, nil
 	})
 	cmd := Command{Argv: []string{"wc", "-l"}, Env: map[string]string{"K": "v"}, Workdir: "w"}
-	res, err := ExecInput(context.Background(), rt, cmd, strings.NewReader("hello\nworld\n"), 0)
+	res, err := execInput(context.Background(), rt, cmd, strings.NewReader("hello\nworld\n"), 0)
 	if err != nil || *res != (Result{Stdout: "2\n"}) {
-		t.Fatalf("ExecInput = %+v, %v", res, err)
+		t.Fatalf("execInput = %+v, %v", res, err)
 	}
 	tmp := rt.tmpOf(t)
 	if got := rt.uploads[tmp]; got != "hello\nworld\n" {
@@ -139,7 +139,7 @@ func TestExecInput(t *testing.T) {
 	// Without environment the argv follows the file as is; a second call
 	// gets a file of its own.
 	rt2 := newInputRuntime(t, func(ctx context.Context, cmd Command) (*Result, error) { return &Result{}, nil })
-	if _, err := ExecInput(context.Background(), rt2, Command{Argv: []string{"cat"}}, strings.NewReader(""), 0); err != nil {
+	if _, err := execInput(context.Background(), rt2, Command{Argv: []string{"cat"}}, strings.NewReader(""), 0); err != nil {
 		t.Fatal(err)
 	}
 	tmp2 := rt2.tmpOf(t)
@@ -189,10 +189,10 @@ func TestExecInputRemovesTheFileOnEveryPath(t *testing.T) {
 	} {
 		ctx, cancel := context.WithCancel(context.Background())
 		rt := newInputRuntime(t, func(ctx context.Context, _ Command) (*Result, error) { return tc.execute(ctx, cancel) })
-		res, err := ExecInput(ctx, rt, Command{Argv: []string{"cat"}}, strings.NewReader("in"), tc.timeout)
+		res, err := execInput(ctx, rt, Command{Argv: []string{"cat"}}, strings.NewReader("in"), tc.timeout)
 		cancel()
 		if res != nil || !tc.check(err) {
-			t.Errorf("%s: ExecInput = %+v, %v", tc.name, res, err)
+			t.Errorf("%s: execInput = %+v, %v", tc.name, res, err)
 			continue
 		}
 		tmp := rt.tmpOf(t)
@@ -203,7 +203,7 @@ func TestExecInputRemovesTheFileOnEveryPath(t *testing.T) {
 }
 
 // TestExecInputRefuses: input too large, unreadable input, a command that
-// env cannot run, and a failed upload stop ExecInput before the command
+// env cannot run, and a failed upload stop execInput before the command
 // runs, and before any upload where they can.
 func TestExecInputRefuses(t *testing.T) {
 	never := func(context.Context, Command) (*Result, error) {
@@ -211,20 +211,20 @@ func TestExecInputRefuses(t *testing.T) {
 		return nil, errors.New("unexpected")
 	}
 	rt := newInputRuntime(t, never)
-	_, err := ExecInput(context.Background(), rt, Command{Argv: []string{"cat"}}, io.LimitReader(zeros{}, MaxBufferedInput+1), 0)
+	_, err := execInput(context.Background(), rt, Command{Argv: []string{"cat"}}, io.LimitReader(zeros{}, MaxBufferedInput+1), 0)
 	var tooLarge *InputTooLargeError
 	if !errors.As(err, &tooLarge) || tooLarge.Max != MaxBufferedInput {
-		t.Errorf("ExecInput of too much = %v, want an *InputTooLargeError", err)
+		t.Errorf("execInput of too much = %v, want an *InputTooLargeError", err)
 	} else if want := "standard input is larger than 16 MiB, the most this runtime takes (it cannot stream input)"; err.Error() != want {
 		t.Errorf("message %q, want %q", err, want)
 	}
 
 	broken := errors.New("broken pipe")
-	if _, err := ExecInput(context.Background(), rt, Command{Argv: []string{"cat"}}, iotest.ErrReader(broken), 0); !errors.Is(err, broken) || !strings.HasPrefix(err.Error(), "reading standard input: ") {
-		t.Errorf("ExecInput of unreadable input = %v", err)
+	if _, err := execInput(context.Background(), rt, Command{Argv: []string{"cat"}}, iotest.ErrReader(broken), 0); !errors.Is(err, broken) || !strings.HasPrefix(err.Error(), "reading standard input: ") {
+		t.Errorf("execInput of unreadable input = %v", err)
 	}
-	if _, err := ExecInput(context.Background(), rt, Command{Argv: []string{"A=1"}, Workdir: "w"}, strings.NewReader("x"), 0); err == nil {
-		t.Error("ExecInput of a command name holding = with a workdir: no error")
+	if _, err := execInput(context.Background(), rt, Command{Argv: []string{"A=1"}, Workdir: "w"}, strings.NewReader("x"), 0); err == nil {
+		t.Error("execInput of a command name holding = with a workdir: no error")
 	}
 	if len(rt.log) != 0 {
 		t.Errorf("log %q, want nothing done", rt.log)
@@ -232,8 +232,8 @@ func TestExecInputRefuses(t *testing.T) {
 
 	rt = newInputRuntime(t, never)
 	rt.uploadErr = errors.New("disk full")
-	if _, err := ExecInput(context.Background(), rt, Command{Argv: []string{"cat"}}, strings.NewReader("x"), 0); !errors.Is(err, rt.uploadErr) {
-		t.Errorf("ExecInput with a failing upload = %v", err)
+	if _, err := execInput(context.Background(), rt, Command{Argv: []string{"cat"}}, strings.NewReader("x"), 0); !errors.Is(err, rt.uploadErr) {
+		t.Errorf("execInput with a failing upload = %v", err)
 	}
 	if len(rt.log) != 1 {
 		t.Errorf("log %q, want the upload only", rt.log)
@@ -243,7 +243,7 @@ func TestExecInputRefuses(t *testing.T) {
 // TestExecInputAtTheLimit: exactly MaxBufferedInput bytes are sent.
 func TestExecInputAtTheLimit(t *testing.T) {
 	rt := newInputRuntime(t, func(context.Context, Command) (*Result, error) { return &Result{}, nil })
-	if _, err := ExecInput(context.Background(), rt, Command{Argv: []string{"cat"}}, io.LimitReader(zeros{}, MaxBufferedInput), 0); err != nil {
+	if _, err := execInput(context.Background(), rt, Command{Argv: []string{"cat"}}, io.LimitReader(zeros{}, MaxBufferedInput), 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(rt.uploads[rt.tmpOf(t)]); got != MaxBufferedInput {
@@ -266,7 +266,9 @@ func (rt *streamingRuntime) Stream(ctx context.Context, cmd Command, s Streams) 
 	return rt.stream(ctx, cmd, s)
 }
 
-func TestCollect(t *testing.T) {
+// TestRun: a streaming runtime gets the command and its input as they
+// are; another runs it buffered, with input through a temporary file.
+func TestRun(t *testing.T) {
 	cmd := Command{Argv: []string{"cat"}, Env: map[string]string{"K": "v"}, Workdir: "w"}
 	never := func(context.Context, Command) (*Result, error) {
 		t.Error("Execute on a streaming runtime")
@@ -284,9 +286,9 @@ func TestCollect(t *testing.T) {
 		fmt.Fprint(s.Stderr, "warning")
 		return 3, nil
 	}}
-	res, err := Collect(context.Background(), st, cmd, stdin, 0)
+	res, err := Run(context.Background(), st, cmd, IO{Streams: Streams{Stdin: stdin}})
 	if err != nil || *res != (Result{Stdout: "read input", Stderr: "warning", ExitCode: 3}) {
-		t.Errorf("Collect on a streamer = %+v, %v", res, err)
+		t.Errorf("Run on a streamer = %+v, %v", res, err)
 	}
 	if len(st.log) != 1 {
 		t.Errorf("log %q, want the stream only", st.log)
@@ -295,17 +297,17 @@ func TestCollect(t *testing.T) {
 	// Its failure and its timeout (the command is stopped).
 	failed := errors.New("lost")
 	st.stream = func(context.Context, Command, Streams) (int, error) { return 0, failed }
-	if res, err := Collect(context.Background(), st, cmd, nil, 0); res != nil || !errors.Is(err, failed) {
-		t.Errorf("Collect on a failing streamer = %+v, %v", res, err)
+	if res, err := Run(context.Background(), st, cmd, IO{}); res != nil || !errors.Is(err, failed) {
+		t.Errorf("Run on a failing streamer = %+v, %v", res, err)
 	}
 	st.stream = func(ctx context.Context, _ Command, _ Streams) (int, error) {
 		<-ctx.Done()
 		return 0, context.Cause(ctx)
 	}
-	_, err = Collect(context.Background(), st, cmd, nil, 10*time.Millisecond)
+	_, err = Run(context.Background(), st, cmd, IO{Timeout: 10 * time.Millisecond})
 	var te *CommandTimeoutError
 	if !errors.As(err, &te) || !te.Stopped {
-		t.Errorf("Collect on a streamer that times out = %v, want a stopped *CommandTimeoutError", err)
+		t.Errorf("Run on a streamer that times out = %v, want a stopped *CommandTimeoutError", err)
 	}
 
 	// A runtime that cannot stream runs the command buffered as it is...
@@ -315,15 +317,15 @@ func TestCollect(t *testing.T) {
 		ran = append(ran, got)
 		return &Result{Stdout: "out", ExitCode: 1}, nil
 	}
-	res, err = Collect(context.Background(), rt, cmd, nil, 0)
+	res, err = Run(context.Background(), rt, cmd, IO{})
 	if err != nil || *res != (Result{Stdout: "out", ExitCode: 1}) || len(ran) != 1 || !reflect.DeepEqual(ran[0], cmd) {
-		t.Errorf("Collect buffered = %+v, %v after %+v", res, err, ran)
+		t.Errorf("Run buffered = %+v, %v after %+v", res, err, ran)
 	}
 	// ... and with input through a temporary file.
 	rt = newInputRuntime(t, func(context.Context, Command) (*Result, error) { return &Result{Stdout: "x"}, nil })
-	res, err = Collect(context.Background(), rt, cmd, bytes.NewReader([]byte("in")), 0)
+	res, err = Run(context.Background(), rt, cmd, IO{Streams: Streams{Stdin: bytes.NewReader([]byte("in"))}})
 	if err != nil || res.Stdout != "x" {
-		t.Errorf("Collect buffered with input = %+v, %v", res, err)
+		t.Errorf("Run buffered with input = %+v, %v", res, err)
 	}
 	if tmp := rt.tmpOf(t); rt.uploads[tmp] != "in" || len(rt.log) != 3 {
 		t.Errorf("log %q", rt.log)
@@ -334,8 +336,92 @@ func TestCollect(t *testing.T) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
-	_, err = Collect(context.Background(), rt, cmd, nil, 10*time.Millisecond)
+	_, err = Run(context.Background(), rt, cmd, IO{Timeout: 10 * time.Millisecond})
 	if !errors.As(err, &te) || te.Stopped {
-		t.Errorf("Collect buffered that times out = %v, want a *CommandTimeoutError not stopped", err)
+		t.Errorf("Run buffered that times out = %v, want a *CommandTimeoutError not stopped", err)
 	}
+}
+
+// TestRunWithinABudget: each output stream keeps its head and its tail
+// within the budget, in the Result or written to the caller's writers; on
+// a streaming runtime the head is written as it comes, the tap sees the
+// whole output, and the tail follows at the end, even when the command
+// fails.
+func TestRunWithinABudget(t *testing.T) {
+	cmd := Command{Argv: []string{"yes"}}
+	big := strings.Repeat("a", 50) + strings.Repeat("z", 50)
+	buffered := newInputRuntime(t, func(context.Context, Command) (*Result, error) {
+		return &Result{Stdout: big, Stderr: "e", ExitCode: 4}, nil
+	})
+	streaming := func(err error) *streamingRuntime {
+		return &streamingRuntime{inputRuntime: newInputRuntime(t, nil), stream: func(_ context.Context, _ Command, s Streams) (int, error) {
+			for i := 0; i < len(big); i += 10 {
+				_, _ = io.WriteString(s.Stdout, big[i:i+10])
+			}
+			if s.Stderr == nil { // as sandboxd does
+				s.Stderr = s.Stdout
+			}
+			_, _ = io.WriteString(s.Stderr, "e")
+			return 4, err
+		}}
+	}
+	trimmed := strings.Repeat("a", 5) + "\n[... 90 bytes omitted ...]\n" + strings.Repeat("z", 5)
+	for _, rt := range []Runtime{buffered, streaming(nil)} {
+		res, err := Run(context.Background(), rt, cmd, IO{Budget: 10})
+		if err != nil || *res != (Result{Stdout: trimmed, Stderr: "e", ExitCode: 4, Truncated: true}) {
+			t.Errorf("%T, collected: %+v, %v", rt, res, err)
+		}
+		var out, errOut bytes.Buffer
+		res, err = Run(context.Background(), rt, cmd, IO{Streams: Streams{Stdout: &out, Stderr: &errOut}, Budget: 10})
+		if err != nil || *res != (Result{ExitCode: 4, Truncated: true}) || out.String() != trimmed || errOut.String() != "e" {
+			t.Errorf("%T, written: %+v, %v, stdout %q, stderr %q", rt, res, err, out.String(), errOut.String())
+		}
+		out.Reset()
+		if _, err := Run(context.Background(), rt, cmd, IO{Streams: Streams{Stdout: &out}}); err != nil || out.String() != big+"e" {
+			t.Errorf("%T, no stderr writer: %v, stdout %q", rt, err, out.String())
+		}
+	}
+	var tapped []string
+	tap := func(stream string, p []byte) { tapped = append(tapped, stream+":"+string(p)) }
+	res, err := Run(context.Background(), streaming(nil), cmd, IO{Budget: 10, Tap: tap})
+	if err != nil || res.Stdout != trimmed || len(tapped) != 11 || tapped[9] != "stdout:"+big[90:] || tapped[10] != "stderr:e" {
+		t.Errorf("tapped: %+v, %v, %q", res, err, tapped)
+	}
+	if _, err := Run(context.Background(), buffered, cmd, IO{Tap: tap}); err != nil || len(tapped) != 11 {
+		t.Errorf("a buffered runtime tapped: %v, %q", err, tapped)
+	}
+	// The tail comes after a failure too; a tail that cannot be written
+	// is an error.
+	lost := errors.New("lost")
+	var out bytes.Buffer
+	if _, err := Run(context.Background(), streaming(lost), cmd, IO{Streams: Streams{Stdout: &out, Stderr: io.Discard}, Budget: 10}); !errors.Is(err, lost) || out.String() != trimmed {
+		t.Errorf("a failed stream: %v, stdout %q", err, out.String())
+	}
+	broken := errors.New("broken pipe")
+	if _, err := Run(context.Background(), streaming(nil), cmd, IO{Streams: Streams{Stdout: &failingWriter{broken, 5}}, Budget: 10}); !errors.Is(err, broken) {
+		t.Errorf("an unwritable tail: %v", err)
+	}
+	if _, err := Run(context.Background(), buffered, cmd, IO{Streams: Streams{Stdout: &failingWriter{broken, 0}}}); !errors.Is(err, broken) {
+		t.Errorf("unwritable output of a buffered runtime: %v", err)
+	}
+	if _, err := Run(context.Background(), buffered, cmd, IO{Streams: Streams{TTY: &TermSize{80, 24}}}); !errors.Is(err, ErrNoTerminal) {
+		t.Errorf("a terminal on a buffered runtime: %v", err)
+	}
+	if CanStream(buffered) || !CanStream(streaming(nil)) {
+		t.Error("CanStream")
+	}
+}
+
+// failingWriter takes ok bytes, then fails every write.
+type failingWriter struct {
+	err error
+	ok  int
+}
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) <= w.ok {
+		w.ok -= len(p)
+		return len(p), nil
+	}
+	return 0, w.err
 }

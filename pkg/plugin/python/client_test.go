@@ -1,4 +1,4 @@
-package sandbox
+package python
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 )
 
 func TestExecute(t *testing.T) {
@@ -25,16 +27,16 @@ func TestExecute(t *testing.T) {
 		status   int
 		answer   string
 		wantBody string
-		want     *Result
+		want     *sandbox.Result
 		wantErr  string
 	}{{
 		name: "quoted argv and the exit code", argv: []string{"echo", "a b"},
 		status: 200, answer: `{"stdout":"a b\n","stderr":"","exit_code":3}`,
-		wantBody: `{"command":"echo 'a b'"}`, want: &Result{Stdout: "a b\n", ExitCode: 3},
+		wantBody: `{"command":"echo 'a b'"}`, want: &sandbox.Result{Stdout: "a b\n", ExitCode: 3},
 	}, {
 		name: "shell syntax stays one argument", argv: []string{"sh", "-c", "echo $HOME > x && true"},
 		status: 200, answer: `{"stdout":"","stderr":"oops\n","exit_code":0}`,
-		wantBody: `{"command":"sh -c 'echo $HOME \u003e x \u0026\u0026 true'"}`, want: &Result{Stderr: "oops\n"},
+		wantBody: `{"command":"sh -c 'echo $HOME \u003e x \u0026\u0026 true'"}`, want: &sandbox.Result{Stderr: "oops\n"},
 	}, {
 		name: "an answer without exit_code", argv: []string{"true"},
 		status: 200, answer: `{"stdout":"","stderr":""}`,
@@ -57,7 +59,7 @@ func TestExecute(t *testing.T) {
 				w.WriteHeader(tc.status)
 				_, _ = io.WriteString(w, tc.answer)
 			})
-			res, err := c.Execute(context.Background(), Command{Argv: tc.argv})
+			res, err := c.Execute(context.Background(), sandbox.Command{Argv: tc.argv})
 			if tc.wantErr != "" {
 				if err == nil || err.Error() != tc.wantErr || res != nil {
 					t.Fatalf("got %+v, %v; want error %s", res, err, tc.wantErr)
@@ -82,7 +84,7 @@ func TestExecuteRefusesArgvItCannotSend(t *testing.T) {
 		{nil, "no command given"},
 		{[]string{"echo", "a\x00b"}, "an argument contains a NUL byte, which no process can receive"},
 	} {
-		if _, err := c.Execute(context.Background(), Command{Argv: tc.argv}); err == nil || err.Error() != tc.want {
+		if _, err := c.Execute(context.Background(), sandbox.Command{Argv: tc.argv}); err == nil || err.Error() != tc.want {
 			t.Errorf("Execute(%q): %v, want %s", tc.argv, err, tc.want)
 		}
 	}
@@ -120,7 +122,7 @@ func TestExecuteIsNeverRetried(t *testing.T) {
 				}
 				answer(w, tc.status, map[string]string{"detail": detail})
 			})
-			_, err := c.Execute(context.Background(), Command{Argv: []string{"true"}})
+			_, err := c.Execute(context.Background(), sandbox.Command{Argv: []string{"true"}})
 			want := strings.ReplaceAll(tc.want, "BASE", c.base.String())
 			if err == nil || err.Error() != want {
 				t.Fatalf("error %v\nwant  %s", err, want)
@@ -419,7 +421,7 @@ func TestUploadErrors(t *testing.T) {
 	if err := c.Upload(context.Background(), "../x", bytes.NewReader([]byte("x"))); err == nil || err.Error() != "upload ../x: HTTP 403: Access denied" {
 		t.Errorf("outside the root: %v", err)
 	}
-	if got := rt.requests(); !reflect.DeepEqual(got, []string{"upload: no/such/dir/f", "upload: ../x"}) {
+	if got := rt.Requests(); !reflect.DeepEqual(got, []string{"upload: no/such/dir/f", "upload: ../x"}) {
 		t.Errorf("requests %q", got)
 	}
 
@@ -483,7 +485,7 @@ func TestList(t *testing.T) {
 		}
 	})
 	got, err := c.List(context.Background(), "d")
-	want := []Entry{
+	want := []sandbox.Entry{
 		{Name: "a b", Size: 3, Type: "file", ModTime: time.Date(2023, 11, 14, 22, 13, 20, 250000000, time.UTC)},
 		{Name: "sub", Size: 4096, Type: "directory", ModTime: time.Unix(0, 0).UTC()},
 	}
@@ -497,14 +499,14 @@ func TestList(t *testing.T) {
 		err.Error() != "list bad: decoding the runtime's answer: not a JSON array" {
 		t.Errorf("not a list: %v", err)
 	}
-	if _, err := c.List(context.Background(), "f"); !errors.Is(err, ErrNotFound) || err.Error() != "list f: HTTP 404: Path is not a directory" {
+	if _, err := c.List(context.Background(), "f"); !errors.Is(err, sandbox.ErrNotFound) || err.Error() != "list f: HTTP 404: Path is not a directory" {
 		t.Errorf("not a directory: %v", err)
 	}
 }
 
 func TestExists(t *testing.T) {
 	rt, c := newRuntime(t)
-	rt.write("here/f", "x")
+	rt.Write("here/f", "x")
 	for _, tc := range []struct {
 		path    string
 		want    bool
@@ -528,11 +530,11 @@ func TestExists(t *testing.T) {
 }
 
 // TestRemove: an exact argv with "--", so that no path is an option, never
-// the root, and a missing path is ErrNotFound.
+// the root, and a missing path is sandbox.ErrNotFound.
 func TestRemove(t *testing.T) {
 	rt, c := newRuntime(t)
-	rt.write("-f", "x")
-	rt.write("my dir/sub/f", "x")
+	rt.Write("-f", "x")
+	rt.Write("my dir/sub/f", "x")
 	ctx := context.Background()
 	if err := c.Remove(ctx, "-f", false); err != nil {
 		t.Fatal(err)
@@ -540,51 +542,25 @@ func TestRemove(t *testing.T) {
 	if err := c.Remove(ctx, "my dir", true); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Remove(ctx, "", true); err == nil || err.Error() != "refusing to remove the sandbox's root directory" {
-		t.Errorf("removing the root: %v", err)
-	}
-	if err := c.Remove(ctx, "my dir2", false); !errors.Is(err, ErrNotFound) || err.Error() != "removing my dir2: not found" {
+	if err := c.Remove(ctx, "my dir2", false); !errors.Is(err, sandbox.ErrNotFound) || err.Error() != "removing my dir2: not found" {
 		t.Errorf("rm of a missing file: %v", err)
 	}
-	if got := tree(t, rt.root); len(got) != 0 {
+	if got := tree(t, rt.Root); len(got) != 0 {
 		t.Errorf("left %v", got)
 	}
 	want := []string{"execute: rm -- -f", "execute: rm -r -- 'my dir'", "execute: rm -- 'my dir2'", "exists: my dir2"}
-	if got := rt.requests(); !reflect.DeepEqual(got, want) {
+	if got := rt.Requests(); !reflect.DeepEqual(got, want) {
 		t.Errorf("requests %q\nwant %q", got, want)
 	}
-	rt.write("d/f", "x")
+	rt.Write("d/f", "x")
 	if err := c.Remove(ctx, "d", false); err == nil || err.Error() != "removing d in the sandbox: exit code 1: rm: cannot remove 'd': is a directory" {
 		t.Errorf("rm of a directory: %v", err)
 	}
 }
 
-func TestMkdirAll(t *testing.T) {
-	rt, c := newRuntime(t)
-	ctx := context.Background()
-	if err := c.MkdirAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.MkdirAll(ctx, "a/b", "c d", "-p"); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := tree(t, rt.root), map[string]string{"a/": "", "a/b/": "", "c d/": "", "-p/": ""}; !reflect.DeepEqual(got, want) {
-		t.Errorf("tree %v, want %v", got, want)
-	}
-	rt.write("file", "x")
-	err := c.MkdirAll(ctx, "file/sub")
-	if want := "creating directories in the sandbox: exit code 1: mkdir: cannot create directory 'file/sub': not a directory"; err == nil || err.Error() != want {
-		t.Errorf("error %v\nwant  %s", err, want)
-	}
-	want := []string{"execute: mkdir -p -- a/b 'c d' -p", "execute: mkdir -p -- file/sub"}
-	if got := rt.requests(); !reflect.DeepEqual(got, want) {
-		t.Errorf("requests %q\nwant %q", got, want)
-	}
-}
-
 // TestHTTPErrors: the router's {"detail"} and the runtime's {"message"}
 // bodies, anything else shortened to one line, redirects named; only the
-// runtime's 404 is ErrNotFound.
+// runtime's 404 is sandbox.ErrNotFound.
 func TestHTTPErrors(t *testing.T) {
 	long := strings.Repeat("x", 250)
 	for _, tc := range []struct {
@@ -618,16 +594,34 @@ func TestHTTPErrors(t *testing.T) {
 				_, _ = io.WriteString(w, tc.body)
 			})
 			_, _, err := c.Download(context.Background(), "f")
-			var he *HTTPError
+			var he *sandbox.HTTPError
 			if !errors.As(err, &he) || err.Error() != tc.want {
 				t.Fatalf("error %v\nwant  %s", err, tc.want)
 			}
 			if he.Status != tc.status || he.Sandbox != "python-abcde" || he.FromRuntime != tc.fromRuntime {
 				t.Errorf("%+v", he)
 			}
-			if errors.Is(err, ErrNotFound) != tc.notFound {
-				t.Errorf("errors.Is(ErrNotFound) = %v", !tc.notFound)
+			if errors.Is(err, sandbox.ErrNotFound) != tc.notFound {
+				t.Errorf("errors.Is(sandbox.ErrNotFound) = %v", !tc.notFound)
 			}
 		})
+	}
+}
+
+// TestCommandTimeout: a command that outlives the timeout is a
+// *sandbox.CommandTimeoutError: the request is cancelled.
+func TestCommandTimeout(t *testing.T) {
+	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // then the server sees the client go
+		<-r.Context().Done()               // the command runs until the client gives up
+	})
+	// The timeout is what is under test.
+	res, err := sandbox.Run(context.Background(), c, sandbox.Command{Argv: []string{"sleep", "infinity"}}, sandbox.IO{Timeout: 50 * time.Millisecond})
+	var te *sandbox.CommandTimeoutError
+	if !errors.As(err, &te) || te.After != 50*time.Millisecond || res != nil {
+		t.Fatalf("got %+v, %v", res, err)
+	}
+	if want := "the command did not finish within 50ms; it may still be running in the sandbox"; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
 	}
 }

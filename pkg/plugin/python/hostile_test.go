@@ -1,4 +1,4 @@
-package sandbox
+package python
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 )
 
 // Peers that misbehave: a runtime that lists what it should not, answers
@@ -138,7 +140,7 @@ func TestDownloadTreeFromAHostileRuntime(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			rt, _ := newRuntime(t)
-			rt.write("d/x", "x")
+			rt.Write("d/x", "x")
 			c := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path == "/list/d" {
 					tc.list(w, r)
@@ -153,7 +155,7 @@ func TestDownloadTreeFromAHostileRuntime(t *testing.T) {
 			}
 			parent := t.TempDir()
 			dst := filepath.Join(parent, "dst")
-			n, err := DownloadTree(ctx, c, "d", dst, dst, nil)
+			n, err := sandbox.DownloadTree(ctx, c, "d", dst, dst, nil)
 			if n != 0 || err == nil || err.Error() != tc.wantErr {
 				t.Errorf("got %d, %v\nwant 0, %s", n, err, tc.wantErr)
 			}
@@ -198,7 +200,7 @@ func TestExecuteAnswerIsBounded(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, `"}`)
 	})
-	res, err := c.Execute(context.Background(), Command{Argv: []string{"yes"}})
+	res, err := c.Execute(context.Background(), sandbox.Command{Argv: []string{"yes"}})
 	if want := "execute: the runtime's answer is larger than 1 MiB"; err == nil || err.Error() != want || res != nil {
 		t.Errorf("got %v, %v; want %s", res, err, want)
 	}
@@ -218,7 +220,7 @@ func TestDownloadThatStallsLeavesNothing(t *testing.T) {
 	defer cancel()
 	cancelOnFirstRead(c, "/download/f", cancel)
 	dir := t.TempDir()
-	err := DownloadFile(ctx, c, "f", filepath.Join(dir, "f"), nil)
+	err := sandbox.DownloadFile(ctx, c, "f", filepath.Join(dir, "f"), nil)
 	if want := "downloading f: context canceled"; err == nil || err.Error() != want {
 		t.Errorf("error %v\nwant  %s", err, want)
 	}
@@ -297,7 +299,7 @@ func TestExecuteHasNoHeaderTimeout(t *testing.T) {
 		answer(w, 200, map[string]any{"stdout": "done\n", "stderr": "", "exit_code": 0})
 	})
 	c.HeaderTimeout = time.Millisecond
-	res, err := c.Execute(context.Background(), Command{Argv: []string{"sleep", "0.05"}})
+	res, err := c.Execute(context.Background(), sandbox.Command{Argv: []string{"sleep", "0.05"}})
 	if err != nil || res.Stdout != "done\n" {
 		t.Errorf("got %+v, %v", res, err)
 	}
@@ -334,7 +336,7 @@ func TestRouterThatResets(t *testing.T) {
 		t.Errorf("list: %d requests, want 4", n)
 	}
 	calls.Store(0)
-	_, err = c.Execute(context.Background(), Command{Argv: []string{"true"}})
+	_, err = c.Execute(context.Background(), sandbox.Command{Argv: []string{"true"}})
 	var se *SentError
 	if !errors.As(err, &se) || !errors.Is(err, syscall.ECONNRESET) || !strings.HasSuffix(err.Error(), ": the command may have run; it was not retried") ||
 		strings.ContainsAny(err.Error(), "\n\r") {
@@ -397,7 +399,7 @@ func TestRedirectsToAnotherHostAreNotFollowed(t *testing.T) {
 			if want := fmt.Sprintf("list d: HTTP %d: redirected to %s (redirects are not followed)", status, to); err == nil || err.Error() != want {
 				t.Errorf("list: %v\nwant %s", err, want)
 			}
-			_, err = c.Execute(context.Background(), Command{Argv: []string{"true"}})
+			_, err = c.Execute(context.Background(), sandbox.Command{Argv: []string{"true"}})
 			if want := fmt.Sprintf("execute: HTTP %d: redirected to %s (redirects are not followed)", status, to); err == nil || err.Error() != want {
 				t.Errorf("execute: %v\nwant %s", err, want)
 			}

@@ -1,8 +1,7 @@
-// Package sandbox is the data plane: the Runtime interface that every
-// runtime backend implements, tree copies over it, and the backend of the
-// legacy python runtime (execute, upload, download, list, exists) as
-// reached through the sandbox router.
-package sandbox
+// Package python is the data-plane backend of agent-sandbox's python
+// runtime (execute, upload, download, list, exists), reached through the
+// sandbox router: a sandbox.Runtime over HTTP.
+package python
 
 import (
 	"context"
@@ -16,27 +15,15 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 )
 
-// copyBufferSize is the chunk of streamed copies: large enough for
-// throughput on par with curl, small enough that memory stays flat.
-const copyBufferSize = 1 << 20
-
-// copyBuffers keeps the buffers of streamed copies for reuse: a tree copies
-// thousands of files, and a fresh megabyte for each (zeroed, then
-// collected) cost more CPU than the copy itself (pprof: memclr at 27% of a
-// 2,000-file archive upload).
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
-
-// copyBuffered is io.Copy through a pooled buffer.
-func copyBuffered(dst io.Writer, src io.Reader) (int64, error) {
-	b := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(b)
-	return io.CopyBuffer(dst, src, *b)
-}
+// Root is the python runtime's base directory (hard-coded in the v0.5.6
+// runtime): runtime paths are relative to it, and commands run in it.
+const Root = "/app"
 
 // The bounds of the runtime's JSON answers (variables for tests).
 var (
@@ -62,7 +49,7 @@ type Target struct {
 }
 
 // Client calls one sandbox's python runtime through the router at base.
-// It implements Runtime.
+// It implements sandbox.Runtime.
 type Client struct {
 	base   *url.URL
 	http   *http.Client
@@ -124,7 +111,8 @@ func (t Target) SetHeaders(h http.Header, token string) {
 	}
 }
 
-// send performs one request and turns a non-2xx answer into an *HTTPError.
+// send performs one request and turns a non-2xx answer into a
+// *sandbox.HTTPError.
 // A request that failed after it was sent is a *SentError (it may have
 // been carried out), one that never left a *ConnError.
 func (c *Client) send(req *http.Request, op string) (*http.Response, error) {
@@ -211,7 +199,7 @@ func (b cancelOnClose) Close() error {
 
 func retryable(err error) bool {
 	var ce *ConnError
-	var he *HTTPError
+	var he *sandbox.HTTPError
 	switch {
 	case errors.As(err, &ce):
 		return true
@@ -221,13 +209,16 @@ func retryable(err error) bool {
 	return false
 }
 
-var _ Runtime = (*Client)(nil)
+var (
+	_ sandbox.Runtime     = (*Client)(nil)
+	_ sandbox.UploadNames = (*Client)(nil)
+)
 
 // Execute runs a command in the sandbox. The runtime splits its command
 // string with shlex, so argv is quoted to come out exact. It is sent
 // exactly once: a command must never run twice.
-func (c *Client) Execute(ctx context.Context, cmd Command) (*Result, error) {
-	argv, err := EnvArgv(cmd)
+func (c *Client) Execute(ctx context.Context, cmd sandbox.Command) (*sandbox.Result, error) {
+	argv, err := sandbox.EnvArgv(cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -253,10 +244,9 @@ func (c *Client) Execute(ctx context.Context, cmd Command) (*Result, error) {
 	return res, nil
 }
 
-// fileByFileName says whether Upload carries the name: the runtime takes
-// the name from the multipart part's filename, whose parser loses CR and
-// LF.
-func (c *Client) fileByFileName(p string) bool {
+// UploadsName says whether Upload carries the name: the runtime takes the
+// name from the multipart part's filename, whose parser loses CR and LF.
+func (c *Client) UploadsName(p string) bool {
 	return !strings.ContainsAny(p, "\r\n")
 }
 
@@ -270,7 +260,7 @@ func (c *Client) Upload(ctx context.Context, path string, content io.Reader) err
 	go func() {
 		part, err := mw.CreateFormFile("file", path)
 		if err == nil {
-			_, err = copyBuffered(part, src)
+			_, err = sandbox.CopyBuffered(part, src)
 		}
 		if err == nil {
 			err = mw.Close()
@@ -325,7 +315,7 @@ func (c *Client) Download(ctx context.Context, path string) (body io.ReadCloser,
 }
 
 // List lists a directory ("" is the root).
-func (c *Client) List(ctx context.Context, path string) ([]Entry, error) {
+func (c *Client) List(ctx context.Context, path string) ([]sandbox.Entry, error) {
 	resp, err := c.get(ctx, "list/"+EncodePath(path), "list "+path)
 	if err != nil {
 		return nil, err
@@ -339,32 +329,20 @@ func (c *Client) List(ctx context.Context, path string) ([]Entry, error) {
 }
 
 // Remove removes path with an exact-argv rm (the runtime has no delete). A
-// missing path is ErrNotFound.
+// missing path is sandbox.ErrNotFound.
 func (c *Client) Remove(ctx context.Context, path string, recursive bool) error {
-	if path == "" {
-		return errors.New("refusing to remove the sandbox's root directory")
-	}
 	argv := []string{"rm", "--", path}
 	if recursive {
 		argv = []string{"rm", "-r", "--", path}
 	}
-	err := Check(ctx, c, "removing "+path, argv...)
+	err := sandbox.Check(ctx, c, "removing "+path, argv...)
 	if err == nil {
 		return nil
 	}
 	if ok, xerr := c.Exists(ctx, path); xerr == nil && !ok {
-		return fmt.Errorf("removing %s: %w", path, ErrNotFound)
+		return fmt.Errorf("removing %s: %w", path, sandbox.ErrNotFound)
 	}
 	return err
-}
-
-// MkdirAll creates directories (runtime paths) in the sandbox; the runtime's
-// upload does not create parents.
-func (c *Client) MkdirAll(ctx context.Context, dirs ...string) error {
-	if len(dirs) == 0 {
-		return nil
-	}
-	return Check(ctx, c, "creating directories", append([]string{"mkdir", "-p", "--"}, dirs...)...)
 }
 
 // Exists reports whether path exists.

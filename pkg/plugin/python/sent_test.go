@@ -1,4 +1,4 @@
-package sandbox
+package python
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 )
 
 // TestExecuteThatBreaksAfterSendingSaysItMayHaveRun: a connection that
@@ -27,7 +29,7 @@ func TestExecuteThatBreaksAfterSendingSaysItMayHaveRun(t *testing.T) {
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
 	c := NewClient(u, http.DefaultTransport.(*http.Transport).Clone(), "", Target{SandboxID: "sb", Namespace: "ns", Port: 8888})
-	_, err := c.Execute(context.Background(), Command{Argv: []string{"true"}})
+	_, err := c.Execute(context.Background(), sandbox.Command{Argv: []string{"true"}})
 	var sent *SentError
 	var conn *ConnError
 	if !errors.As(err, &sent) || errors.As(err, &conn) || calls.Load() != 1 {
@@ -53,7 +55,7 @@ func TestExecuteThatCannotConnectSaysSo(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	c := NewClient(&url.URL{Scheme: "http", Host: addr}, http.DefaultTransport.(*http.Transport).Clone(), "", Target{SandboxID: "sb"})
-	_, err = c.Execute(context.Background(), Command{Argv: []string{"true"}})
+	_, err = c.Execute(context.Background(), sandbox.Command{Argv: []string{"true"}})
 	var sent *SentError
 	var conn *ConnError
 	if !errors.As(err, &conn) || errors.As(err, &sent) {

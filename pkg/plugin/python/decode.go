@@ -1,4 +1,4 @@
-package sandbox
+package python
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 )
 
 // The decoders of the runtime's answers. They read at most maxAnswer bytes
@@ -17,7 +19,7 @@ func tooLarge() error {
 }
 
 // decodeResult decodes the answer to POST /execute.
-func decodeResult(r io.Reader) (*Result, error) {
+func decodeResult(r io.Reader) (*sandbox.Result, error) {
 	lr := &io.LimitedReader{R: r, N: maxAnswer + 1}
 	var out struct {
 		Stdout   string `json:"stdout"`
@@ -33,13 +35,13 @@ func decodeResult(r io.Reader) (*Result, error) {
 	if out.ExitCode == nil {
 		return nil, errors.New("the runtime's answer has no exit_code")
 	}
-	return &Result{Stdout: out.Stdout, Stderr: out.Stderr, ExitCode: *out.ExitCode}, nil
+	return &sandbox.Result{Stdout: out.Stdout, Stderr: out.Stderr, ExitCode: *out.ExitCode}, nil
 }
 
 // decodeListing decodes the answer to GET /list: a JSON array of entries,
 // each name once. It decodes one entry at a time, so that memory follows
 // the entries, which are at most maxEntries.
-func decodeListing(r io.Reader) ([]Entry, error) {
+func decodeListing(r io.Reader) ([]sandbox.Entry, error) {
 	lr := &io.LimitedReader{R: r, N: maxAnswer + 1}
 	entries, err := decodeEntries(json.NewDecoder(lr))
 	if err != nil && lr.N == 0 {
@@ -48,7 +50,7 @@ func decodeListing(r io.Reader) ([]Entry, error) {
 	return entries, err
 }
 
-func decodeEntries(dec *json.Decoder) ([]Entry, error) {
+func decodeEntries(dec *json.Decoder) ([]sandbox.Entry, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, fmt.Errorf("decoding the runtime's answer: %w", err)
@@ -56,7 +58,7 @@ func decodeEntries(dec *json.Decoder) ([]Entry, error) {
 	if tok != json.Delim('[') {
 		return nil, errors.New("decoding the runtime's answer: not a JSON array")
 	}
-	entries := []Entry{}
+	entries := []sandbox.Entry{}
 	seen := map[string]bool{}
 	for dec.More() {
 		if len(entries) == maxEntries {
@@ -76,7 +78,7 @@ func decodeEntries(dec *json.Decoder) ([]Entry, error) {
 		}
 		seen[e.Name] = true
 		sec := int64(e.ModTime)
-		entries = append(entries, Entry{Name: e.Name, Size: e.Size, Type: e.Type,
+		entries = append(entries, sandbox.Entry{Name: e.Name, Size: e.Size, Type: e.Type,
 			ModTime: time.Unix(sec, int64((e.ModTime-float64(sec))*1e9)).UTC()})
 	}
 	if _, err := dec.Token(); err != nil { // the closing ]

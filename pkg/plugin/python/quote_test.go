@@ -1,4 +1,4 @@
-package sandbox
+package python
 
 import (
 	"bufio"
@@ -10,6 +10,8 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python/pythontest"
 )
 
 // hostileArgs are arguments that a naive join would mangle.
@@ -114,7 +116,8 @@ func runtimeSplit(t testing.TB, command string) []string {
 }
 
 // TestJoinArgvRoundTripsThroughRealShlex splits each joined command with
-// the real Python shlex.split, as the runtime does.
+// the real Python shlex.split, as the runtime does, and with the fakes'
+// splitter (pythontest.Split), which must agree with it.
 func TestJoinArgvRoundTripsThroughRealShlex(t *testing.T) {
 	for _, argv := range hostileArgs {
 		cmd, err := JoinArgv(argv)
@@ -123,6 +126,9 @@ func TestJoinArgvRoundTripsThroughRealShlex(t *testing.T) {
 		}
 		if got := runtimeSplit(t, cmd); !reflect.DeepEqual(got, argv) {
 			t.Errorf("argv %q\njoined %q\nsplit  %q", argv, cmd, got)
+		}
+		if got, err := pythontest.Split(cmd); err != nil || !reflect.DeepEqual(got, argv) {
+			t.Errorf("argv %q\njoined %q\npythontest.Split %q, %v", argv, cmd, got, err)
 		}
 	}
 }
