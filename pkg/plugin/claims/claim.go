@@ -38,8 +38,10 @@ var (
 type Spec struct {
 	Namespace string
 	// Name is the claim name; empty means generate one.
-	Name           string
-	Pool           string
+	Name string
+	// Pool is the warm pool to claim from; Template, when Pool is empty,
+	// names the template whose pool ResolvePool finds.
+	Pool, Template string
 	Labels         map[string]string
 	TTL            time.Duration
 	ShutdownPolicy extv1beta1.ShutdownPolicy

@@ -21,12 +21,12 @@ const FieldManager = "kubectl-sandbox"
 // ended (a failure, a timeout or an interrupt).
 const CleanupTimeout = 30 * time.Second
 
-// ResolvePool fills spec.Pool from template when no pool is set.
-func ResolvePool(ctx context.Context, client extclient.Interface, spec *Spec, template string) error {
+// ResolvePool fills spec.Pool from spec.Template when no pool is set.
+func ResolvePool(ctx context.Context, client extclient.Interface, spec *Spec) error {
 	if spec.Pool != "" {
 		return nil
 	}
-	pool, err := PoolForTemplate(ctx, client, spec.Namespace, template)
+	pool, err := PoolForTemplate(ctx, client, spec.Namespace, spec.Template)
 	spec.Pool = pool
 	return err
 }

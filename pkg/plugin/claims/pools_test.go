@@ -115,8 +115,8 @@ func TestResolvePool(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			client := fake.NewSimpleClientset(pool("warm", "python", 1))
-			spec := Spec{Namespace: "default", Pool: tt.pool}
-			err := ResolvePool(context.Background(), client, &spec, tt.template)
+			spec := Spec{Namespace: "default", Pool: tt.pool, Template: tt.template}
+			err := ResolvePool(context.Background(), client, &spec)
 			if spec.Pool != tt.want || errorString(err) != cmp.Or(tt.wantErr, "<nil>") {
 				t.Fatalf("pool %q, error %v; want %q, %s", spec.Pool, err, tt.want, tt.wantErr)
 			}

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
@@ -42,25 +42,11 @@ func (f *CreateFlags) AddFlags(cmd *cobra.Command, clients Factory, defaultTTL s
 	registerNameCompletion(cmd, clients, "template", listTemplateNames)
 }
 
-// ToSpec validates the flags, without API calls, into a claim spec (the pool
-// is empty when --template is given: the engine resolves it).
+// ToSpec turns the flags into a claim spec and validates it
+// (claims.Spec.Validate), without API calls; a template is resolved to its
+// pool by the engine (claims.ResolvePool).
 func (f *CreateFlags) ToSpec(ns, name string) (claims.Spec, error) {
-	spec := claims.Spec{Namespace: ns, Name: name, Pool: f.Pool}
-	if (f.Pool == "") == (f.Template == "") {
-		return spec, fmt.Errorf("exactly one of --pool or --template is required (list them with: kubectl sandbox pools)")
-	}
-	if name != "" {
-		if err := validateName("claim", name); err != nil {
-			return spec, err
-		}
-	}
-	for what, v := range map[string]string{"pool": f.Pool, "template": f.Template} {
-		if v != "" {
-			if err := validateName(what, v); err != nil {
-				return spec, err
-			}
-		}
-	}
+	spec := claims.Spec{Namespace: ns, Name: name, Pool: f.Pool, Template: f.Template, ShutdownPolicy: extv1beta1.ShutdownPolicy(f.ShutdownPolicy)}
 	var err error
 	if spec.Labels, err = parseLabels(f.Labels); err != nil {
 		return spec, err
@@ -68,29 +54,38 @@ func (f *CreateFlags) ToSpec(ns, name string) (claims.Spec, error) {
 	if spec.TTL, err = time.ParseDuration(f.TTL); err != nil || spec.TTL < 0 {
 		return spec, fmt.Errorf("invalid --ttl %q: use a positive duration such as 30m or 2h, or 0 for none", f.TTL)
 	}
-	switch p := extv1beta1.ShutdownPolicy(f.ShutdownPolicy); p {
-	case "", extv1beta1.ShutdownPolicyDelete, extv1beta1.ShutdownPolicyDeleteForeground, extv1beta1.ShutdownPolicyRetain:
-		if p != "" && spec.TTL == 0 {
-			return spec, fmt.Errorf("--shutdown-policy needs --ttl")
-		}
-		spec.ShutdownPolicy = p
-	default:
-		return spec, fmt.Errorf("invalid --shutdown-policy %q: must be Delete, DeleteForeground or Retain", f.ShutdownPolicy)
-	}
 	for _, kv := range f.Env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			return spec, fmt.Errorf("invalid --env %q: use KEY=VALUE", kv)
 		}
-		if errs := validation.IsEnvVarName(k); len(errs) > 0 {
-			return spec, fmt.Errorf("invalid --env name %q: %s", k, strings.Join(errs, "; "))
-		}
 		spec.Env = append(spec.Env, extv1beta1.EnvVar{Name: k, Value: v})
+	}
+	if err := spec.Validate(); err != nil {
+		return spec, specFlagError(err)
 	}
 	if f.Timeout <= 0 {
 		return spec, fmt.Errorf("--timeout must be positive")
 	}
 	return spec, nil
+}
+
+// specFlags are the flags that set what a spec's *claims.InvalidError
+// names, where the names differ.
+var specFlags = map[string]string{"environment variable name": "--env name", "shutdown policy": "--shutdown-policy"}
+
+// specFlagError words an error of claims.Spec.Validate by the flags.
+func specFlagError(err error) error {
+	var invalid *claims.InvalidError
+	switch {
+	case errors.Is(err, claims.ErrPoolOrTemplate):
+		return errors.New("exactly one of --pool or --template is required (list them with: kubectl sandbox pools)")
+	case errors.Is(err, claims.ErrPolicyWithoutTTL):
+		return errors.New("--shutdown-policy needs --ttl")
+	case errors.As(err, &invalid) && specFlags[invalid.What] != "":
+		return fmt.Errorf("invalid %s %q: %s", specFlags[invalid.What], invalid.Value, invalid.Why)
+	}
+	return err
 }
 
 // warnEnv warns on stderr when --env rules out a warm sandbox.
@@ -185,7 +180,7 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := claims.ResolvePool(ctx, clients.Ext, &o.spec, o.Template); err != nil {
+	if err := claims.ResolvePool(ctx, clients.Ext, &o.spec); err != nil {
 		return err
 	}
 	claim := claims.NewClaim(o.spec, o.Now())

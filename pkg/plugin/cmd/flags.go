@@ -7,7 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 )
 
 // dryRunMode is the parsed --dry-run flag.
@@ -49,13 +50,9 @@ func (m dryRunMode) suffix() string {
 	return ""
 }
 
-// validateName checks a claim, pool or template name before any API call.
-func validateName(what, name string) error {
-	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
-		return fmt.Errorf("invalid %s name %q: %s", what, name, strings.Join(errs, "; "))
-	}
-	return nil
-}
+// validateName checks a claim, pool or template name before any API call
+// (claims.ValidateName).
+func validateName(what, name string) error { return claims.ValidateName(what, name) }
 
 // validateNames checks names of one kind, the first bad one failing.
 func validateNames(what string, names []string) error {
@@ -78,11 +75,8 @@ func parseLabels(s string) (map[string]string, error) {
 		if !ok {
 			return nil, fmt.Errorf("invalid --labels %q: use key=value,key2=value2", s)
 		}
-		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			return nil, fmt.Errorf("invalid label key %q: %s", k, strings.Join(errs, "; "))
-		}
-		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
-			return nil, fmt.Errorf("invalid label value %q: %s", v, strings.Join(errs, "; "))
+		if err := claims.ValidateLabel(k, v); err != nil {
+			return nil, err
 		}
 		m[k] = v
 	}

@@ -167,7 +167,7 @@ func (o *RunOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := claims.ResolvePool(ctx, clients.Ext, &o.spec, o.Template); err != nil {
+	if err := claims.ResolvePool(ctx, clients.Ext, &o.spec); err != nil {
 		return err
 	}
 	warnEnv(o.spec, o.ErrOut)

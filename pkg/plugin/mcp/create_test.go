@@ -140,7 +140,7 @@ func TestCreateRefused(t *testing.T) {
 		{"both", Options{}, map[string]any{"pool": "python", "template": "python-tmpl"}, "give exactly one of pool and template"},
 		{"namespace", Options{}, map[string]any{"pool": "python", "namespace": "other"},
 			`this server acts in namespace "default" only (start it with --allow-namespace to let tools name another)`},
-		{"labels", Options{}, map[string]any{"pool": "python", "labels": map[string]string{"bad key": "x"}}, "invalid labels: "},
+		{"labels", Options{}, map[string]any{"pool": "python", "labels": map[string]string{"bad key": "x"}}, `invalid label key "bad key": `},
 		{"pool not allowed", Options{AllowPools: []string{"python"}}, map[string]any{"pool": "go"},
 			`pool "go" (template "go-tmpl") is not allowed here: allowed pools [python], templates []`},
 		{"template not allowed", Options{AllowPools: []string{"python"}}, map[string]any{"template": "go-tmpl"},

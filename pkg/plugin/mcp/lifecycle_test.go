@@ -1,6 +1,7 @@
 package mcp
 
 import (
+	"errors"
 	"reflect"
 	"sort"
 	"strings"
@@ -157,6 +158,31 @@ func TestRun(t *testing.T) {
 	c.noDeletes()
 }
 
+// TestRunReportsAFailedDeletion: sandbox_run deletes its claim as the
+// CLI's run does (oneshot): a deletion that fails is the call's error,
+// naming the claim, and the claim stays the session's, for its end to
+// delete.
+func TestRunReportsAFailedDeletion(t *testing.T) {
+	c := newCluster(t)
+	srv := newServer(t, c, Options{})
+	cl := connect(t, srv.MCP())
+	c.failDeletes(errors.New("etcd is down"))
+	msg := callErr(cl, "sandbox_run", map[string]any{"pool": "python", "command": []string{"true"}})
+	if want := `deleting sandboxclaim "sandbox-claim-00001" failed: etcd is down`; !strings.Contains(msg, want) {
+		t.Errorf("error %q, want it to hold %q", msg, want)
+	}
+	c.waitDeleted("sandbox-claim-00001")
+	if _, ok := srv.owns("default", "sandbox-claim-00001"); !ok {
+		t.Error("the claim that could not be deleted is no longer tracked")
+	}
+	c.failDeletes(nil)
+	cl.close()
+	if err := srv.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	c.waitDeleted("sandbox-claim-00001")
+}
+
 // TestRunErrors: a command that is refused creates nothing; a failure after
 // the claim was made still deletes it; a template names the pool.
 func TestRunErrors(t *testing.T) {
@@ -189,9 +215,18 @@ func TestRunErrors(t *testing.T) {
 		t.Fatalf("%d creates", n)
 	}
 	c.waitDeleted("sandbox-claim-00001")
-	// A path that climbs out.
-	callErr(cl, "sandbox_run", map[string]any{"pool": "python", "command": []string{"true"}, "files": map[string]string{"../x": "y"}})
-	c.waitDeleted("sandbox-claim-00002")
+	// A path that climbs out is refused before a sandbox is made for it.
+	for _, args := range []map[string]any{
+		{"pool": "python", "command": []string{"true"}, "files": map[string]string{"../x": "y"}},
+		{"pool": "python", "command": []string{"true"}, "read": []string{"/etc/passwd"}},
+	} {
+		if msg := callErr(cl, "sandbox_run", args); !strings.Contains(msg, "is outside the runtime's root") {
+			t.Errorf("%v: error %q", args, msg)
+		}
+	}
+	if n := len(c.actions("create")); n != 1 {
+		t.Errorf("%d creates, want none for the paths that climb out", n-1)
+	}
 	if list, err := c.ext.Tracker().List(claimsResource, claimsKind, "default"); err != nil || len(list.(*extv1beta1.SandboxClaimList).Items) != 0 {
 		t.Errorf("claims left: %+v, %v", list, err)
 	}

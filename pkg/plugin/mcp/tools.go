@@ -14,11 +14,11 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/labels"
 
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/oneshot"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
@@ -182,28 +182,42 @@ func (s *Server) createClaim(ctx context.Context, req *sdk.CallToolRequest, in C
 	if err != nil {
 		return SandboxOut{}, err
 	}
-	if (in.Pool == "") == (in.Template == "") {
-		return SandboxOut{}, fmt.Errorf("give exactly one of pool and template")
+	id := s.sessionID(req.Session)
+	spec, err := s.claimSpec(ctx, ns, id, in)
+	if err != nil {
+		return SandboxOut{}, err
 	}
+	var created string
+	c, err := claims.CreateAndWait(ctx, s.clients.Ext, claims.NewClaim(spec, s.opts.Now()), s.opts.ReadyTimeout, s.tracking(id, ns, &created))
+	if err != nil {
+		s.forget(id, ns, created, err) // CreateAndWait deleted it
+		return SandboxOut{}, err
+	}
+	return sandboxOut(c, true), nil
+}
+
+// claimSpec checks what a tool asks to claim with the create flags' own
+// validation (claims.Spec.Validate), within the server's TTL, labelled
+// with session id, and resolves its pool, which the allow-lists must hold.
+func (s *Server) claimSpec(ctx context.Context, ns, id string, in CreateIn) (claims.Spec, error) {
 	ttl := s.opts.TTL
 	if in.TTL != "" {
 		d, err := time.ParseDuration(in.TTL)
 		if err != nil || d <= 0 {
-			return SandboxOut{}, fmt.Errorf("invalid ttl %q: use a positive Go duration like 30m", in.TTL)
+			return claims.Spec{}, fmt.Errorf("invalid ttl %q: use a positive Go duration like 30m", in.TTL)
 		}
 		ttl = min(d, s.opts.TTL)
 	}
-	id := s.sessionID(req.Session)
-	spec := claims.Spec{Namespace: ns, Name: in.Name, Pool: in.Pool, TTL: ttl, Labels: map[string]string{}}
+	spec := claims.Spec{Namespace: ns, Name: in.Name, Pool: in.Pool, Template: in.Template, TTL: ttl, Labels: map[string]string{}}
 	for k, v := range in.Labels {
 		spec.Labels[k] = v
 	}
 	spec.Labels[SessionLabel] = id
-	if err := validLabels(spec.Labels); err != nil {
-		return SandboxOut{}, err
+	if err := spec.Validate(); err != nil {
+		return spec, err
 	}
-	if err := claims.ResolvePool(ctx, s.clients.Ext, &spec, in.Template); err != nil {
-		return SandboxOut{}, err
+	if err := claims.ResolvePool(ctx, s.clients.Ext, &spec); err != nil {
+		return spec, err
 	}
 	template := in.Template
 	if template == "" {
@@ -211,32 +225,27 @@ func (s *Server) createClaim(ctx context.Context, req *sdk.CallToolRequest, in C
 			template = p.Spec.TemplateRef.Name
 		}
 	}
-	if err := s.allowed(spec.Pool, template); err != nil {
-		return SandboxOut{}, err
-	}
-	claim := claims.NewClaim(spec, s.opts.Now())
-	var name string
-	c, err := claims.CreateAndWait(ctx, s.clients.Ext, claim, s.opts.ReadyTimeout, claims.WaitHooks{
-		Created: func(c *extv1beta1.SandboxClaim) {
-			name = c.Name
-			s.track(id, ns, c.Name)
-		},
-	})
-	if err != nil {
-		var cleanup *claims.CleanupError
-		if name != "" && !errors.As(err, &cleanup) {
-			s.untrack(id, ns, name) // CreateAndWait deleted it
-		}
-		return SandboxOut{}, err
-	}
-	return sandboxOut(c, true), nil
+	return spec, s.allowed(spec.Pool, template)
 }
 
-func validLabels(m map[string]string) error {
-	if _, err := labels.ValidatedSelectorFromSet(m); err != nil {
-		return fmt.Errorf("invalid labels: %w", err)
+// tracking are the wait hooks that record a claim the session creates as
+// soon as it exists (before it is Ready, so that a session that ends
+// meanwhile still deletes it); name is set to it.
+func (s *Server) tracking(id, ns string, name *string) claims.WaitHooks {
+	return claims.WaitHooks{Created: func(c *extv1beta1.SandboxClaim) {
+		*name = c.Name
+		s.track(id, ns, c.Name)
+	}}
+}
+
+// forget stops tracking a claim that the engine deleted after err, unless
+// the deletion failed (a *claims.CleanupError): the session's end tries
+// again then.
+func (s *Server) forget(id, ns, name string, err error) {
+	var cleanup *claims.CleanupError
+	if name != "" && !errors.As(err, &cleanup) {
+		s.untrack(id, ns, name)
 	}
-	return nil
 }
 
 func sandboxOut(c *extv1beta1.SandboxClaim, mine bool) SandboxOut {
@@ -343,7 +352,11 @@ func (s *Server) runCommand(ctx context.Context, req *sdk.CallToolRequest, rt sa
 	if err != nil {
 		return ExecOut{}, err
 	}
-	return ExecOut{ExitCode: res.ExitCode, Stdout: res.Stdout, Stderr: res.Stderr, Truncated: res.Truncated}, nil
+	return execOut(res), nil
+}
+
+func execOut(res *sandbox.Result) ExecOut {
+	return ExecOut{ExitCode: res.ExitCode, Stdout: res.Stdout, Stderr: res.Stderr, Truncated: res.Truncated}
 }
 
 // commandIO is how a tool's command runs: its input, budget, timeout, and
@@ -534,48 +547,52 @@ func (s *Server) run(ctx context.Context, req *sdk.CallToolRequest, in RunIn) (*
 	if err != nil {
 		return nil, RunOut{}, err
 	}
-	created, err := s.createClaim(ctx, req, CreateIn{Pool: in.Pool, Template: in.Template, Namespace: in.Namespace})
+	// Every path is checked before a sandbox is made for them.
+	writes, reads := map[string]string{}, map[string]string{}
+	for p := range in.Files {
+		if writes[p], err = filePath(p); err != nil {
+			return nil, RunOut{}, err
+		}
+	}
+	for _, p := range in.Read {
+		if reads[p], err = filePath(p); err != nil {
+			return nil, RunOut{}, err
+		}
+	}
+	id := s.sessionID(req.Session)
+	spec, err := s.claimSpec(ctx, ns, id, CreateIn{Pool: in.Pool, Template: in.Template})
 	if err != nil {
 		return nil, RunOut{}, s.describe(err, "run")
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claims.CleanupTimeout)
-		defer cancel()
-		if _, err := claims.DeleteAll(dctx, s.clients.Ext, ns, []string{created.Name}, claims.DeleteOptions{}); err == nil {
-			s.untrack(s.sessionID(req.Session), ns, created.Name)
-		}
-	}()
-	out := RunOut{Sandbox: created.Name}
-	rt, done, err := s.runtime(ctx, ns, created.Name)
-	if err != nil {
-		return nil, out, s.describe(err, "run")
+	var out RunOut
+	outcome, err := oneshot.Run(ctx, s.clients, s.opts.Session, oneshot.Plan{
+		Claim: claims.NewClaim(spec, s.opts.Now()), ReadyTimeout: s.opts.ReadyTimeout,
+		Command: cmd, IO: s.commandIO(ctx, req, in.Stdin, in.TimeoutSeconds, in.MaxOutputBytes),
+		Before: func(ctx context.Context, rt sandbox.Runtime) error {
+			for p, content := range in.Files {
+				if err := sandbox.WriteFile(ctx, rt, writes[p], strings.NewReader(content)); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		After: func(ctx context.Context, rt sandbox.Runtime) error {
+			for _, p := range in.Read {
+				f, err := s.read(ctx, rt, p, reads[p], 0)
+				if err != nil {
+					return err
+				}
+				if out.Files == nil {
+					out.Files = map[string]ReadOut{}
+				}
+				out.Files[p] = f
+			}
+			return nil
+		},
+	}, oneshot.Hooks{WaitHooks: s.tracking(id, ns, &out.Sandbox)})
+	s.forget(id, ns, out.Sandbox, err)
+	if outcome.Result != nil {
+		out.ExecOut = execOut(outcome.Result)
 	}
-	defer done()
-	for path, content := range in.Files {
-		p, err := filePath(path)
-		if err == nil {
-			err = sandbox.WriteFile(ctx, rt, p, strings.NewReader(content))
-		}
-		if err != nil {
-			return nil, out, s.describe(err, "run")
-		}
-	}
-	if out.ExecOut, err = s.runCommand(ctx, req, rt, cmd, in.Stdin, in.TimeoutSeconds, in.MaxOutputBytes); err != nil {
-		return nil, out, s.describe(err, "run")
-	}
-	for _, path := range in.Read {
-		p, err := filePath(path)
-		if err != nil {
-			return nil, out, err
-		}
-		f, err := s.read(ctx, rt, path, p, 0)
-		if err != nil {
-			return nil, out, s.describe(err, "run")
-		}
-		if out.Files == nil {
-			out.Files = map[string]ReadOut{}
-		}
-		out.Files[path] = f
-	}
-	return nil, out, nil
+	return nil, out, s.describe(err, "run")
 }

@@ -36,6 +36,10 @@ type Plan struct {
 	// (sandbox.Run); its writers stay unset, the Outcome carries the output.
 	IO      sandbox.IO
 	CopyOut []Copy
+	// Before, if set, runs after the copies in and before the command;
+	// After, if set, after the command and before the copies out. An error
+	// of theirs ends the run.
+	Before, After func(ctx context.Context, rt sandbox.Runtime) error
 	// Keep keeps the sandbox once it was Ready, whatever happens after.
 	Keep bool
 }
@@ -117,8 +121,18 @@ func Run(ctx context.Context, clients *kube.Clients, opts session.Options, plan 
 			return out, &CopyError{In: true, Path: c.Local, Err: err}
 		}
 	}
+	if plan.Before != nil {
+		if err := plan.Before(ctx, rt); err != nil {
+			return out, err
+		}
+	}
 	if out.Result, err = sandbox.Run(ctx, rt, plan.Command, plan.IO); err != nil {
 		return out, err
+	}
+	if plan.After != nil {
+		if err := plan.After(ctx, rt); err != nil {
+			return out, err
+		}
 	}
 	for _, c := range plan.CopyOut {
 		if _, err := sandbox.DownloadTree(ctx, rt, c.Remote, c.Local, c.Local, hooks.Progress); err != nil {
