@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	k8sfake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
 	gatewayfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
 
@@ -25,7 +27,6 @@ import (
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
-
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 )
@@ -301,6 +302,43 @@ func TestDescribeErrorHints(t *testing.T) {
 	} {
 		if got := describeError(tc.err, "get"); got != tc.want {
 			t.Errorf("got  %q\nwant %q", got, tc.want)
+		}
+	}
+}
+
+// verbCtor makes a verb.
+type verbCtor = func(Factory, genericiooptions.IOStreams) *cobra.Command
+
+// apiCalls counts the calls made on every fake clientset of f.
+func apiCalls(f *fakeFactory) []k8stesting.Action {
+	var all []k8stesting.Action
+	all = append(all, f.ext.Actions()...)
+	all = append(all, f.agents.Actions()...)
+	all = append(all, f.core.Actions()...)
+	all = append(all, f.gateway.Actions()...)
+	return all
+}
+
+type refusal struct {
+	args []string
+	want string // a prefix of the error
+}
+
+// checkRefused runs each case against an empty fake cluster and checks that
+// it is refused with the error asked for, before any API call.
+func checkRefused(t *testing.T, name string, newCmd verbCtor, cases []refusal) {
+	t.Helper()
+	for _, tc := range cases {
+		f := newFakeFactory()
+		res := runWith(t, f, newCmd, "", tc.args)
+		if res.err == nil || !strings.HasPrefix(res.err.Error(), tc.want) {
+			t.Errorf("%s %q: error %v\nwant %s", name, tc.args, res.err, tc.want)
+		}
+		if calls := apiCalls(f); len(calls) != 0 {
+			t.Errorf("%s %q: invalid input reached the API: %v", name, tc.args, calls)
+		}
+		if res.out != "" {
+			t.Errorf("%s %q: printed %q", name, tc.args, res.out)
 		}
 	}
 }

@@ -67,7 +67,7 @@ runs 'true' in it and deletes it, with timings. Exits 1 when a check fails.`,
 	}
 	o.Router.AddFlags(cmd)
 	cmd.Flags().StringVar(&o.Pool, "pool", "", "A pool to check in particular (and to probe)")
-	cmd.Flags().BoolVar(&o.Probe, "probe", false, "Claim a sandbox, run `true` in it and delete it")
+	cmd.Flags().BoolVar(&o.Probe, "probe", false, "Claim a sandbox, run 'true' in it and delete it")
 	cmd.Flags().DurationVar(&o.ProbeTimeout, "probe-timeout", o.ProbeTimeout, "How long the probe's claim may take to become Ready")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", `"json" prints the results as JSON`)
 	return cmd
@@ -157,51 +157,8 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 
 // doctorHint is the fix for a check's problem, as " (fix: ...)".
 func doctorHint(r doctor.Result, ns string) string {
-	var h string
-	switch r.Problem {
-	case "unreachable":
-		h = "is the cluster reachable? check --context and --kubeconfig"
-	case "missing-apis":
-		h = "install agent-sandbox v0.5.6 or newer with its extensions (the CRDs of agents.x-k8s.io and extensions.agents.x-k8s.io)"
-	case "not-reconciling":
-		h = "is agent-sandbox-controller running, with --extensions? check its logs"
-	case "controller-down":
-		h = "check its pods and logs: kubectl -n agent-sandbox-system describe deployment agent-sandbox-controller; kubectl -n agent-sandbox-system logs deployment/agent-sandbox-controller"
-	case "no-extensions":
-		h = "add --extensions to its args: kubectl -n agent-sandbox-system edit deployment agent-sandbox-controller (or install sandbox-with-extensions.yaml)"
-	case "controller-stale":
-		h = "the controller stopped renewing its lease; check: kubectl -n agent-sandbox-system logs deployment/agent-sandbox-controller (a controller run elsewhere without leader election: kubectl -n agent-sandbox-system delete lease a3317529.agent-sandbox.x-k8s.io)"
-	case "api-error":
-		h = "check your access with: kubectl auth can-i list sandboxwarmpools,sandboxclaims,sandboxtemplates -n " + ns
-	case "review-failed":
-		h = "the API server could not answer access reviews; check with: kubectl auth can-i --list -n " + ns
-	case "unknown":
-		h = "run with --probe to try a real claim"
-	case "no-pools":
-		h = "create a SandboxTemplate and a SandboxWarmPool for it (replicas: 0 for cold starts only)"
-	case "no-such-pool":
-		h = "list the pools with: kubectl sandbox pools"
-	case "missing-template":
-		h = "create the template, or point the pool at one that exists (kubectl sandbox templates)"
-	case "pools-filling":
-		h = "pools fill as the controller starts sandboxes; if they stay short, check: kubectl get pods -n " + ns
-	case "unreachable-port-forward", "unhealthy-port-forward":
-		h = "deploy the sandbox router (Service sandbox-router-svc with a ready pod) in " + ns + " or agent-sandbox-system, or set --router-namespace"
-	case "unreachable-gateway", "unhealthy-gateway":
-		h = "check --gateway and --gateway-namespace, and that a Gateway controller gives it an address routed to the router"
-	case "unreachable-url", "unhealthy-url":
-		h = "check --router-url"
-	case "denied":
-		h = "ask a cluster admin for these RBAC rights in namespace " + ns
-	case "no-probe-pool", "probe-claim":
-		h = "check the pool with: kubectl sandbox pools, and the claim's events"
-	case "probe-exec":
-		h = "check the router and the runtime: kubectl sandbox doctor without --probe, and kubectl sandbox logs"
-	case "probe-delete":
-		h = "it expires at its TTL (10m), or delete it with: kubectl sandbox delete -l kubectl-sandbox/doctor"
-	}
-	if h == "" {
+	if r.Problem == nil {
 		return ""
 	}
-	return " (fix: " + h + ")"
+	return " (fix: " + r.Problem.Fix(ns) + ")"
 }

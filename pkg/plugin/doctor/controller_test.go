@@ -76,7 +76,7 @@ func TestCheckControllerDeployment(t *testing.T) {
 		objs    []runtime.Object
 		getErr  map[string]error // resource -> the error its get answers
 		status  Status
-		problem string
+		problem *Problem
 		detail  string
 	}{
 		{name: "available, with --extensions", objs: []runtime.Object{controllerDeploy(1, "--leader-elect=true", "--extensions")},
@@ -86,28 +86,28 @@ func TestCheckControllerDeployment(t *testing.T) {
 		{name: "--extensions in a shell command", objs: []runtime.Object{withCommand(controllerDeploy(1), "sh", "-c", "exec /manager --extensions")},
 			status: OK, detail: ok},
 		{name: "none available", objs: []runtime.Object{controllerDeploy(0, "--extensions")},
-			status: Fail, problem: "controller-down", detail: "deployment agent-sandbox-system/agent-sandbox-controller: 0/1 available"},
+			status: Fail, problem: ControllerDown, detail: "deployment agent-sandbox-system/agent-sandbox-controller: 0/1 available"},
 		{name: "without --extensions", objs: []runtime.Object{controllerDeploy(1, "--leader-elect=true")},
-			status: Fail, problem: "no-extensions",
+			status: Fail, problem: NoExtensions,
 			detail: "deployment agent-sandbox-system/agent-sandbox-controller: 1/1 available, without --extensions: no claim, template or pool is reconciled"},
 		{name: "--extensions, then --extensions=false", objs: []runtime.Object{controllerDeploy(1, "--extensions", "--extensions=false")},
-			status: Fail, problem: "no-extensions",
+			status: Fail, problem: NoExtensions,
 			detail: "deployment agent-sandbox-system/agent-sandbox-controller: 1/1 available, without --extensions: no claim, template or pool is reconciled"},
 		{name: "a fresh lease", objs: []runtime.Object{controllerDeploy(1, "--extensions"), lease("ctrl-0_1f2e", 5*time.Second, 15)},
 			status: OK, detail: ok + "; lease held by ctrl-0_1f2e, renewed 5s ago"},
 		{name: "a stale lease", objs: []runtime.Object{controllerDeploy(1, "--extensions"), lease("ctrl-0_1f2e", 5*time.Minute, 15)},
-			status: Fail, problem: "controller-stale",
+			status: Fail, problem: ControllerStale,
 			detail: ok + ", but lease " + leasePath + " held by ctrl-0_1f2e, last renewed 5m0s ago (lease duration 15s)"},
 		{name: "a lease released lately", objs: []runtime.Object{controllerDeploy(1, "--extensions"), lease("", 10*time.Second, 1)},
 			status: OK, detail: ok + "; lease has no holder, renewed 10s ago"},
 		{name: "a lease released long ago", objs: []runtime.Object{controllerDeploy(1, "--extensions"), lease("", time.Hour, 1)},
-			status: Fail, problem: "controller-stale",
+			status: Fail, problem: ControllerStale,
 			detail: ok + ", but lease " + leasePath + " has no holder, last renewed 1h0m0s ago (lease duration 1s)"},
 		{name: "a stale lease, no leader election", objs: []runtime.Object{controllerDeploy(1, "--extensions", "--leader-elect=false"), lease("ctrl-0_1f2e", time.Hour, 15)},
 			status: OK, detail: ok},
 		{name: "a stale lease in --leader-election-namespace",
 			objs:   []runtime.Object{controllerDeploy(1, "--extensions", "--leader-election-namespace", "elect"), inNamespace(lease("ctrl-0_1f2e", time.Hour, 15), "elect")},
-			status: Fail, problem: "controller-stale",
+			status: Fail, problem: ControllerStale,
 			detail: ok + ", but lease elect/a3317529.agent-sandbox.x-k8s.io held by ctrl-0_1f2e, last renewed 1h0m0s ago (lease duration 15s)"},
 		{name: "the lease forbidden", objs: []runtime.Object{controllerDeploy(1, "--extensions")},
 			getErr: map[string]error{"leases": forbidden("coordination.k8s.io", "leases")},
@@ -123,7 +123,7 @@ func TestCheckControllerDeployment(t *testing.T) {
 		{name: "no deployment, a fresh lease", objs: []runtime.Object{pool("python", "python", 2, 2), lease("laptop", 3*time.Second, 15)},
 			status: OK, detail: "it reconciles warm pools (pool python: 2/2 ready)" + noDeployment},
 		{name: "no deployment, a stale lease", objs: []runtime.Object{pool("python", "python", 2, 2), lease("laptop", 2*time.Minute, 15)},
-			status: Fail, problem: "controller-stale", detail: "lease " + leasePath + " held by laptop, last renewed 2m0s ago (lease duration 15s)"},
+			status: Fail, problem: ControllerStale, detail: "lease " + leasePath + " held by laptop, last renewed 2m0s ago (lease duration 15s)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,7 +157,7 @@ func TestCheckControllerWithoutAppsClient(t *testing.T) {
 // is down fails the controller check, though its pools look reconciled.
 func TestCheckControllerThroughRun(t *testing.T) {
 	f := healthy(t, controllerDeploy(0, "--extensions"))
-	if r := find(t, f.run(t, Options{}), CheckController); r.Status != Fail || r.Problem != "controller-down" {
+	if r := find(t, f.run(t, Options{}), CheckController); r.Status != Fail || r.Problem != ControllerDown {
 		t.Errorf("controller %+v", r)
 	}
 }

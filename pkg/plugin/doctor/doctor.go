@@ -51,13 +51,13 @@ const (
 	CheckProbe      = "probe"
 )
 
-// Result is one check's outcome. Problem names what is wrong, for the
-// front-end's hint ("" when nothing is).
+// Result is one check's outcome. Problem is what is wrong, with its fix
+// (nil when nothing is).
 type Result struct {
 	Check   string        `json:"check"`
 	Status  Status        `json:"status"`
 	Detail  string        `json:"detail"`
-	Problem string        `json:"problem,omitempty"`
+	Problem *Problem      `json:"problem,omitempty"`
 	Took    time.Duration `json:"-"`
 }
 
@@ -108,16 +108,16 @@ func Run(ctx context.Context, clients *kube.Clients, disco discovery.DiscoveryIn
 		add(CheckPools, func() Result { return checkPools(ctx, clients, o) })
 	}
 	add(CheckRouter, func() Result {
-		return checkRouter(ctx, clients, o.Namespace, router.Options{Namespace: o.Session.Router.Namespace}, "port-forward")
+		return checkRouter(ctx, clients, o.Namespace, router.Options{Namespace: o.Session.Router.Namespace}, UnreachablePortForward, UnhealthyPortForward)
 	})
 	if ro := o.Session.Router; ro.Gateway != "" {
 		add(CheckGateway, func() Result {
-			return checkRouter(ctx, clients, o.Namespace, router.Options{Gateway: ro.Gateway, GatewayNamespace: ro.GatewayNamespace, GatewayTimeout: min(ro.GatewayTimeout, 10*time.Second)}, "gateway")
+			return checkRouter(ctx, clients, o.Namespace, router.Options{Gateway: ro.Gateway, GatewayNamespace: ro.GatewayNamespace, GatewayTimeout: min(ro.GatewayTimeout, 10*time.Second)}, UnreachableGateway, UnhealthyGateway)
 		})
 	}
 	if ro := o.Session.Router; ro.URL != nil {
 		add(CheckRouterURL, func() Result {
-			return checkRouter(ctx, clients, o.Namespace, router.Options{URL: ro.URL, CAData: ro.CAData, InsecureSkipTLSVerify: ro.InsecureSkipTLSVerify}, "url")
+			return checkRouter(ctx, clients, o.Namespace, router.Options{URL: ro.URL, CAData: ro.CAData, InsecureSkipTLSVerify: ro.InsecureSkipTLSVerify}, UnreachableURL, UnhealthyURL)
 		})
 	}
 	add(CheckAccess, func() Result { return checkAccess(ctx, clients, o.Namespace) })
@@ -138,7 +138,7 @@ func Failed(results []Result) bool {
 func checkAPI(disco discovery.DiscoveryInterface, clients *kube.Clients) Result {
 	v, err := disco.ServerVersion()
 	if err != nil {
-		return Result{Status: Fail, Detail: err.Error(), Problem: "unreachable"}
+		return Result{Status: Fail, Detail: err.Error(), Problem: Unreachable}
 	}
 	host := ""
 	if clients.Config != nil {
@@ -172,7 +172,7 @@ func checkAPIs(disco discovery.DiscoveryInterface) Result {
 		}
 	}
 	if len(missing) > 0 {
-		return Result{Status: Fail, Detail: "not served: " + strings.Join(missing, ", "), Problem: "missing-apis"}
+		return Result{Status: Fail, Detail: "not served: " + strings.Join(missing, ", "), Problem: MissingAPIs}
 	}
 	return Result{Status: OK, Detail: "served: " + strings.Join(found, ", ")}
 }
@@ -185,7 +185,7 @@ func checkController(ctx context.Context, clients *kube.Clients, o Options) Resu
 	dep, why := getControllerDeployment(ctx, clients)
 	if dep == nil {
 		if lease := readLease(ctx, clients, controllerNamespace, o.Now()); lease.stale {
-			return Result{Status: Fail, Detail: lease.note, Problem: "controller-stale"}
+			return Result{Status: Fail, Detail: lease.note, Problem: ControllerStale}
 		}
 		r := judgeByLeftovers(ctx, clients, o)
 		if why != "" {
@@ -197,9 +197,9 @@ func checkController(ctx context.Context, clients *kube.Clients, o Options) Resu
 	detail := fmt.Sprintf("deployment %s/%s: %d/%d available", dep.Namespace, dep.Name, dep.Status.AvailableReplicas, derefOr(dep.Spec.Replicas, 1))
 	switch {
 	case dep.Status.AvailableReplicas == 0:
-		return Result{Status: Fail, Detail: detail, Problem: "controller-down"}
+		return Result{Status: Fail, Detail: detail, Problem: ControllerDown}
 	case !flags.extensions:
-		return Result{Status: Fail, Detail: detail + ", without --extensions: no claim, template or pool is reconciled", Problem: "no-extensions"}
+		return Result{Status: Fail, Detail: detail + ", without --extensions: no claim, template or pool is reconciled", Problem: NoExtensions}
 	}
 	detail += ", --extensions"
 	if !flags.leaderElect {
@@ -207,7 +207,7 @@ func checkController(ctx context.Context, clients *kube.Clients, o Options) Resu
 	}
 	lease := readLease(ctx, clients, flags.leaseNamespace, o.Now())
 	if lease.stale {
-		return Result{Status: Fail, Detail: detail + ", but " + lease.note, Problem: "controller-stale"}
+		return Result{Status: Fail, Detail: detail + ", but " + lease.note, Problem: ControllerStale}
 	}
 	if lease.note != "" {
 		detail += "; " + lease.note
@@ -220,7 +220,7 @@ func checkController(ctx context.Context, clients *kube.Clients, o Options) Resu
 func judgeByLeftovers(ctx context.Context, clients *kube.Clients, o Options) Result {
 	pools, err := clients.Ext.ExtensionsV1beta1().SandboxWarmPools(o.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return Result{Status: Fail, Detail: "listing sandboxwarmpools: " + err.Error(), Problem: "api-error"}
+		return Result{Status: Fail, Detail: "listing sandboxwarmpools: " + err.Error(), Problem: APIError}
 	}
 	stale := 0
 	for _, p := range pools.Items {
@@ -233,7 +233,7 @@ func judgeByLeftovers(ctx context.Context, clients *kube.Clients, o Options) Res
 	}
 	list, err := clients.Ext.ExtensionsV1beta1().SandboxClaims(o.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return Result{Status: Fail, Detail: "listing sandboxclaims: " + err.Error(), Problem: "api-error"}
+		return Result{Status: Fail, Detail: "listing sandboxclaims: " + err.Error(), Problem: APIError}
 	}
 	for _, c := range list.Items {
 		if meta.FindStatusCondition(c.Status.Conditions, claims.ConditionReady) != nil {
@@ -241,9 +241,9 @@ func judgeByLeftovers(ctx context.Context, clients *kube.Clients, o Options) Res
 		}
 	}
 	if stale > 0 {
-		return Result{Status: Fail, Detail: fmt.Sprintf("%d warm pool(s) older than a minute have no status", stale), Problem: "not-reconciling"}
+		return Result{Status: Fail, Detail: fmt.Sprintf("%d warm pool(s) older than a minute have no status", stale), Problem: NotReconciling}
 	}
-	return Result{Status: Warn, Detail: "no pool or claim in namespace " + o.Namespace + " to judge by", Problem: "unknown"}
+	return Result{Status: Warn, Detail: "no pool or claim in namespace " + o.Namespace + " to judge by", Problem: Unknown}
 }
 
 func derefOr(p *int32, d int32) int32 {
@@ -257,11 +257,11 @@ func checkPools(ctx context.Context, clients *kube.Clients, o Options) Result {
 	ext := clients.Ext.ExtensionsV1beta1()
 	templates, err := ext.SandboxTemplates(o.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return Result{Status: Fail, Detail: "listing sandboxtemplates: " + err.Error(), Problem: "api-error"}
+		return Result{Status: Fail, Detail: "listing sandboxtemplates: " + err.Error(), Problem: APIError}
 	}
 	pools, err := ext.SandboxWarmPools(o.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return Result{Status: Fail, Detail: "listing sandboxwarmpools: " + err.Error(), Problem: "api-error"}
+		return Result{Status: Fail, Detail: "listing sandboxwarmpools: " + err.Error(), Problem: APIError}
 	}
 	haveTemplate := map[string]bool{}
 	for _, t := range templates.Items {
@@ -286,35 +286,37 @@ func checkPools(ctx context.Context, clients *kube.Clients, o Options) Result {
 	detail := fmt.Sprintf("%d template(s); pools ready/desired: %s", len(templates.Items), strings.Join(parts, ", "))
 	switch {
 	case len(pools.Items) == 0:
-		return Result{Status: Fail, Detail: fmt.Sprintf("%d template(s), no sandboxwarmpool in namespace %s", len(templates.Items), o.Namespace), Problem: "no-pools"}
+		return Result{Status: Fail, Detail: fmt.Sprintf("%d template(s), no sandboxwarmpool in namespace %s", len(templates.Items), o.Namespace), Problem: NoPools}
 	case !foundPool:
-		return Result{Status: Fail, Detail: fmt.Sprintf("no sandboxwarmpool %q; %s", o.Pool, detail), Problem: "no-such-pool"}
+		return Result{Status: Fail, Detail: fmt.Sprintf("no sandboxwarmpool %q; %s", o.Pool, detail), Problem: NoSuchPool}
 	case len(broken) > 0:
-		return Result{Status: Fail, Detail: strings.Join(broken, "; ") + "; " + detail, Problem: "missing-template"}
+		return Result{Status: Fail, Detail: strings.Join(broken, "; ") + "; " + detail, Problem: MissingTemplate}
 	case len(short) > 0:
-		return Result{Status: Warn, Detail: detail + " (not full: " + strings.Join(short, ", ") + ")", Problem: "pools-filling"}
+		return Result{Status: Warn, Detail: detail + " (not full: " + strings.Join(short, ", ") + ")", Problem: PoolsFilling}
 	}
 	return Result{Status: OK, Detail: detail}
 }
 
-// checkRouter reaches the router one way and asks its /healthz.
-func checkRouter(ctx context.Context, clients *kube.Clients, ns string, ro router.Options, how string) Result {
+// checkRouter reaches the router one way and asks its /healthz; the way
+// has its problems when it cannot reach the router, and when the router
+// does not answer as healthy.
+func checkRouter(ctx context.Context, clients *kube.Clients, ns string, ro router.Options, unreachable, unhealthy *Problem) Result {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	conn, err := router.Open(ctx, clients, ro, ns)
 	if err != nil {
-		return Result{Status: Fail, Detail: err.Error(), Problem: "unreachable-" + how}
+		return Result{Status: Fail, Detail: err.Error(), Problem: unreachable}
 	}
 	defer conn.Close()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(conn.BaseURL.String(), "/")+"/healthz", nil)
 	resp, err := (&http.Client{Transport: conn.Transport}).Do(req)
 	if err != nil {
-		return Result{Status: Fail, Detail: fmt.Sprintf("by %s: %v", conn.Via, err), Problem: "unhealthy-" + how}
+		return Result{Status: Fail, Detail: fmt.Sprintf("by %s: %v", conn.Via, err), Problem: unhealthy}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return Result{Status: Fail, Detail: fmt.Sprintf("by %s: /healthz answered %s", conn.Via, resp.Status), Problem: "unhealthy-" + how}
+		return Result{Status: Fail, Detail: fmt.Sprintf("by %s: /healthz answered %s", conn.Via, resp.Status), Problem: unhealthy}
 	}
 	return Result{Status: OK, Detail: "healthy, by " + conn.Via}
 }
@@ -358,9 +360,9 @@ func checkAccess(ctx context.Context, clients *kube.Clients, ns string) Result {
 	}
 	switch {
 	case len(denied) > 0:
-		return Result{Status: Fail, Detail: "in namespace " + ns + " you may not: " + strings.Join(denied, "; "), Problem: "denied"}
+		return Result{Status: Fail, Detail: "in namespace " + ns + " you may not: " + strings.Join(denied, "; "), Problem: Denied}
 	case len(errs) > 0:
-		return Result{Status: Warn, Detail: "could not ask: " + strings.Join(errs, "; "), Problem: "review-failed"}
+		return Result{Status: Warn, Detail: "could not ask: " + strings.Join(errs, "; "), Problem: ReviewFailed}
 	}
 	return Result{Status: OK, Detail: fmt.Sprintf("in namespace %s you may do all %d things the verbs need", ns, len(accesses))}
 }
@@ -369,7 +371,7 @@ func checkAccess(ctx context.Context, clients *kube.Clients, ns string) Result {
 func probe(ctx context.Context, clients *kube.Clients, o Options) Result {
 	pool, err := probePool(ctx, clients, o)
 	if err != nil {
-		return Result{Status: Fail, Detail: err.Error(), Problem: "no-probe-pool"}
+		return Result{Status: Fail, Detail: err.Error(), Problem: NoProbePool}
 	}
 	timeout := o.ProbeTimeout
 	if timeout <= 0 {
@@ -379,7 +381,7 @@ func probe(ctx context.Context, clients *kube.Clients, o Options) Result {
 	claim := claims.NewClaim(claims.Spec{Namespace: o.Namespace, Pool: pool, TTL: 10 * time.Minute, Labels: map[string]string{"kubectl-sandbox/doctor": "true"}}, o.Now())
 	ready, err := claims.CreateAndWait(ctx, clients.Ext, claim, timeout, claims.WaitHooks{})
 	if err != nil {
-		return Result{Status: Fail, Detail: fmt.Sprintf("claim on pool %s: %v", pool, err), Problem: "probe-claim"}
+		return Result{Status: Fail, Detail: fmt.Sprintf("claim on pool %s: %v", pool, err), Problem: ProbeClaim}
 	}
 	readyAt := time.Since(start)
 	defer func() {
@@ -399,14 +401,14 @@ func probe(ctx context.Context, clients *kube.Clients, o Options) Result {
 		}
 	}
 	if err != nil {
-		return Result{Status: Fail, Detail: fmt.Sprintf("sandbox %s Ready in %s, then: %v", claims.SandboxName(ready), readyAt.Round(time.Millisecond), err), Problem: "probe-exec"}
+		return Result{Status: Fail, Detail: fmt.Sprintf("sandbox %s Ready in %s, then: %v", claims.SandboxName(ready), readyAt.Round(time.Millisecond), err), Problem: ProbeExec}
 	}
 	execTook := time.Since(execStart)
 	delStart := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, claims.CleanupTimeout)
 	defer cancel()
 	if _, err := claims.DeleteAll(dctx, clients.Ext, o.Namespace, []string{ready.Name}, claims.DeleteOptions{Wait: true, Timeout: claims.CleanupTimeout}); err != nil {
-		return Result{Status: Fail, Detail: fmt.Sprintf("deleting the probe's claim %s: %v", ready.Name, err), Problem: "probe-delete"}
+		return Result{Status: Fail, Detail: fmt.Sprintf("deleting the probe's claim %s: %v", ready.Name, err), Problem: ProbeDelete}
 	}
 	return Result{Status: OK, Detail: fmt.Sprintf("pool %s: Ready in %s, `true` ran in %s, deleted in %s",
 		pool, readyAt.Round(time.Millisecond), execTook.Round(time.Millisecond), time.Since(delStart).Round(time.Millisecond))}

@@ -171,8 +171,8 @@ func verdicts(results []Result) []string {
 	var out []string
 	for _, r := range results {
 		v := r.Check + " " + string(r.Status)
-		if r.Problem != "" {
-			v += " " + r.Problem
+		if r.Problem != nil {
+			v += " " + r.Problem.ID
 		}
 		out = append(out, v)
 	}
@@ -413,7 +413,7 @@ func TestRunDefaultRouterNeedsItsService(t *testing.T) {
 	}
 	// --router-namespace: only that namespace is searched.
 	results = f.run(t, Options{Session: session.Options{Router: router.Options{Namespace: "routers"}}})
-	if r := find(t, results, CheckRouter); r.Problem != "unreachable-port-forward" ||
+	if r := find(t, results, CheckRouter); r.Problem != UnreachablePortForward ||
 		r.Detail != "cannot port-forward to the sandbox router: no service sandbox-router-svc in namespace routers" {
 		t.Errorf("router %+v", r)
 	}
@@ -424,7 +424,7 @@ func TestRunRouterPortForwardUnhealthy(t *testing.T) {
 	f := healthy(t, routerObjects(router.DefaultNamespace)...)
 	f.portForwardTo(t, srv)
 	r := find(t, f.run(t, Options{}), CheckRouter)
-	if r.Status != Fail || r.Problem != "unhealthy-port-forward" ||
+	if r.Status != Fail || r.Problem != UnhealthyPortForward ||
 		r.Detail != "by port-forward to pod agent-sandbox-system/router-0: /healthz answered 503 Service Unavailable" {
 		t.Errorf("router %+v", r)
 	}
@@ -437,7 +437,7 @@ func TestRunAPIUnreachable(t *testing.T) {
 		return true, nil, errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
 	})
 	results := f.run(t, Options{Probe: true, Session: session.Options{Router: router.Options{URL: healthServer(t, http.StatusOK)}}})
-	want := []Result{{Check: CheckAPI, Status: Fail, Detail: "dial tcp 127.0.0.1:6443: connect: connection refused", Problem: "unreachable"}}
+	want := []Result{{Check: CheckAPI, Status: Fail, Detail: "dial tcp 127.0.0.1:6443: connect: connection refused", Problem: Unreachable}}
 	for i := range results {
 		results[i].Took = 0
 	}
@@ -506,7 +506,7 @@ func TestCheckController(t *testing.T) {
 		objs    []runtime.Object
 		fail    string // a resource whose list fails
 		status  Status
-		problem string
+		problem *Problem
 		detail  string
 	}{
 		{name: "a pool with ready sandboxes", objs: []runtime.Object{unreconciled("a", 1, time.Hour), pool("b", "python", 3, 1)},
@@ -516,16 +516,16 @@ func TestCheckController(t *testing.T) {
 		{name: "a claim with a Ready condition", objs: []runtime.Object{unreconciled("a", 1, time.Hour), claimWith("c0"), claimWith("c1", readyCond)},
 			status: OK, detail: "it reconciles claims (sandboxclaim c1 has a Ready condition)"},
 		{name: "stale pools", objs: []runtime.Object{unreconciled("a", 1, 2*time.Minute), unreconciled("b", 2, time.Hour), unreconciled("c", 1, 30*time.Second), claimWith("c0")},
-			status: Fail, problem: "not-reconciling", detail: "2 warm pool(s) older than a minute have no status"},
+			status: Fail, problem: NotReconciling, detail: "2 warm pool(s) older than a minute have no status"},
 		{name: "a young pool", objs: []runtime.Object{unreconciled("a", 1, 30*time.Second)},
-			status: Warn, problem: "unknown", detail: "no pool or claim in namespace team to judge by"},
+			status: Warn, problem: Unknown, detail: "no pool or claim in namespace team to judge by"},
 		{name: "an old pool of no replicas", objs: []runtime.Object{unreconciled("a", 0, time.Hour)},
-			status: Warn, problem: "unknown", detail: "no pool or claim in namespace team to judge by"},
-		{name: "nothing to judge by", status: Warn, problem: "unknown", detail: "no pool or claim in namespace team to judge by"},
+			status: Warn, problem: Unknown, detail: "no pool or claim in namespace team to judge by"},
+		{name: "nothing to judge by", status: Warn, problem: Unknown, detail: "no pool or claim in namespace team to judge by"},
 		{name: "pools cannot be listed", fail: "sandboxwarmpools",
-			status: Fail, problem: "api-error", detail: "listing sandboxwarmpools: sandboxwarmpools.extensions.agents.x-k8s.io is forbidden: no"},
+			status: Fail, problem: APIError, detail: "listing sandboxwarmpools: sandboxwarmpools.extensions.agents.x-k8s.io is forbidden: no"},
 		{name: "claims cannot be listed", fail: "sandboxclaims",
-			status: Fail, problem: "api-error", detail: "listing sandboxclaims: sandboxclaims.extensions.agents.x-k8s.io is forbidden: no"},
+			status: Fail, problem: APIError, detail: "listing sandboxclaims: sandboxclaims.extensions.agents.x-k8s.io is forbidden: no"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -542,7 +542,7 @@ func TestCheckController(t *testing.T) {
 	}
 	// Through Run, a stale pool fails the controller check.
 	f := newFixture(t, template("python"), unreconciled("python", 1, 2*time.Minute))
-	if r := find(t, f.run(t, Options{}), CheckController); r.Status != Fail || r.Problem != "not-reconciling" {
+	if r := find(t, f.run(t, Options{}), CheckController); r.Status != Fail || r.Problem != NotReconciling {
 		t.Errorf("controller %+v", r)
 	}
 }
@@ -554,7 +554,7 @@ func TestCheckPools(t *testing.T) {
 		pool    string
 		fail    string
 		status  Status
-		problem string
+		problem *Problem
 		detail  string
 	}{
 		{name: "full pools", objs: []runtime.Object{template("python"), template("go"), pool("python", "python", 2, 2), pool("go", "go", 0, 0)},
@@ -562,17 +562,17 @@ func TestCheckPools(t *testing.T) {
 		{name: "the pool asked for", objs: []runtime.Object{template("python"), pool("python", "python", 2, 2)}, pool: "python",
 			status: OK, detail: "1 template(s); pools ready/desired: python 2/2"},
 		{name: "a pool filling", objs: []runtime.Object{template("python"), pool("b", "python", 2, 2), pool("a", "python", 2, 1), pool("c", "python", 3, 0)},
-			status: Warn, problem: "pools-filling", detail: "1 template(s); pools ready/desired: a 1/2, b 2/2, c 0/3 (not full: a, c)"},
+			status: Warn, problem: PoolsFilling, detail: "1 template(s); pools ready/desired: a 1/2, b 2/2, c 0/3 (not full: a, c)"},
 		{name: "a pool with a missing template", objs: []runtime.Object{template("python"), pool("python", "python", 1, 1), pool("old", "gone", 1, 0)},
-			status: Fail, problem: "missing-template", detail: "pool old names missing template gone; 1 template(s); pools ready/desired: old 0/1, python 1/1"},
+			status: Fail, problem: MissingTemplate, detail: "pool old names missing template gone; 1 template(s); pools ready/desired: old 0/1, python 1/1"},
 		{name: "no pools", objs: []runtime.Object{template("python")},
-			status: Fail, problem: "no-pools", detail: "1 template(s), no sandboxwarmpool in namespace team"},
+			status: Fail, problem: NoPools, detail: "1 template(s), no sandboxwarmpool in namespace team"},
 		{name: "no such pool", objs: []runtime.Object{template("python"), pool("python", "python", 2, 2)}, pool: "nope",
-			status: Fail, problem: "no-such-pool", detail: `no sandboxwarmpool "nope"; 1 template(s); pools ready/desired: python 2/2`},
+			status: Fail, problem: NoSuchPool, detail: `no sandboxwarmpool "nope"; 1 template(s); pools ready/desired: python 2/2`},
 		{name: "templates cannot be listed", fail: "sandboxtemplates",
-			status: Fail, problem: "api-error", detail: "listing sandboxtemplates: sandboxtemplates.extensions.agents.x-k8s.io is forbidden: no"},
+			status: Fail, problem: APIError, detail: "listing sandboxtemplates: sandboxtemplates.extensions.agents.x-k8s.io is forbidden: no"},
 		{name: "pools cannot be listed", fail: "sandboxwarmpools",
-			status: Fail, problem: "api-error", detail: "listing sandboxwarmpools: sandboxwarmpools.extensions.agents.x-k8s.io is forbidden: no"},
+			status: Fail, problem: APIError, detail: "listing sandboxwarmpools: sandboxwarmpools.extensions.agents.x-k8s.io is forbidden: no"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -589,7 +589,7 @@ func TestCheckPools(t *testing.T) {
 	}
 	// Through Run, with --pool.
 	f := healthy(t)
-	if r := find(t, f.run(t, Options{Pool: "nope"}), CheckPools); r.Status != Fail || r.Problem != "no-such-pool" {
+	if r := find(t, f.run(t, Options{Pool: "nope"}), CheckPools); r.Status != Fail || r.Problem != NoSuchPool {
 		t.Errorf("pools %+v", r)
 	}
 }
@@ -598,7 +598,7 @@ func TestRunRouterURL(t *testing.T) {
 	f := healthy(t)
 	down := healthServer(t, http.StatusServiceUnavailable)
 	r := find(t, f.run(t, Options{Session: session.Options{Router: router.Options{URL: down}}}), CheckRouterURL)
-	want := Result{Check: CheckRouterURL, Status: Fail, Problem: "unhealthy-url", Detail: "by router " + down.String() + ": /healthz answered 503 Service Unavailable"}
+	want := Result{Check: CheckRouterURL, Status: Fail, Problem: UnhealthyURL, Detail: "by router " + down.String() + ": /healthz answered 503 Service Unavailable"}
 	r.Took = 0
 	if r != want {
 		t.Errorf("got  %+v\nwant %+v", r, want)
@@ -607,14 +607,14 @@ func TestRunRouterURL(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		u, _ := url.Parse(srv.URL)
 		srv.Close()
-		r := checkRouter(context.Background(), f.clients, ns, router.Options{URL: u}, "url")
-		if r.Status != Fail || r.Problem != "unhealthy-url" || !strings.HasPrefix(r.Detail, "by router "+u.String()+": ") || !strings.Contains(r.Detail, "connection refused") {
+		r := checkRouter(context.Background(), f.clients, ns, router.Options{URL: u}, UnreachableURL, UnhealthyURL)
+		if r.Status != Fail || r.Problem != UnhealthyURL || !strings.HasPrefix(r.Detail, "by router "+u.String()+": ") || !strings.Contains(r.Detail, "connection refused") {
 			t.Errorf("got %+v", r)
 		}
 	})
 	t.Run("a CA bundle that is not PEM", func(t *testing.T) {
-		r := checkRouter(context.Background(), f.clients, ns, router.Options{URL: healthServer(t, http.StatusOK), CAData: []byte("not PEM")}, "url")
-		want := Result{Status: Fail, Problem: "unreachable-url", Detail: "the router CA bundle holds no PEM certificate"}
+		r := checkRouter(context.Background(), f.clients, ns, router.Options{URL: healthServer(t, http.StatusOK), CAData: []byte("not PEM")}, UnreachableURL, UnhealthyURL)
+		want := Result{Status: Fail, Problem: UnreachableURL, Detail: "the router CA bundle holds no PEM certificate"}
 		if r != want {
 			t.Errorf("got  %+v\nwant %+v", r, want)
 		}
@@ -624,12 +624,12 @@ func TestRunRouterURL(t *testing.T) {
 func TestRunGateway(t *testing.T) {
 	f := healthy(t)
 	r := find(t, f.run(t, Options{Session: session.Options{Router: router.Options{Gateway: "gw", GatewayTimeout: time.Minute}}}), CheckGateway)
-	if r.Status != Fail || r.Problem != "unreachable-gateway" || r.Detail != `gateway "gw" not found in namespace "team"` {
+	if r.Status != Fail || r.Problem != UnreachableGateway || r.Detail != `gateway "gw" not found in namespace "team"` {
 		t.Errorf("gateway %+v", r)
 	}
 	f.gatewayAt(t, healthServer(t, http.StatusBadGateway))
 	r = find(t, f.run(t, Options{Session: session.Options{Router: router.Options{Gateway: "gw", GatewayTimeout: time.Minute}}}), CheckGateway)
-	if r.Status != Fail || r.Problem != "unhealthy-gateway" || !strings.HasSuffix(r.Detail, ": /healthz answered 502 Bad Gateway") {
+	if r.Status != Fail || r.Problem != UnhealthyGateway || !strings.HasSuffix(r.Detail, ": /healthz answered 502 Bad Gateway") {
 		t.Errorf("gateway %+v", r)
 	}
 }
@@ -639,13 +639,13 @@ func TestCheckAccess(t *testing.T) {
 		name    string
 		denied  []string
 		status  Status
-		problem string
+		problem *Problem
 		detail  string
 	}{
 		{name: "all allowed", status: OK, detail: "in namespace team you may do all 7 things the verbs need"},
-		{name: "one verb denied", denied: []string{"create pods/portforward"}, status: Fail, problem: "denied",
+		{name: "one verb denied", denied: []string{"create pods/portforward"}, status: Fail, problem: Denied,
 			detail: "in namespace team you may not: create pods/portforward (for the router's port-forward, sandboxd, port-forward)"},
-		{name: "two denied", denied: []string{"patch sandboxes", "get pods/log"}, status: Fail, problem: "denied",
+		{name: "two denied", denied: []string{"patch sandboxes", "get pods/log"}, status: Fail, problem: Denied,
 			detail: "in namespace team you may not: patch sandboxes (for suspend, resume); get pods/log (for logs)"},
 	}
 	for _, tt := range tests {
@@ -669,7 +669,7 @@ func TestCheckAccess(t *testing.T) {
 			return true, nil, errors.New("the server is busy")
 		})
 		r := checkAccess(context.Background(), f.clients, ns)
-		if r.Status != Warn || r.Problem != "review-failed" ||
+		if r.Status != Warn || r.Problem != ReviewFailed ||
 			!strings.HasPrefix(r.Detail, "could not ask: create sandboxclaims: the server is busy; delete sandboxclaims: the server is busy;") {
 			t.Errorf("got %+v", r)
 		}
@@ -684,7 +684,7 @@ func TestCheckAccess(t *testing.T) {
 		})
 		f.denied["delete sandboxclaims"] = true
 		r := checkAccess(context.Background(), f.clients, ns)
-		if r.Status != Fail || r.Problem != "denied" || r.Detail != "in namespace team you may not: delete sandboxclaims (for delete, run)" {
+		if r.Status != Fail || r.Problem != Denied || r.Detail != "in namespace team you may not: delete sandboxclaims (for delete, run)" {
 			t.Errorf("got %+v", r)
 		}
 	})
@@ -757,7 +757,7 @@ func TestProbeFailures(t *testing.T) {
 	t.Run("no pool to probe", func(t *testing.T) {
 		f := newFixture(t)
 		r := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now})
-		want := Result{Status: Fail, Problem: "no-probe-pool", Detail: "no sandboxwarmpool in namespace team to probe"}
+		want := Result{Status: Fail, Problem: NoProbePool, Detail: "no sandboxwarmpool in namespace team to probe"}
 		if r != want {
 			t.Errorf("got  %+v\nwant %+v", r, want)
 		}
@@ -771,7 +771,7 @@ func TestProbeFailures(t *testing.T) {
 			c.Status.SandboxStatus.Name = ""
 		})
 		r := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now, ProbeTimeout: time.Minute})
-		want := Result{Status: Fail, Problem: "probe-claim",
+		want := Result{Status: Fail, Problem: ProbeClaim,
 			Detail: `claim on pool python: sandboxclaim "sandbox-claim-probe" failed: InvalidMetadata: bad (sandboxclaim "sandbox-claim-probe" was deleted)`}
 		if r != want {
 			t.Errorf("got  %+v\nwant %+v", r, want)
@@ -784,7 +784,7 @@ func TestProbeFailures(t *testing.T) {
 		f := healthy(t)
 		f.probeClaims(func(c *extv1beta1.SandboxClaim) { c.Status = extv1beta1.SandboxClaimStatus{} })
 		r := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now, ProbeTimeout: 50 * time.Millisecond})
-		if r.Status != Fail || r.Problem != "probe-claim" ||
+		if r.Status != Fail || r.Problem != ProbeClaim ||
 			r.Detail != `claim on pool python: timed out after 50ms waiting for sandboxclaim "sandbox-claim-probe" to become Ready (sandboxclaim "sandbox-claim-probe" was deleted)` {
 			t.Errorf("got %+v", r)
 		}
@@ -797,7 +797,7 @@ func TestProbeFailures(t *testing.T) {
 		res := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now, Pool: "python",
 			Session: session.Options{Router: router.Options{URL: u}, ServerPort: 8888}})
 		detail := regexp.MustCompile("^sandbox sb-probe Ready in [0-9.]+[µnm]?s, then: `true` exited 127: no shell here$")
-		if res.Status != Fail || res.Problem != "probe-exec" || !detail.MatchString(res.Detail) {
+		if res.Status != Fail || res.Problem != ProbeExec || !detail.MatchString(res.Detail) {
 			t.Errorf("got %+v", res)
 		}
 		if left := f.claimNames(t); len(left) != 0 {
@@ -808,7 +808,7 @@ func TestProbeFailures(t *testing.T) {
 		f := healthy(t)
 		f.probeClaims(nil)
 		res := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now})
-		if res.Status != Fail || res.Problem != "probe-exec" || !strings.Contains(res.Detail, "then: cannot port-forward to the sandbox router: no service sandbox-router-svc in namespace team") {
+		if res.Status != Fail || res.Problem != ProbeExec || !strings.Contains(res.Detail, "then: cannot port-forward to the sandbox router: no service sandbox-router-svc in namespace team") {
 			t.Errorf("got %+v", res)
 		}
 		if left := f.claimNames(t); len(left) != 0 {
@@ -823,7 +823,7 @@ func TestProbeFailures(t *testing.T) {
 		})
 		_, u := dataPlane(t)
 		res := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now, Session: session.Options{Router: router.Options{URL: u}, ServerPort: 8888}})
-		want := Result{Status: Fail, Problem: "probe-delete",
+		want := Result{Status: Fail, Problem: ProbeDelete,
 			Detail: `deleting the probe's claim sandbox-claim-probe: deleting sandboxclaim "sandbox-claim-probe": sandboxclaims.extensions.agents.x-k8s.io "sandbox-claim-probe" is forbidden: no`}
 		if res != want {
 			t.Errorf("got  %+v\nwant %+v", res, want)

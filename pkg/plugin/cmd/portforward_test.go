@@ -1,0 +1,165 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward/podforwardtest"
+)
+
+func TestParsePortSpec(t *testing.T) {
+	for _, tc := range []struct {
+		spec          string
+		local, remote int
+		ok            bool
+	}{
+		{"8080", 8080, 8080, true},
+		{":8080", 0, 8080, true},
+		{"0:80", 0, 80, true},
+		{"8080:80", 8080, 80, true},
+		{"65535", 65535, 65535, true},
+		{"1:65535", 1, 65535, true},
+		{"0", 0, 0, false},
+		{"70000", 0, 0, false},
+		{"a:b", 0, 0, false},
+		{"a:80", 0, 0, false},
+		{"80:", 0, 0, false},
+		{"8080:0", 0, 0, false},
+		{"-1:80", 0, 0, false},
+		{"70000:80", 0, 0, false},
+		{"1:2:3", 0, 0, false},
+		{"", 0, 0, false},
+		{":", 0, 0, false},
+	} {
+		local, remote, err := parsePortSpec(tc.spec)
+		if (err == nil) != tc.ok || local != tc.local || remote != tc.remote {
+			t.Errorf("parsePortSpec(%q) = %d, %d, %v; want %d, %d, ok %v", tc.spec, local, remote, err, tc.local, tc.remote, tc.ok)
+		}
+		want := fmt.Sprintf("invalid port %q: use [LOCAL_PORT:]REMOTE_PORT with ports 1-65535 (LOCAL_PORT may be empty or 0 for a free one)", tc.spec)
+		if err != nil && err.Error() != want {
+			t.Errorf("parsePortSpec(%q): error %q\nwant %q", tc.spec, err, want)
+		}
+	}
+}
+
+func TestExpandLocalhost(t *testing.T) {
+	got := expandLocalhost([]string{"0.0.0.0", "localhost"})
+	if len(got) < 2 || got[0] != "0.0.0.0" || got[1] != "127.0.0.1" || len(got) == 3 && got[2] != "::1" || len(got) > 3 {
+		t.Errorf("expandLocalhost = %q", got)
+	}
+}
+
+func TestPortForwardValidation(t *testing.T) {
+	checkRefused(t, "port-forward", NewCmdPortForward, []refusal{
+		{[]string{"c1", "0"}, `invalid port "0"`},
+		{[]string{"c1", "8080", "70000"}, `invalid port "70000"`},
+		{[]string{"c1", "a:b"}, `invalid port "a:b"`},
+		{[]string{"c1", ""}, `invalid port ""`},
+		{[]string{"c1", "8080", "--address", "example.com"}, `invalid --address "example.com": use an IP address or localhost`},
+		{[]string{"c1", "8080", "--address", "127.0.0.1,nope"}, `invalid --address "nope"`},
+		{[]string{"Bad_Name", "8080"}, `invalid claim name "Bad_Name"`},
+		{[]string{"c1"}, "requires at least 2 arg(s), only received 1"},
+	})
+}
+
+// freePort is a local port nothing listens on (just now).
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// coreWithRealREST is a fake core client whose RESTClient is real: the
+// port-forward URL is built from it.
+type coreWithRealREST struct {
+	corev1client.CoreV1Interface
+	rest rest.Interface
+}
+
+func (c coreWithRealREST) RESTClient() rest.Interface { return c.rest }
+
+// forwardingFactory is a fake cluster whose port-forwards go to an API
+// server for tests.
+type forwardingFactory struct {
+	*fakeFactory
+	clients *kube.Clients
+}
+
+func (f forwardingFactory) Clients() (*kube.Clients, error) { return f.clients, nil }
+
+func newForwardingFactory(t *testing.T, srv *podforwardtest.APIServer, objs ...runtime.Object) forwardingFactory {
+	t.Helper()
+	f := newFakeFactory(objs...)
+	clients, _ := f.Clients()
+	cfg := &rest.Config{Host: srv.URL}
+	real, err := corev1client.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients.Config, clients.Core = cfg, coreWithRealREST{clients.Core, real.RESTClient()}
+	return forwardingFactory{f, clients}
+}
+
+func TestPortForwardRun(t *testing.T) {
+	srv := podforwardtest.NewAPIServer(t, func(port string, conn io.ReadWriter) {
+		fmt.Fprintf(conn, "pod port %s\n", port)
+	})
+	objs := []runtime.Object{claimObj("a", "python", "sb-a", testNow, metav1.ConditionTrue, "DependenciesReady"), sandboxObj("sb-a", ""),
+		sandboxPod("sb-a", corev1.PodRunning)}
+	f := newForwardingFactory(t, srv, objs...)
+	v := start(t, f, NewCmdPortForward, []string{"a", ":8080", "0:9090", "--address", "127.0.0.1"})
+	re := regexp.MustCompile(`^Forwarding from 127\.0\.0\.1:([0-9]+) -> ([0-9]+)\n$`)
+	for _, remote := range []string{"8080", "9090"} {
+		l := v.line(t)
+		m := re.FindStringSubmatch(l)
+		if m == nil || m[2] != remote {
+			t.Fatalf("printed %q, want a forward to %s", l, remote)
+		}
+		c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", m[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(c)
+		c.Close()
+		if err != nil || string(got) != "pod port "+remote+"\n" {
+			t.Errorf("local port %s reached %q, %v; want pod port %s", m[1], got, err, remote)
+		}
+	}
+	if err := v.stop(); !errors.Is(err, context.Canceled) {
+		t.Errorf("the verb returned %v, want %v", err, context.Canceled)
+	}
+	<-srv.Ended
+	if got := srv.Requests(); len(got) != 2 || got[1] != "POST /api/v1/namespaces/default/pods/sb-a/portforward spdy/3.1" {
+		t.Errorf("requests %q", got)
+	}
+}
+
+func TestPortForwardNeedsARunningPod(t *testing.T) {
+	claim := claimObj("a", "python", "sb-a", testNow, metav1.ConditionTrue, "DependenciesReady")
+	res, _ := run(t, NewCmdPortForward, []string{"a", "8080"}, claim, sandboxObj("sb-a", ""), sandboxPod("sb-a", corev1.PodPending))
+	if res.err == nil || res.err.Error() != `pod sb-a of sandboxclaim "a" is Pending, not Running` || res.out != "" {
+		t.Errorf("%+v", res)
+	}
+	res, _ = run(t, NewCmdPortForward, []string{"a", "8080"}, claim, sandboxObj("sb-a", ""))
+	var noPod *claims.NoPodError
+	if !errors.As(res.err, &noPod) || noPod.Suspended {
+		t.Errorf("%+v", res)
+	}
+}
