@@ -20,13 +20,14 @@ import (
 
 // CpOptions copies files and directory trees to and from a sandbox.
 type CpOptions struct {
-	Router RouterFlags
-	Method string
+	Connect ConnectFlags
+	Method  string
 
 	src, dst      string
 	claim         string
 	remote, local string // remote is as typed; local may be "-"
 	upload        bool
+	oneRemote     bool
 	namespace     string
 	session       session.Options
 
@@ -71,7 +72,7 @@ anything is sent.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	o.Router.AddFlags(cmd)
+	o.Connect.AddFlags(cmd)
 	cmd.Flags().StringVar(&o.Method, "method", string(sandbox.MethodAuto), "How a directory tree travels: auto (tar archives when the sandbox has tar, else file by file), archive, or files (4 at a time)")
 	return cmd
 }
@@ -95,31 +96,32 @@ func parseSpec(s string) (claim, p string, remote bool) {
 	return m[1], m[3], true
 }
 
-// Complete takes the two sides, the router flags and the namespace.
+// Complete takes the two sides and works out the direction, the router
+// flags and the namespace.
 func (o *CpOptions) Complete(args []string) error {
 	o.src, o.dst = args[0], args[1]
+	srcClaim, src, srcRemote := parseSpec(o.src)
+	dstClaim, dst, dstRemote := parseSpec(o.dst)
+	o.oneRemote = srcRemote != dstRemote
+	if dstRemote {
+		o.claim, o.local, o.remote, o.upload = dstClaim, src, dst, true
+	} else {
+		o.claim, o.local, o.remote = srcClaim, dst, src
+	}
 	var err error
-	o.session, o.namespace, err = o.Router.Complete(o.Clients)
+	o.session, o.namespace, err = o.Connect.Complete(o.Clients)
 	return err
 }
 
-// Validate works out the direction and checks both sides; it reads no file
-// and makes no API call.
+// Validate checks both sides; it reads no file and makes no API call.
 func (o *CpOptions) Validate() error {
 	switch sandbox.Method(o.Method) {
 	case sandbox.MethodAuto, sandbox.MethodArchive, sandbox.MethodFiles:
 	default:
 		return fmt.Errorf("invalid --method %q: use auto, archive or files", o.Method)
 	}
-	srcClaim, src, srcRemote := parseSpec(o.src)
-	dstClaim, dst, dstRemote := parseSpec(o.dst)
-	switch {
-	case srcRemote == dstRemote:
+	if !o.oneRemote {
 		return errors.New("exactly one of SRC and DST must be CLAIM:PATH (prefix a local path that contains ':' with ./)")
-	case dstRemote:
-		o.claim, o.local, o.remote, o.upload = dstClaim, src, dst, true
-	default:
-		o.claim, o.local, o.remote = srcClaim, dst, src
 	}
 	if err := validateName("claim", o.claim); err != nil {
 		return err

@@ -42,9 +42,9 @@ func (f *CreateFlags) AddFlags(cmd *cobra.Command, clients Factory, defaultTTL s
 	registerNameCompletion(cmd, clients, "template", listTemplateNames)
 }
 
-// ToSpec turns the flags into a claim spec and validates it
-// (claims.Spec.Validate), without API calls; a template is resolved to its
-// pool by the engine (claims.ResolvePool).
+// ToSpec parses the flags into a claim spec, without API calls; Validate
+// checks it, and the engine resolves a template to its pool
+// (claims.ResolvePool).
 func (f *CreateFlags) ToSpec(ns, name string) (claims.Spec, error) {
 	spec := claims.Spec{Namespace: ns, Name: name, Pool: f.Pool, Template: f.Template, ShutdownPolicy: extv1beta1.ShutdownPolicy(f.ShutdownPolicy)}
 	var err error
@@ -61,13 +61,19 @@ func (f *CreateFlags) ToSpec(ns, name string) (claims.Spec, error) {
 		}
 		spec.Env = append(spec.Env, extv1beta1.EnvVar{Name: k, Value: v})
 	}
+	return spec, nil
+}
+
+// Validate checks spec, made by ToSpec (claims.Spec.Validate), and the
+// flags that are not in it.
+func (f *CreateFlags) Validate(spec claims.Spec) error {
 	if err := spec.Validate(); err != nil {
-		return spec, specFlagError(err)
+		return specFlagError(err)
 	}
 	if f.Timeout <= 0 {
-		return spec, fmt.Errorf("--timeout must be positive")
+		return fmt.Errorf("--timeout must be positive")
 	}
-	return spec, nil
+	return nil
 }
 
 // specFlags are the flags that set what a spec's *claims.InvalidError
@@ -149,20 +155,16 @@ func NewCmdCreate(f Factory, streams genericiooptions.IOStreams) *cobra.Command 
 	return cmd
 }
 
-// Complete takes the name and the namespace.
+// Complete takes the name and the namespace, and parses the flags into the
+// spec, the dry-run mode and the printer.
 func (o *CreateOptions) Complete(args []string) error {
 	if len(args) == 1 {
 		o.name = args[0]
 	}
 	var err error
-	o.namespace, err = o.Clients.Namespace()
-	return err
-}
-
-// Validate checks the flags and builds the spec and the printer; it makes
-// no API calls.
-func (o *CreateOptions) Validate() error {
-	var err error
+	if o.namespace, err = o.Clients.Namespace(); err != nil {
+		return err
+	}
 	if o.spec, err = o.ToSpec(o.namespace, o.name); err != nil {
 		return err
 	}
@@ -172,6 +174,9 @@ func (o *CreateOptions) Validate() error {
 	o.printer, err = o.PrintFlags.ToPrinter()
 	return err
 }
+
+// Validate checks the spec; it makes no API calls.
+func (o *CreateOptions) Validate() error { return o.CreateFlags.Validate(o.spec) }
 
 // Run creates the claim and, with --wait, waits for it. A claim that fails
 // to become Ready is deleted, so a failed create leaves nothing behind.

@@ -61,11 +61,14 @@ func NewCmdDelete(f Factory, streams genericiooptions.IOStreams) *cobra.Command 
 	return cmd
 }
 
-// Complete takes the names and the namespace.
+// Complete takes the names and the namespace, and parses --dry-run.
 func (o *DeleteOptions) Complete(args []string) error {
 	o.names = args
 	var err error
-	o.namespace, err = o.Clients.Namespace()
+	if o.namespace, err = o.Clients.Namespace(); err != nil {
+		return err
+	}
+	o.dryRun, err = parseDryRun(o.DryRun)
 	return err
 }
 
@@ -85,10 +88,6 @@ func (o *DeleteOptions) Validate() error {
 		return err
 	}
 	if _, err := parseSelector(o.Selector); err != nil {
-		return err
-	}
-	var err error
-	if o.dryRun, err = parseDryRun(o.DryRun); err != nil {
 		return err
 	}
 	if o.Timeout <= 0 {

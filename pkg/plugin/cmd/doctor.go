@@ -20,7 +20,7 @@ import (
 
 // DoctorOptions checks a cluster for what kubectl sandbox needs.
 type DoctorOptions struct {
-	Router       RouterFlags
+	Connect      ConnectFlags
 	Pool         string
 	Probe        bool
 	ProbeTimeout time.Duration
@@ -65,7 +65,7 @@ runs 'true' in it and deletes it, with timings. Exits 1 when a check fails.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	o.Router.AddFlags(cmd)
+	o.Connect.AddFlags(cmd)
 	cmd.Flags().StringVar(&o.Pool, "pool", "", "A pool to check in particular (and to probe)")
 	cmd.Flags().BoolVar(&o.Probe, "probe", false, "Claim a sandbox, run 'true' in it and delete it")
 	cmd.Flags().DurationVar(&o.ProbeTimeout, "probe-timeout", o.ProbeTimeout, "How long the probe's claim may take to become Ready")
@@ -76,7 +76,7 @@ runs 'true' in it and deletes it, with timings. Exits 1 when a check fails.`,
 // Complete reads the router flags and the namespace.
 func (o *DoctorOptions) Complete() error {
 	var err error
-	o.session, o.namespace, err = o.Router.Complete(o.Clients)
+	o.session, o.namespace, err = o.Connect.Complete(o.Clients)
 	return err
 }
 

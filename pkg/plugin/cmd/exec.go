@@ -18,7 +18,7 @@ import (
 // ExecOptions runs a command in one sandbox, or in every Ready sandbox whose
 // claim matches a selector.
 type ExecOptions struct {
-	Router      RouterFlags
+	Connect     ConnectFlags
 	Output      string
 	Timeout     time.Duration
 	Selector    string
@@ -78,7 +78,7 @@ at most 16 MiB of input, buffered, and -t is refused.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	o.Router.AddFlags(cmd)
+	o.Connect.AddFlags(cmd)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", `"json" prints {"stdout","stderr","exitCode"}`)
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "Give up on the command after this long; sandboxd kills it (0: the runtime's own limit)")
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Run in every Ready sandbox whose claim matches this label selector")
@@ -95,6 +95,17 @@ func addStreamFlags(cmd *cobra.Command, stdin, tty *bool, env *[]string, workdir
 	cmd.Flags().BoolVarP(tty, "tty", "t", false, "Run the command on a terminal (sandboxd); the local terminal is put in raw mode")
 	cmd.Flags().StringArrayVarP(env, "env", "e", nil, "Set an environment variable for the command (NAME=VALUE; repeatable)")
 	cmd.Flags().StringVar(workdir, "workdir", "", "The command's working directory in the sandbox (default: the runtime's root)")
+}
+
+// parseCommandFlags parses --env and --workdir: the environment and the
+// working directory (a runtime path) of a command.
+func parseCommandFlags(env []string, workdir string) (map[string]string, string, error) {
+	vars, err := parseEnv(env)
+	if err != nil || workdir == "" {
+		return vars, "", err
+	}
+	wd, err := session.RemotePath(workdir)
+	return vars, wd, err
 }
 
 // parseEnv parses NAME=VALUE pairs into a command's environment (see
@@ -115,14 +126,18 @@ func parseEnv(pairs []string) (map[string]string, error) {
 }
 
 // Complete splits the claim from the command at the -- (dash is its
-// position, -1 if absent), reads the router flags and takes the namespace.
+// position, -1 if absent), reads the router flags, takes the namespace
+// and parses the command's environment and working directory.
 func (o *ExecOptions) Complete(args []string, dash int) error {
 	o.dash = dash
 	if dash >= 0 {
 		o.claims, o.argv = args[:dash], args[dash:]
 	}
 	var err error
-	o.session, o.namespace, err = o.Router.Complete(o.Clients)
+	if o.session, o.namespace, err = o.Connect.Complete(o.Clients); err != nil {
+		return err
+	}
+	o.env, o.workdir, err = parseCommandFlags(o.Env, o.Workdir)
 	return err
 }
 
@@ -145,15 +160,6 @@ func (o *ExecOptions) Validate() error {
 	}
 	if err := sandbox.CheckArgv(o.argv); err != nil {
 		return err
-	}
-	var err error
-	if o.env, err = parseEnv(o.Env); err != nil {
-		return err
-	}
-	if o.Workdir != "" {
-		if o.workdir, err = session.RemotePath(o.Workdir); err != nil {
-			return err
-		}
 	}
 	switch {
 	case o.TTY && o.Output != "":

@@ -18,9 +18,9 @@ type ExtendOptions struct {
 	TTL   time.Duration
 	Until string
 
-	names     []string
-	namespace string
-	until     time.Time
+	names      []string
+	namespace  string
+	until, now time.Time
 
 	Clients Factory
 	genericiooptions.IOStreams
@@ -56,12 +56,24 @@ func NewCmdExtend(f Factory, streams genericiooptions.IOStreams) *cobra.Command 
 	return cmd
 }
 
-// Complete takes the names and the namespace.
+// Complete takes the names and the namespace, and works out the new expiry
+// from --ttl or --until.
 func (o *ExtendOptions) Complete(args []string) error {
 	o.names = args
 	var err error
-	o.namespace, err = o.Clients.Namespace()
-	return err
+	if o.namespace, err = o.Clients.Namespace(); err != nil {
+		return err
+	}
+	o.now = clock()
+	switch {
+	case o.TTL != 0:
+		o.until = o.now.Add(o.TTL)
+	case o.Until != "":
+		if o.until, err = time.Parse(time.RFC3339, o.Until); err != nil {
+			return fmt.Errorf("invalid --until %q: use RFC3339, as in 2026-01-02T15:04:05Z", o.Until)
+		}
+	}
+	return nil
 }
 
 // Validate checks the names and the new expiry; it makes no API calls.
@@ -69,22 +81,12 @@ func (o *ExtendOptions) Validate() error {
 	if err := validateNames("claim", o.names); err != nil {
 		return err
 	}
-	now := clock()
 	switch {
 	case (o.TTL != 0) == (o.Until != ""):
 		return errors.New("give exactly one of --ttl and --until")
 	case o.TTL < 0:
 		return fmt.Errorf("invalid --ttl %s: it must be positive (the expiry is now plus --ttl)", o.TTL)
-	case o.TTL > 0:
-		o.until = now.Add(o.TTL)
-	default:
-		t, err := time.Parse(time.RFC3339, o.Until)
-		if err != nil {
-			return fmt.Errorf("invalid --until %q: use RFC3339, as in 2026-01-02T15:04:05Z", o.Until)
-		}
-		o.until = t
-	}
-	if !o.until.After(now) {
+	case !o.until.After(o.now):
 		return fmt.Errorf("refusing to set the expiry to %s, which is not in the future", o.until.UTC().Format(time.RFC3339))
 	}
 	return nil

@@ -175,6 +175,9 @@ func FuzzToSpecEnv(f *testing.F) {
 	f.Fuzz(func(t *testing.T, kv, ttl string) {
 		flags := CreateFlags{Pool: "python", TTL: ttl, Env: []string{kv}, Timeout: time.Minute}
 		spec, err := flags.ToSpec("default", "")
+		if err == nil {
+			err = flags.Validate(spec)
+		}
 		d, derr := time.ParseDuration(ttl)
 		name, value, hasEq := strings.Cut(kv, "=")
 		ttlOK := derr == nil && d >= 0

@@ -126,14 +126,17 @@ func NewCmdPools(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	}, f, streams)
 }
 
-// Complete takes the names and, without -A, the namespace.
+// Complete takes the names and, without -A, the namespace, and makes the
+// printer.
 func (o *GetOptions) Complete(args []string) error {
 	o.names = args
-	if o.AllNamespaces {
-		return nil
-	}
 	var err error
-	o.namespace, err = o.Clients.Namespace()
+	if !o.AllNamespaces {
+		if o.namespace, err = o.Clients.Namespace(); err != nil {
+			return err
+		}
+	}
+	o.printer, err = o.toPrinter()
 	return err
 }
 
@@ -150,11 +153,7 @@ func (o *GetOptions) Validate() error {
 	case len(o.names) > 0 && o.AllNamespaces:
 		return errors.New("a resource cannot be retrieved by name across all namespaces (drop -A, or use -n NAMESPACE)")
 	}
-	if _, err := parseSelector(o.Selector); err != nil {
-		return err
-	}
-	var err error
-	o.printer, err = o.toPrinter()
+	_, err := parseSelector(o.Selector)
 	return err
 }
 

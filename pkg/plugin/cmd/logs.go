@@ -87,30 +87,15 @@ flags. With -f it follows them until Ctrl-C or until the pod goes away.`,
 	return cmd
 }
 
-// Complete takes the claim and the namespace.
+// Complete takes the claim and the namespace, and turns the flags into
+// the log request's options.
 func (o *LogsOptions) Complete(args []string) error {
 	o.claim = args[0]
 	var err error
-	o.namespace, err = o.Clients.Namespace()
-	return err
-}
-
-// Validate checks the flags as kubectl logs does; it makes no API calls.
-func (o *LogsOptions) Validate() error {
-	if err := validateName("claim", o.claim); err != nil {
+	if o.namespace, err = o.Clients.Namespace(); err != nil {
 		return err
 	}
 	o.opts = corev1.PodLogOptions{Container: o.Container, Follow: o.Follow, Previous: o.Previous, Timestamps: o.Timestamps}
-	switch {
-	case o.Since != 0 && o.SinceTime != "":
-		return errors.New("only one of --since and --since-time may be used")
-	case o.Since < 0:
-		return errors.New("--since must be positive")
-	case o.Tail < -1:
-		return errors.New("--tail must be -1 (all lines) or more")
-	case o.LimitBytes < 0:
-		return errors.New("--limit-bytes must not be negative")
-	}
 	if o.Since > 0 {
 		secs := int64(o.Since.Round(time.Second).Seconds())
 		o.opts.SinceSeconds = &secs
@@ -128,6 +113,24 @@ func (o *LogsOptions) Validate() error {
 	}
 	if o.LimitBytes > 0 {
 		o.opts.LimitBytes = &o.LimitBytes
+	}
+	return nil
+}
+
+// Validate checks the flags as kubectl logs does; it makes no API calls.
+func (o *LogsOptions) Validate() error {
+	if err := validateName("claim", o.claim); err != nil {
+		return err
+	}
+	switch {
+	case o.Since != 0 && o.SinceTime != "":
+		return errors.New("only one of --since and --since-time may be used")
+	case o.Since < 0:
+		return errors.New("--since must be positive")
+	case o.Tail < -1:
+		return errors.New("--tail must be -1 (all lines) or more")
+	case o.LimitBytes < 0:
+		return errors.New("--limit-bytes must not be negative")
 	}
 	return nil
 }

@@ -21,8 +21,8 @@ import (
 
 // FilesOptions backs ls and cat: one claim and one sandbox path.
 type FilesOptions struct {
-	Router RouterFlags
-	Output string
+	Connect ConnectFlags
+	Output  string
 
 	arg, claim, path, namespace string
 	needPath                    bool
@@ -36,7 +36,12 @@ type FilesOptions struct {
 func (o *FilesOptions) Complete(args []string) error {
 	o.arg = args[0]
 	var err error
-	o.session, o.namespace, err = o.Router.Complete(o.Clients)
+	if o.session, o.namespace, err = o.Connect.Complete(o.Clients); err != nil {
+		return err
+	}
+	var p string
+	o.claim, p, _ = strings.Cut(o.arg, ":")
+	o.path, err = session.RemotePath(p)
 	return err
 }
 
@@ -45,17 +50,10 @@ func (o *FilesOptions) Validate() error {
 	if o.Output != "" && o.Output != "json" {
 		return fmt.Errorf(`invalid --output %q: only "json" is supported`, o.Output)
 	}
-	claim, p, hasPath := strings.Cut(o.arg, ":")
-	if o.needPath && (!hasPath || p == "") {
+	if _, p, _ := strings.Cut(o.arg, ":"); o.needPath && p == "" {
 		return fmt.Errorf("give the file as CLAIM:PATH, not %q", o.arg)
 	}
-	if err := validateName("claim", claim); err != nil {
-		return err
-	}
-	var err error
-	o.path, err = session.RemotePath(p)
-	o.claim = claim
-	return err
+	return validateName("claim", o.claim)
 }
 
 // open resolves the claim and returns its runtime; close ends the session.
@@ -95,7 +93,7 @@ func newFilesCommand(o *FilesOptions, cmd *cobra.Command, run func(context.Conte
 		defer closeSession()
 		return run(c.Context(), rt)
 	}
-	o.Router.AddFlags(cmd)
+	o.Connect.AddFlags(cmd)
 	return cmd
 }
 

@@ -20,7 +20,7 @@ import (
 
 // MCPOptions serves the tools over MCP.
 type MCPOptions struct {
-	Router                     RouterFlags
+	Connect                    ConnectFlags
 	HTTP                       string
 	AllowPools, AllowTemplates []string
 	AllowNamespace, Keep       bool
@@ -29,6 +29,7 @@ type MCPOptions struct {
 	MaxOutput, MaxReadBytes    int
 
 	namespace string
+	listen    string // --http, with its host
 	session   session.Options
 
 	Clients Factory
@@ -69,7 +70,7 @@ they are cancelled.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	o.Router.AddFlags(cmd)
+	o.Connect.AddFlags(cmd)
 	fs := cmd.Flags()
 	fs.StringVar(&o.HTTP, "http", "", "Serve the streamable HTTP transport on this address (HOST:PORT; :PORT means 127.0.0.1:PORT) instead of stdio")
 	fs.StringArrayVar(&o.AllowPools, "allow-pool", nil, "Allow claiming only from this pool (repeatable; with --allow-template, either may match)")
@@ -84,11 +85,29 @@ they are cancelled.`,
 	return cmd
 }
 
-// Complete reads the router flags and the namespace.
+// Complete reads the router flags and the namespace, and the address to
+// serve HTTP on (:PORT is 127.0.0.1:PORT).
 func (o *MCPOptions) Complete() error {
 	var err error
-	o.session, o.namespace, err = o.Router.Complete(o.Clients)
+	if o.session, o.namespace, err = o.Connect.Complete(o.Clients); err != nil {
+		return err
+	}
+	if o.HTTP != "" {
+		o.listen, err = listenAddress(o.HTTP)
+	}
 	return err
+}
+
+// listenAddress is the address of --http: HOST:PORT, or :PORT on loopback.
+func listenAddress(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+		return "", fmt.Errorf("invalid --http %q: use HOST:PORT or :PORT", addr)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
 }
 
 // Validate checks the flags; it makes no API calls.
@@ -111,15 +130,6 @@ func (o *MCPOptions) Validate() error {
 	case o.HTTPSessionTimeout < 0:
 		return errors.New("--http-session-timeout must not be negative")
 	}
-	if o.HTTP != "" {
-		host, port, err := net.SplitHostPort(o.HTTP)
-		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
-			return fmt.Errorf("invalid --http %q: use HOST:PORT or :PORT", o.HTTP)
-		}
-		if host == "" {
-			o.HTTP = net.JoinHostPort("127.0.0.1", port)
-		}
-	}
 	return nil
 }
 
@@ -136,7 +146,7 @@ func (o *MCPOptions) Run(ctx context.Context) error {
 		Session: o.session, Version: version.Get().Version, Describe: describeToolError, Now: clock,
 	})
 	m := srv.MCP()
-	if o.HTTP == "" {
+	if o.listen == "" {
 		err = m.Run(ctx, mcp.StdioTransport(o.In, o.Out, shutdownGrace))
 	} else {
 		err = o.serveHTTP(ctx, m)
@@ -157,9 +167,9 @@ func (o *MCPOptions) Run(ctx context.Context) error {
 const shutdownGrace = 5 * time.Second
 
 func (o *MCPOptions) serveHTTP(ctx context.Context, m *sdk.Server) error {
-	ln, err := net.Listen("tcp", o.HTTP)
+	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", o.HTTP, err)
+		return fmt.Errorf("listening on %s: %w", o.listen, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return m },

@@ -64,12 +64,16 @@ func TestMCPValidation(t *testing.T) {
 	}
 }
 
-// TestMCPValidateHTTP: an address without a host is on loopback.
-func TestMCPValidateHTTP(t *testing.T) {
-	for addr, want := range map[string]string{":8765": "127.0.0.1:8765", "0.0.0.0:80": "0.0.0.0:80", "[::1]:9": "[::1]:9", "": ""} {
-		o := &MCPOptions{HTTP: addr, TTL: time.Hour, ReadyTimeout: time.Minute, MaxOutput: -1, MaxReadBytes: 1}
-		if err := o.Validate(); err != nil || o.HTTP != want {
-			t.Errorf("%q: %q, %v; want %q", addr, o.HTTP, err, want)
+// TestMCPListenAddress: an address without a host is on loopback.
+func TestMCPListenAddress(t *testing.T) {
+	for addr, want := range map[string]string{":8765": "127.0.0.1:8765", "0.0.0.0:80": "0.0.0.0:80", "[::1]:9": "[::1]:9"} {
+		if got, err := listenAddress(addr); err != nil || got != want {
+			t.Errorf("%q: %q, %v; want %q", addr, got, err, want)
+		}
+	}
+	for _, addr := range []string{"8765", ":http", ":70000", "host:"} {
+		if got, err := listenAddress(addr); err == nil || err.Error() != `invalid --http "`+addr+`": use HOST:PORT or :PORT` {
+			t.Errorf("%q: %q, %v; want it refused", addr, got, err)
 		}
 	}
 }

@@ -49,7 +49,7 @@ printed. It runs until Ctrl-C, or until the pod goes away.`,
 			if err := o.Complete(args); err != nil {
 				return err
 			}
-			if err := o.Validate(args[1:]); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -59,27 +59,29 @@ printed. It runs until Ctrl-C, or until the pod goes away.`,
 	return cmd
 }
 
-// Complete takes the claim and the namespace.
+// Complete takes the claim, the namespace and the port specs.
 func (o *PortForwardOptions) Complete(args []string) error {
 	o.claim = args[0]
 	var err error
-	o.namespace, err = o.Clients.Namespace()
-	return err
-}
-
-// Validate parses the port specs and addresses; it makes no API calls.
-func (o *PortForwardOptions) Validate(specs []string) error {
-	if err := validateName("claim", o.claim); err != nil {
+	if o.namespace, err = o.Clients.Namespace(); err != nil {
 		return err
 	}
 	o.ports, o.remote = nil, nil
-	for _, spec := range specs {
+	for _, spec := range args[1:] {
 		local, remote, err := parsePortSpec(spec)
 		if err != nil {
 			return err
 		}
 		o.ports = append(o.ports, strconv.Itoa(local)+":"+strconv.Itoa(remote))
 		o.remote = append(o.remote, remote)
+	}
+	return nil
+}
+
+// Validate checks the claim and the addresses; it makes no API calls.
+func (o *PortForwardOptions) Validate() error {
+	if err := validateName("claim", o.claim); err != nil {
+		return err
 	}
 	for _, a := range o.Addresses {
 		if a != "localhost" && net.ParseIP(a) == nil {

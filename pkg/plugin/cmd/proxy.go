@@ -18,7 +18,7 @@ import (
 // ProxyOptions serves a local HTTP listener that forwards to a port of a
 // sandbox through the router.
 type ProxyOptions struct {
-	Router  RouterFlags
+	Connect ConnectFlags
 	Address string
 	Port    int
 
@@ -52,37 +52,37 @@ replaces a request's Authorization header. It runs until Ctrl-C.`,
 			if err := o.Complete(args); err != nil {
 				return err
 			}
-			if err := o.Validate(args[1]); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
 		},
 	}
-	o.Router.AddFlags(cmd)
+	o.Connect.AddFlags(cmd)
 	cmd.Flags().StringVar(&o.Address, "address", o.Address, "The local address to listen on")
 	cmd.Flags().IntVar(&o.Port, "port", 0, "The local port to listen on (0: a free one)")
 	return cmd
 }
 
-// Complete takes the claim, the router flags and the namespace.
+// Complete takes the claim, the router flags, the namespace and the port.
 func (o *ProxyOptions) Complete(args []string) error {
 	o.claim = args[0]
 	var err error
-	o.session, o.namespace, err = o.Router.Complete(o.Clients)
-	return err
+	if o.session, o.namespace, err = o.Connect.Complete(o.Clients); err != nil {
+		return err
+	}
+	if o.remote, err = strconv.Atoi(args[1]); err != nil || o.remote < 1 || o.remote > 65535 {
+		return fmt.Errorf("invalid port %q: must be 1-65535", args[1])
+	}
+	return nil
 }
 
-// Validate checks the claim, the ports and the address; it makes no API
-// calls.
-func (o *ProxyOptions) Validate(port string) error {
+// Validate checks the claim, the local port and the address; it makes no
+// API calls.
+func (o *ProxyOptions) Validate() error {
 	if err := validateName("claim", o.claim); err != nil {
 		return err
 	}
-	p, err := strconv.Atoi(port)
-	if err != nil || p < 1 || p > 65535 {
-		return fmt.Errorf("invalid port %q: must be 1-65535", port)
-	}
-	o.remote = p
 	if o.Port < 0 || o.Port > 65535 {
 		return fmt.Errorf("invalid --port %d: must be 0-65535", o.Port)
 	}

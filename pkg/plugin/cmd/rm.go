@@ -15,14 +15,13 @@ import (
 
 // RmOptions removes files and directories in one sandbox.
 type RmOptions struct {
-	Router           RouterFlags
+	Connect          ConnectFlags
 	Recursive, Force bool
 
-	args      []string
-	claim     string
-	paths     []string
-	namespace string
-	session   session.Options
+	// args, and the claim and runtime path of each.
+	args, claims, paths []string
+	namespace           string
+	session             session.Options
 
 	Clients Factory
 	genericiooptions.IOStreams
@@ -56,50 +55,55 @@ removed.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	o.Router.AddFlags(cmd)
+	o.Connect.AddFlags(cmd)
 	cmd.Flags().BoolVarP(&o.Recursive, "recursive", "r", false, "Remove directories and what they hold")
 	cmd.Flags().BoolVarP(&o.Force, "force", "f", false, "Do not fail on paths that do not exist")
 	return cmd
 }
 
-// Complete takes the arguments, the router flags and the namespace.
+// Complete takes the router flags and the namespace, and parses every
+// CLAIM:PATH.
 func (o *RmOptions) Complete(args []string) error {
-	o.args = args
 	var err error
-	o.session, o.namespace, err = o.Router.Complete(o.Clients)
-	return err
-}
-
-// Validate parses every CLAIM:PATH; it makes no API calls.
-func (o *RmOptions) Validate() error {
-	o.paths = nil
-	for _, arg := range o.args {
+	if o.session, o.namespace, err = o.Connect.Complete(o.Clients); err != nil {
+		return err
+	}
+	o.args, o.claims, o.paths = args, nil, nil
+	for _, arg := range args {
 		claim, p, ok := strings.Cut(arg, ":")
 		if !ok || p == "" {
 			return fmt.Errorf("give what to remove as CLAIM:PATH, not %q", arg)
 		}
-		if err := validateName("claim", claim); err != nil {
-			return err
-		}
-		if o.claim != "" && claim != o.claim {
-			return fmt.Errorf("rm works in one sandbox at a time: %q and %q name different claims", o.claim, claim)
-		}
-		o.claim = claim
 		rp, err := session.RemotePath(p)
 		if err != nil {
 			return err
 		}
-		if rp == "" {
-			return fmt.Errorf("refusing to remove %q, the sandbox's root directory", arg)
+		o.claims, o.paths = append(o.claims, claim), append(o.paths, rp)
+	}
+	return nil
+}
+
+// Validate checks that every path is in one claim, and none is its root;
+// it makes no API calls.
+func (o *RmOptions) Validate() error {
+	for i, claim := range o.claims {
+		if err := validateName("claim", claim); err != nil {
+			return err
 		}
-		o.paths = append(o.paths, rp)
+		if claim != o.claims[0] {
+			return fmt.Errorf("rm works in one sandbox at a time: %q and %q name different claims", o.claims[0], claim)
+		}
+		if o.paths[i] == "" {
+			return fmt.Errorf("refusing to remove %q, the sandbox's root directory", o.args[i])
+		}
 	}
 	return nil
 }
 
 // Run removes each path in order, stopping at the first failure.
 func (o *RmOptions) Run(ctx context.Context) error {
-	rt, closeSession, err := openRuntime(ctx, o.Clients, o.namespace, o.session, o.claim)
+	claim := o.claims[0]
+	rt, closeSession, err := openRuntime(ctx, o.Clients, o.namespace, o.session, claim)
 	if err != nil {
 		return err
 	}
@@ -110,7 +114,7 @@ func (o *RmOptions) Run(ctx context.Context) error {
 			if o.Force {
 				continue
 			}
-			return fmt.Errorf("%s:%s: no such file or directory in the sandbox", o.claim, p)
+			return fmt.Errorf("%s:%s: no such file or directory in the sandbox", claim, p)
 		}
 		if err != nil {
 			return err

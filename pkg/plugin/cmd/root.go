@@ -1,7 +1,9 @@
 // Package cmd is the command-line front-end of kubectl-sandbox: the cobra
 // wiring of one verb per file, the flags, and the one place where errors
-// gain hints. Each verb is NewCmdX + XOptions with Complete, Validate (pure)
-// and Run, which calls the engine packages.
+// gain hints. Each verb is NewCmdX + XOptions with Complete (which fills the
+// options: arguments, flags parsed, the namespace), Validate (pure: it
+// checks them, and changes nothing) and Run, which calls the engine
+// packages.
 package cmd
 
 import (

@@ -11,8 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandboxd"
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
 
 // Environment variables that give the router flags their defaults, so that
@@ -25,7 +23,6 @@ const (
 	envRouterToken     = "KUBECTL_SANDBOX_ROUTER_TOKEN"
 	envRouterCA        = "KUBECTL_SANDBOX_ROUTER_CA_FILE"
 	envServerPort      = "KUBECTL_SANDBOX_SERVER_PORT"
-	envRuntime         = "KUBECTL_SANDBOX_RUNTIME"
 )
 
 // RouterFlags say how the data-plane verbs reach the sandbox router.
@@ -35,10 +32,6 @@ type RouterFlags struct {
 	CAFile, TokenFile                         string
 	InsecureSkipTLSVerify, AllowInsecureToken bool
 	ServerPort                                int
-	// Runtime is auto, python or sandboxd; SandboxdGRPCPort and
-	// SandboxdRESTPort override sandboxd's ports (0: the pod template's).
-	Runtime                            string
-	SandboxdGRPCPort, SandboxdRESTPort int
 	// token comes only from the environment or --router-token-file, or from
 	// --router-token; it is never printed.
 	token string
@@ -62,13 +55,6 @@ func (r *RouterFlags) AddFlags(cmd *cobra.Command) {
 		port = v
 	}
 	fs.IntVar(&r.ServerPort, "server-port", port, "Port of the sandbox runtime, sent as X-Sandbox-Port [$"+envServerPort+"]")
-	runtime := os.Getenv(envRuntime)
-	if runtime == "" {
-		runtime = session.RuntimeAuto
-	}
-	fs.StringVar(&r.Runtime, "runtime", runtime, "Sandbox runtime: auto (sandboxd when the pod template announces it), python (through the router) or sandboxd (port-forward to the pod) [$"+envRuntime+"]")
-	fs.IntVar(&r.SandboxdGRPCPort, "sandboxd-grpc-port", 0, "sandboxd's gRPC port in the pod (default: from the pod template's SANDBOXD_GRPC_ADDR, else 9090)")
-	fs.IntVar(&r.SandboxdRESTPort, "sandboxd-rest-port", 0, "sandboxd's REST port in the pod (default: from the pod template's SANDBOXD_REST_ADDR, else 8080)")
 }
 
 // Validate checks the flags without reading files or calling the API.
@@ -87,28 +73,12 @@ func (r *RouterFlags) Validate() error {
 	if r.GatewayTimeout <= 0 {
 		return errors.New("--gateway-timeout must be positive")
 	}
-	switch r.Runtime {
-	case session.RuntimeAuto, session.RuntimePython, session.RuntimeSandboxd:
-	default:
-		return fmt.Errorf("invalid --runtime %q: use auto, python or sandboxd (check $%s)", r.Runtime, envRuntime)
-	}
-	for _, p := range []struct {
-		flag string
-		port int
-	}{{"--sandboxd-grpc-port", r.SandboxdGRPCPort}, {"--sandboxd-rest-port", r.SandboxdRESTPort}} {
-		if p.port < 0 || p.port > 65535 {
-			return fmt.Errorf("invalid %s %d: must be 1-65535", p.flag, p.port)
-		}
-	}
 	return nil
 }
 
-// ToOptions validates the flags and reads the token and CA files into the
-// options of a session; it makes no API call.
-func (r *RouterFlags) ToOptions() (session.Options, error) {
-	if err := r.Validate(); err != nil {
-		return session.Options{}, err
-	}
+// ToOptions reads the validated flags, and the token and CA files, into
+// the router's options; it makes no API call.
+func (r *RouterFlags) ToOptions() (router.Options, error) {
 	o := router.Options{
 		Gateway: r.Gateway, GatewayNamespace: r.GatewayNamespace, GatewayTimeout: r.GatewayTimeout,
 		Namespace: r.Namespace, InsecureSkipTLSVerify: r.InsecureSkipTLSVerify,
@@ -121,7 +91,7 @@ func (r *RouterFlags) ToOptions() (session.Options, error) {
 	case r.TokenFile != "":
 		b, err := os.ReadFile(r.TokenFile)
 		if err != nil {
-			return session.Options{}, fmt.Errorf("reading --router-token-file: %w", err)
+			return o, fmt.Errorf("reading --router-token-file: %w", err)
 		}
 		o.Token = strings.TrimSpace(string(b))
 	case o.Token == "":
@@ -130,23 +100,9 @@ func (r *RouterFlags) ToOptions() (session.Options, error) {
 	if r.CAFile != "" {
 		pem, err := os.ReadFile(r.CAFile)
 		if err != nil {
-			return session.Options{}, fmt.Errorf("reading --router-ca-file: %w", err)
+			return o, fmt.Errorf("reading --router-ca-file: %w", err)
 		}
 		o.CAData = pem
 	}
-	return session.Options{
-		Router: o, ServerPort: r.ServerPort, Runtime: r.Runtime,
-		Sandboxd: sandboxd.Ports{GRPC: r.SandboxdGRPCPort, REST: r.SandboxdRESTPort},
-	}, nil
-}
-
-// Complete reads the flags into session options (ToOptions) and takes the
-// namespace: what every data-plane verb needs before it can run.
-func (r *RouterFlags) Complete(f Factory) (session.Options, string, error) {
-	opts, err := r.ToOptions()
-	if err != nil {
-		return opts, "", err
-	}
-	ns, err := f.Namespace()
-	return opts, ns, err
+	return o, nil
 }

@@ -29,7 +29,7 @@ const RunLabel = "kubectl-sandbox/run"
 // RunOptions creates a sandbox, uses it and always cleans it up.
 type RunOptions struct {
 	CreateFlags
-	Router         RouterFlags
+	Connect        ConnectFlags
 	CpIn, CpOut    []string
 	Keep           bool
 	CommandTimeout time.Duration
@@ -79,7 +79,7 @@ killed outright.`,
 		},
 	}
 	o.AddFlags(cmd, f, "1h")
-	o.Router.AddFlags(cmd)
+	o.Connect.AddFlags(cmd)
 	cmd.Flags().StringArrayVar(&o.CpIn, "cp-in", nil, "Copy LOCAL:REMOTE into the sandbox before the command (repeatable)")
 	cmd.Flags().StringArrayVar(&o.CpOut, "cp-out", nil, "Copy REMOTE:LOCAL out of the sandbox after the command (repeatable)")
 	cmd.Flags().BoolVar(&o.Keep, "keep", false, "Keep the sandbox afterwards and print its claim name (it still expires after --ttl)")
@@ -88,14 +88,24 @@ killed outright.`,
 }
 
 // Complete takes the command after the --, the namespace and the router
-// flags.
+// flags, and parses the claim's spec and the copies.
 func (o *RunOptions) Complete(args []string, dash int) error {
 	o.dash = dash
 	if dash >= 0 {
 		o.argv = args[dash:]
 	}
 	var err error
-	o.session, o.namespace, err = o.Router.Complete(o.Clients)
+	if o.session, o.namespace, err = o.Connect.Complete(o.Clients); err != nil {
+		return err
+	}
+	if o.spec, err = o.ToSpec(o.namespace, ""); err != nil {
+		return err
+	}
+	o.spec.Labels = withLabel(o.spec.Labels, RunLabel, "true")
+	if o.cpIn, err = parsePairs("--cp-in", o.CpIn, true); err != nil {
+		return err
+	}
+	o.cpOut, err = parsePairs("--cp-out", o.CpOut, false)
 	return err
 }
 
@@ -104,18 +114,10 @@ func (o *RunOptions) Validate() error {
 	if o.dash != 0 {
 		return errors.New("put the command after --, as in: kubectl sandbox run --pool POOL -- COMMAND [ARG...]")
 	}
-	var err error
-	if o.spec, err = o.ToSpec(o.namespace, ""); err != nil {
+	if err := o.CreateFlags.Validate(o.spec); err != nil {
 		return err
 	}
-	o.spec.Labels = withLabel(o.spec.Labels, RunLabel, "true")
-	if err = sandbox.CheckArgv(o.argv); err != nil {
-		return err
-	}
-	if o.cpIn, err = parsePairs("--cp-in", o.CpIn, true); err != nil {
-		return err
-	}
-	if o.cpOut, err = parsePairs("--cp-out", o.CpOut, false); err != nil {
+	if err := sandbox.CheckArgv(o.argv); err != nil {
 		return err
 	}
 	if o.CommandTimeout < 0 {

@@ -16,7 +16,7 @@ var loginShell = []string{"/bin/sh", "-c", `exec "${SHELL:-/bin/sh}" -l`}
 
 // ShellOptions opens an interactive shell in a sandbox (exec -it).
 type ShellOptions struct {
-	Router  RouterFlags
+	Connect ConnectFlags
 	Shell   string
 	Env     []string
 	Workdir string
@@ -57,18 +57,22 @@ type ^D) to leave; this command exits with the shell's exit code.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	o.Router.AddFlags(cmd)
+	o.Connect.AddFlags(cmd)
 	cmd.Flags().StringVar(&o.Shell, "shell", "", "The shell to run (default: the sandbox's $SHELL, else /bin/sh)")
 	cmd.Flags().StringArrayVarP(&o.Env, "env", "e", nil, "Set an environment variable for the shell (NAME=VALUE; repeatable)")
 	cmd.Flags().StringVar(&o.Workdir, "workdir", "", "The shell's working directory in the sandbox (default: the runtime's root)")
 	return cmd
 }
 
-// Complete takes the claim, the router flags and the namespace.
+// Complete takes the claim, the router flags and the namespace, and parses
+// the shell's environment and working directory.
 func (o *ShellOptions) Complete(args []string) error {
 	o.claim = args[0]
 	var err error
-	o.session, o.namespace, err = o.Router.Complete(o.Clients)
+	if o.session, o.namespace, err = o.Connect.Complete(o.Clients); err != nil {
+		return err
+	}
+	o.env, o.workdir, err = parseCommandFlags(o.Env, o.Workdir)
 	return err
 }
 
@@ -76,15 +80,6 @@ func (o *ShellOptions) Complete(args []string) error {
 func (o *ShellOptions) Validate() error {
 	if err := validateName("claim", o.claim); err != nil {
 		return err
-	}
-	var err error
-	if o.env, err = parseEnv(o.Env); err != nil {
-		return err
-	}
-	if o.Workdir != "" {
-		if o.workdir, err = session.RemotePath(o.Workdir); err != nil {
-			return err
-		}
 	}
 	if o.Shell != "" {
 		if err := sandbox.CheckArgv([]string{o.Shell}); err != nil {

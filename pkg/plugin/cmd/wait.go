@@ -59,29 +59,34 @@ func NewCmdWait(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 func (o *WaitOptions) Complete(args []string) error {
 	o.names = args
 	var err error
-	o.namespace, err = o.Clients.Namespace()
+	if o.namespace, err = o.Clients.Namespace(); err != nil {
+		return err
+	}
+	o.cond, err = o.parseFor()
 	return err
+}
+
+// parseFor parses --for: delete, or condition=TYPE[=STATUS].
+func (o *WaitOptions) parseFor() (claims.Condition, error) {
+	if o.For == "delete" {
+		return claims.Deleted, nil
+	}
+	spec, ok := strings.CutPrefix(o.For, "condition=")
+	typ, status, hasStatus := strings.Cut(spec, "=")
+	cond := claims.Condition{Type: typ, Status: metav1.ConditionTrue}
+	if hasStatus {
+		cond.Status = metav1.ConditionStatus(status)
+	}
+	if !ok || typ == "" || (cond.Status != metav1.ConditionTrue && cond.Status != metav1.ConditionFalse && cond.Status != metav1.ConditionUnknown) {
+		return cond, o.forError()
+	}
+	return cond, nil
 }
 
 // Validate parses --for and checks the names; it makes no API calls.
 func (o *WaitOptions) Validate() error {
 	if err := validateNames("claim", o.names); err != nil {
 		return err
-	}
-	switch {
-	case o.For == "delete":
-		o.cond = claims.Deleted
-	case strings.HasPrefix(o.For, "condition="):
-		typ, status, hasStatus := strings.Cut(strings.TrimPrefix(o.For, "condition="), "=")
-		o.cond = claims.Condition{Type: typ, Status: metav1.ConditionTrue}
-		if hasStatus {
-			o.cond.Status = metav1.ConditionStatus(status)
-		}
-		if typ == "" || (o.cond.Status != metav1.ConditionTrue && o.cond.Status != metav1.ConditionFalse && o.cond.Status != metav1.ConditionUnknown) {
-			return o.forError()
-		}
-	default:
-		return o.forError()
 	}
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive")

@@ -37,9 +37,16 @@ const (
 	RuntimeSandboxd = "sandboxd"
 )
 
-// Runtimes are the runtimes a session speaks, for --runtime: RuntimeAuto
-// first.
-var Runtimes = []string{RuntimeAuto, RuntimePython, RuntimeSandboxd}
+// Runtime is a choice of runtime, and how a session reaches it.
+type Runtime struct{ Name, Doc string }
+
+// Runtimes are the runtimes a session speaks (Options.Runtime),
+// RuntimeAuto first.
+var Runtimes = []Runtime{
+	{RuntimeAuto, "sandboxd when the pod template announces it"},
+	{RuntimePython, "through the router"},
+	{RuntimeSandboxd, "port-forward to the pod"},
+}
 
 // Roots are the root directories of the runtimes (see
 // sandbox.Roots.RemotePath).
