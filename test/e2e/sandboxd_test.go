@@ -192,22 +192,48 @@ func TestSandboxdEnvWorkdirExitCodesAndArgv(t *testing.T) {
 	mustBeGone(t, c, cmdline, "--timeout")
 }
 
-func TestSandboxdSelectorStreamsWithPrefixes(t *testing.T) {
+// TestSandboxdSelectorStreams: `exec -l` over sandboxd claims streams each
+// claim's output as the command prints it, with [claim] prefixes and
+// stdout and stderr apart (a last line without a newline gets one), and
+// exits with the commands' code: each claim's first line reaches our
+// stdout while the commands still run, not when they all end.
+func TestSandboxdSelectorStreams(t *testing.T) {
 	names := []string{"e2e-sd2-sel-a", "e2e-sd2-sel-b"}
 	for _, n := range names {
 		sandboxdClaim(t, n, "-l", "e2e-sd2-sel=yes")
 	}
-	res := Sandbox(t, "exec", "-l", "e2e-sd2-sel=yes", "--", "sh", "-c", "echo one; echo oops >&2; printf two; exit 5").Run()
-	if res.ExitCode != 5 {
-		t.Errorf("exit %d", res.ExitCode)
+	run := startLong(t, "exec", "-l", "e2e-sd2-sel=yes", "--", "sh", "-c", "echo one; echo oops >&2; sleep 2; printf two; exit 5")
+	start := time.Now()
+	var out []string
+	oneAt := map[string]time.Duration{}
+	for l := range run.lines {
+		out = append(out, l)
+		for _, n := range names {
+			if l == "["+n+"] one\n" {
+				oneAt[n] = time.Since(start)
+			}
+		}
 	}
+	code := run.ended(30 * time.Second)
+	end := time.Since(start)
+	if code != 5 {
+		t.Errorf("exit %d; stderr %q", code, run.errOut())
+	}
+	stdout := strings.Join(out, "")
 	for _, n := range names {
-		if got := prefixed(res.Stdout, n); !reflect.DeepEqual(got, []string{"one", "two"}) {
-			t.Errorf("%s: stdout lines %q in %q", n, got, res.Stdout)
+		if got := prefixed(stdout, n); !reflect.DeepEqual(got, []string{"one", "two"}) {
+			t.Errorf("%s: stdout lines %q in %q", n, got, stdout)
 		}
-		if got := prefixed(res.Stderr, n); !reflect.DeepEqual(got, []string{"oops"}) {
-			t.Errorf("%s: stderr lines %q in %q", n, got, res.Stderr)
+		if got := prefixed(run.errOut(), n); !reflect.DeepEqual(got, []string{"oops"}) {
+			t.Errorf("%s: stderr lines %q in %q", n, got, run.errOut())
 		}
+		// The remote command sleeps 2s after its first line.
+		if at, ok := oneAt[n]; !ok || end-at < 1500*time.Millisecond {
+			t.Errorf("%s: [one] came at %s (seen: %t), the end at %s: not streamed", n, at, ok, end)
+		}
+	}
+	if len(out) != 2*len(names) {
+		t.Errorf("%d lines, want %d: %q", len(out), 2*len(names), out)
 	}
 }
 

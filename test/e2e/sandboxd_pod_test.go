@@ -5,11 +5,9 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -48,46 +46,6 @@ func timedLines(t *testing.T, cmd *exec.Cmd) ([]timedLine, time.Duration) {
 		t.Fatalf("%v: %v: %s", cmd.Args, err, stderr.String())
 	}
 	return lines, time.Since(start)
-}
-
-// TestSandboxdSelectorStreamsLive: `exec -l` over sandboxd claims streams:
-// each claim's first prefixed line reaches our stdout while the commands
-// still run, not when they all end.
-func TestSandboxdSelectorStreamsLive(t *testing.T) {
-	names := []string{"e2e-sd2-live-a", "e2e-sd2-live-b"}
-	for _, n := range names {
-		sandboxdClaim(t, n, "-l", "e2e-sd2-live=yes")
-	}
-	lines, end := timedLines(t, Sandbox(t, "exec", "-l", "e2e-sd2-live=yes", "--", "sh", "-c", "echo a; sleep 2; echo b").command())
-	t.Logf("lines %+v, end after %s", lines, end)
-	for _, n := range names {
-		var got []string
-		var aAt, bAt time.Duration
-		for _, l := range lines {
-			rest, ok := strings.CutPrefix(l.text, "["+n+"] ")
-			if !ok {
-				continue
-			}
-			got = append(got, rest)
-			switch rest {
-			case "a":
-				aAt = l.at
-			case "b":
-				bAt = l.at
-			}
-		}
-		if !reflect.DeepEqual(got, []string{"a", "b"}) {
-			t.Errorf("%s: lines %q in %+v", n, got, lines)
-			continue
-		}
-		// The remote command sleeps 2s between its lines.
-		if end-aAt < 1500*time.Millisecond || bAt-aAt < 1500*time.Millisecond {
-			t.Errorf("%s: [a] came at %s, [b] at %s and the end at %s: not streamed", n, aAt, bAt, end)
-		}
-	}
-	if len(lines) != 2*len(names) {
-		t.Errorf("%d lines, want %d: %+v", len(lines), 2*len(names), lines)
-	}
 }
 
 // TestSandboxdColdPool: a claim on the sandboxd pool with no warm sandboxes
@@ -221,84 +179,5 @@ func TestSandboxdStopsWithThePod(t *testing.T) {
 			t.Fatalf("30s after the claim was deleted, processes remain in its pod's %s: %v", ns, left)
 		}
 		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// TestPythonRm: rm on the python runtime (an exact-argv rm through exec).
-func TestPythonRm(t *testing.T) {
-	c := readyClaim(t, "e2e-sd2-pyrm")
-	src := t.TempDir()
-	for name, data := range map[string]string{"f.txt": "f\n", "d/e/g.txt": "g\n", "d/h.txt": "h\n"} {
-		p := filepath.Join(src, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	Sandbox(t, "cp", src, c+":rmt").RunOrFail()
-	entries := func() string {
-		return Sandbox(t, "exec", c, "--", "find", "rmt", "-mindepth", "1").RunOrFail().Stdout
-	}
-	if got := entries(); !strings.Contains(got, "rmt/f.txt\n") || !strings.Contains(got, "rmt/d/e/g.txt\n") {
-		t.Fatalf("the copy is not there: %q", got)
-	}
-	Sandbox(t, "rm", c+":rmt/f.txt").RunOrFail()
-	ls := Sandbox(t, "ls", c+":rmt").RunOrFail().Stdout
-	if !regexp.MustCompile(`(?s)^NAME\s+TYPE\s+SIZE\s+MODIFIED\nd\s+directory\s+\d+\s+\S+\n$`).MatchString(ls) {
-		t.Errorf("ls after rm of f.txt:\n%s", ls)
-	}
-	// A directory needs -r.
-	if res := Sandbox(t, "rm", c+":rmt/d").Run(); res.ExitCode != 1 ||
-		res.Stderr != "error: removing rmt/d in the sandbox: exit code 1: rm: cannot remove 'rmt/d': Is a directory\n" {
-		t.Errorf("rm of a directory without -r: exit %d stderr %q", res.ExitCode, res.Stderr)
-	}
-	if got := entries(); !strings.Contains(got, "rmt/d/e/g.txt\n") {
-		t.Errorf("a refused rm removed something: %q", got)
-	}
-	Sandbox(t, "rm", "-r", c+":rmt/d").RunOrFail()
-	if ls := Sandbox(t, "ls", c+":rmt").RunOrFail().Stdout; !regexp.MustCompile(`^NAME\s+TYPE\s+SIZE\s+MODIFIED\n$`).MatchString(ls) {
-		t.Errorf("ls after rm -r:\n%s", ls)
-	}
-	if got := entries(); got != "" {
-		t.Errorf("left after rm -r: %q", got)
-	}
-	// A missing path; -f ignores it.
-	if res := Sandbox(t, "rm", c+":rmt/d").Run(); res.ExitCode != 1 ||
-		res.Stderr != "error: "+c+":rmt/d: no such file or directory in the sandbox\n" {
-		t.Errorf("rm of a missing path: exit %d stderr %q", res.ExitCode, res.Stderr)
-	}
-	Sandbox(t, "rm", "-f", c+":rmt/d").RunOrFail()
-	if res := Sandbox(t, "rm", "-r", c+":/app").Run(); res.ExitCode != 1 ||
-		res.Stderr != fmt.Sprintf("error: refusing to remove %q, the sandbox's root directory\n", c+":/app") {
-		t.Errorf("rm of the root: exit %d stderr %q", res.ExitCode, res.Stderr)
-	}
-}
-
-// TestSandboxdCpFilesUpRoundTrip: a tree sent up file by file to sandboxd
-// arrives whole: every file's sha256 matches after a round trip (down as
-// one archive and file by file), hostile names included.
-func TestSandboxdCpFilesUpRoundTrip(t *testing.T) {
-	c := sandboxdClaim(t, "e2e-sd2-cpfiles")
-	src := t.TempDir()
-	writeTree(t, src)
-	writeNames(t, filepath.Join(src, "names"))
-	want := sums(t, src)
-	Sandbox(t, "cp", src, c+":up/tree", "--method", "files").RunOrFail()
-	// Counted in the sandbox, so that a download cannot make up for a file
-	// the upload missed.
-	if res := Sandbox(t, "exec", c, "--", "find", "up/tree", "-type", "f", "-printf", "x").RunOrFail(); len(res.Stdout) != len(want) {
-		t.Errorf("%d files in the sandbox, want %d", len(res.Stdout), len(want))
-	}
-	if res := Sandbox(t, "exec", c, "--", "sha256sum", "up/tree/bin/random.dat").RunOrFail(); !strings.HasPrefix(res.Stdout, want["bin/random.dat"]+" ") {
-		t.Errorf("sha256sum in the sandbox: %q, want %s", res.Stdout, want["bin/random.dat"])
-	}
-	for _, method := range []string{"archive", "files"} {
-		dst := filepath.Join(t.TempDir(), "back")
-		Sandbox(t, "cp", c+":up/tree", dst, "--method", method).RunOrFail()
-		if got := sums(t, dst); !reflect.DeepEqual(got, want) {
-			t.Errorf("down as %s: the tree differs\n got %q\nwant %q", method, got, want)
-		}
 	}
 }
