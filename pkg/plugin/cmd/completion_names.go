@@ -25,7 +25,7 @@ func listNames(k kind) nameLister {
 		if err != nil {
 			return nil, err
 		}
-		list, err := k.list(ctx, clients.Ext, ns, metav1.ListOptions{})
+		list, err := k.in(clients.Ext, ns).list(ctx, metav1.ListOptions{})
 		if err != nil {
 			return nil, err
 		}

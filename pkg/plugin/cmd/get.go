@@ -218,7 +218,7 @@ func (o *GetOptions) fetch(ctx context.Context, ext extclient.Interface) (runtim
 		if len(o.names) == 1 {
 			opts.FieldSelector = "metadata.name=" + o.names[0]
 		}
-		list, err := o.kind.list(ctx, ext, o.namespace, opts)
+		list, err := o.kind.in(ext, o.namespace).list(ctx, opts)
 		if err != nil {
 			return nil, nil, fmt.Errorf("listing %s: %w", o.kind.resource, err)
 		}
@@ -243,7 +243,7 @@ func (o *GetOptions) fetch(ctx context.Context, ext extclient.Interface) (runtim
 		return o.withKinds(list), missing, nil
 	}
 	items, missing, err := o.pick(func(name string) (runtime.Object, bool, error) {
-		obj, err := o.kind.get(ctx, ext, o.namespace, name)
+		obj, err := o.kind.in(ext, o.namespace).get(ctx, name, metav1.GetOptions{})
 		if claims.IsObjectNotFound(err) {
 			return nil, false, nil
 		}

@@ -28,7 +28,7 @@ func (o *GetOptions) watch(ctx context.Context, ext extclient.Interface, list ru
 		if len(o.names) == 1 {
 			opts.FieldSelector = "metadata.name=" + o.names[0]
 		}
-		return o.kind.watch(ctx, ext, o.namespace, opts)
+		return o.kind.in(ext, o.namespace).watch(ctx, opts)
 	}}
 	rw, err := watchtools.NewRetryWatcherWithContext(ctx, listMeta.GetResourceVersion(), lw)
 	if err != nil {

@@ -22,27 +22,39 @@ type kind struct {
 	gvk      schema.GroupVersionKind
 	resource string
 	newList  func() runtime.Object
-	list     func(ctx context.Context, ext extclient.Interface, ns string, o metav1.ListOptions) (runtime.Object, error)
-	get      func(ctx context.Context, ext extclient.Interface, ns, name string) (runtime.Object, error)
-	watch    func(ctx context.Context, ext extclient.Interface, ns string, o metav1.ListOptions) (watch.Interface, error)
+	// in is the resource's calls in namespace ns.
+	in func(ext extclient.Interface, ns string) calls
 	// needsPools says whether table uses the warm pools of the namespace.
 	needsPools bool
 	// table renders a list of this kind.
 	table func(list runtime.Object, pools []extv1beta1.SandboxWarmPool, now time.Time) *metav1.Table
 }
 
+// calls are a typed client's list, get and watch, on runtime.Objects.
+type calls struct {
+	list  func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error)
+	get   func(ctx context.Context, name string, o metav1.GetOptions) (runtime.Object, error)
+	watch func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error)
+}
+
+// typedCalls makes calls of a typed client's List, Get and Watch.
+func typedCalls[T, L runtime.Object](list func(context.Context, metav1.ListOptions) (L, error), get func(context.Context, string, metav1.GetOptions) (T, error), watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)) calls {
+	return calls{
+		list: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return list(ctx, o) },
+		get: func(ctx context.Context, name string, o metav1.GetOptions) (runtime.Object, error) {
+			return get(ctx, name, o)
+		},
+		watch: watchFn,
+	}
+}
+
 var claimKind = kind{
 	newList:  func() runtime.Object { return &extv1beta1.SandboxClaimList{} },
 	gvk:      claims.ClaimGVK,
 	resource: "sandboxclaims",
-	list: func(ctx context.Context, ext extclient.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
-		return ext.ExtensionsV1beta1().SandboxClaims(ns).List(ctx, o)
-	},
-	get: func(ctx context.Context, ext extclient.Interface, ns, name string) (runtime.Object, error) {
-		return ext.ExtensionsV1beta1().SandboxClaims(ns).Get(ctx, name, metav1.GetOptions{})
-	},
-	watch: func(ctx context.Context, ext extclient.Interface, ns string, o metav1.ListOptions) (watch.Interface, error) {
-		return ext.ExtensionsV1beta1().SandboxClaims(ns).Watch(ctx, o)
+	in: func(ext extclient.Interface, ns string) calls {
+		c := ext.ExtensionsV1beta1().SandboxClaims(ns)
+		return typedCalls(c.List, c.Get, c.Watch)
 	},
 	needsPools: true,
 	table: func(list runtime.Object, pools []extv1beta1.SandboxWarmPool, now time.Time) *metav1.Table {
@@ -58,14 +70,9 @@ var templateKind = kind{
 	newList:  func() runtime.Object { return &extv1beta1.SandboxTemplateList{} },
 	gvk:      claims.TemplateGVK,
 	resource: "sandboxtemplates",
-	list: func(ctx context.Context, ext extclient.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
-		return ext.ExtensionsV1beta1().SandboxTemplates(ns).List(ctx, o)
-	},
-	get: func(ctx context.Context, ext extclient.Interface, ns, name string) (runtime.Object, error) {
-		return ext.ExtensionsV1beta1().SandboxTemplates(ns).Get(ctx, name, metav1.GetOptions{})
-	},
-	watch: func(ctx context.Context, ext extclient.Interface, ns string, o metav1.ListOptions) (watch.Interface, error) {
-		return ext.ExtensionsV1beta1().SandboxTemplates(ns).Watch(ctx, o)
+	in: func(ext extclient.Interface, ns string) calls {
+		c := ext.ExtensionsV1beta1().SandboxTemplates(ns)
+		return typedCalls(c.List, c.Get, c.Watch)
 	},
 	needsPools: true,
 	table: func(list runtime.Object, pools []extv1beta1.SandboxWarmPool, now time.Time) *metav1.Table {
@@ -77,14 +84,9 @@ var poolKind = kind{
 	newList:  func() runtime.Object { return &extv1beta1.SandboxWarmPoolList{} },
 	gvk:      claims.PoolGVK,
 	resource: "sandboxwarmpools",
-	list: func(ctx context.Context, ext extclient.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
-		return ext.ExtensionsV1beta1().SandboxWarmPools(ns).List(ctx, o)
-	},
-	get: func(ctx context.Context, ext extclient.Interface, ns, name string) (runtime.Object, error) {
-		return ext.ExtensionsV1beta1().SandboxWarmPools(ns).Get(ctx, name, metav1.GetOptions{})
-	},
-	watch: func(ctx context.Context, ext extclient.Interface, ns string, o metav1.ListOptions) (watch.Interface, error) {
-		return ext.ExtensionsV1beta1().SandboxWarmPools(ns).Watch(ctx, o)
+	in: func(ext extclient.Interface, ns string) calls {
+		c := ext.ExtensionsV1beta1().SandboxWarmPools(ns)
+		return typedCalls(c.List, c.Get, c.Watch)
 	},
 	table: func(list runtime.Object, _ []extv1beta1.SandboxWarmPool, now time.Time) *metav1.Table {
 		return tables.Pools(list.(*extv1beta1.SandboxWarmPoolList).Items, now)
