@@ -138,7 +138,7 @@ func TestWatchRelistsWhenItCannotResume(t *testing.T) {
 	if err := client.Tracker().Delete(corev1.SchemeGroupVersion.WithResource("pods"), "default", "p"); err != nil {
 		t.Fatal(err)
 	}
-	w.Error(&apierrors.NewGone("too old").ErrStatus)
+	w.Error(&apierrors.NewResourceExpired("too old").ErrStatus)
 	if err := <-done; err != nil || !deleted {
 		t.Fatalf("%v, deleted %t", err, deleted)
 	}
