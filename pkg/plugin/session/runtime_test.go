@@ -101,3 +101,17 @@ func TestRuntimeChoosesByThePodTemplate(t *testing.T) {
 		t.Errorf("auto, sandboxd template: %v", err)
 	}
 }
+
+// TestRemotePath: an absolute path under either runtime's root names that
+// root; one outside both is refused, naming both.
+func TestRemotePath(t *testing.T) {
+	for in, want := range map[string]string{"/app/a": "a", "/workspace/a/b": "a/b", "a": "a", "": ""} {
+		if got, err := RemotePath(in); err != nil || got != want {
+			t.Errorf("RemotePath(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	_, err := RemotePath("/etc")
+	if want := `sandbox path "/etc" is outside the runtime's root (/app, or /workspace on sandboxd), the only directory the sandbox runtime serves`; err == nil || err.Error() != want {
+		t.Errorf("RemotePath(/etc) = %v, want %s", err, want)
+	}
+}
