@@ -10,8 +10,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/hack/lib/cluster.sh"
 
 kc -n default wait --for=jsonpath='{.status.readyReplicas}'=2 --timeout=60s sandboxwarmpool/python >/dev/null
-gw=$(kc -n default get gateway external-http-gateway -o jsonpath='{.status.addresses[0].value}')
-[ -n "$gw" ] || die "smoke: the Gateway has no address"
+gw=$(kc -n default get gateway external-http-gateway -o jsonpath='{.status.addresses[0].value}:{.spec.listeners[0].port}')
+[ "${gw%:*}" != "" ] || die "smoke: the Gateway has no address"
 for pool in python python-cold; do
   claim="smoke-$pool-$(openssl rand -hex 3)"
   kc -n default create -f - >/dev/null <<YAML
@@ -46,8 +46,8 @@ kc -n default get sandboxwarmpools.v1alpha1.extensions.agents.x-k8s.io python -o
   die "smoke: the agent-sandbox conversion webhook does not answer"
 log "smoke: conversion webhook answers"
 
-# sandboxd: through the API server's port-forward (kwok runs `podruntime
-# relay` into the pod's network namespace).
+# sandboxd: through the API server's port-forward (the kubelet's streaming
+# server, inside the pod's network namespace).
 kc -n default wait --for=jsonpath='{.status.readyReplicas}'=2 --timeout=60s sandboxwarmpool/sandboxd >/dev/null
 claim="smoke-sandboxd-$(openssl rand -hex 3)"
 tmp=$(mktemp -d)

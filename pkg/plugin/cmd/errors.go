@@ -80,6 +80,7 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		tooLarge   *sandbox.InputTooLargeError
 		sdAPI      *sandboxd.APIError
 		unrepr     *sandbox.UnrepresentableError
+		noStart    *claims.PodCannotStartError
 	)
 	switch {
 	case errors.Is(err, sandbox.ErrNoTar):
@@ -108,6 +109,11 @@ func hintFor(err error, verb string, fe frontEnd) string {
 	case errors.As(err, &cleanup):
 		return fe.say(" (it expires at its TTL; delete it with: kubectl sandbox delete "+cleanup.Name+")",
 			" (it expires at its TTL; delete it with sandbox_delete, name "+strconv.Quote(cleanup.Name)+")")
+	case errors.As(err, &noStart):
+		if noStart.ImageProblem() {
+			return " (fix the image of the pool's template, or make its registry reachable from the cluster's nodes)"
+		}
+		return " (fix the container's configuration in the pool's template)"
 	case errors.As(err, &notReady):
 		return fe.say(": wait for it with: kubectl sandbox wait "+notReady.Name+" --for=condition=Ready",
 			": it may still be starting; check with sandbox_list")

@@ -221,6 +221,7 @@ func (s *Server) createClaim(ctx context.Context, req *sdk.CallToolRequest, in C
 			name = c.Name
 			s.track(id, ns, c.Name)
 		},
+		Pods: s.clients.Core,
 	})
 	if err != nil {
 		var cleanup *claims.CleanupError
