@@ -23,7 +23,7 @@ T0=$SECONDS
 STEP="checking for a running cluster" # what is being done, for the error message
 FAILED=                               # the first command that failed
 STARTED=                              # set once this run starts processes
-step() { STEP="$*"; }
+step() { STEP="$*"; log "$STEP"; }
 on_exit() {
   local rc=$?
   trap - EXIT INT TERM
@@ -149,19 +149,28 @@ start kube-apiserver "$BIN/kube-apiserver" --bind-address="$HOST_LINK_IP" --adve
   --kubelet-preferred-address-types=InternalIP --profiling=false --enable-priority-and-fairness=false
 wait_for "kube-apiserver" 60 kc get --raw /readyz
 
-# 4. CRDs from the module cache; agent-sandbox's conversion webhook is
+# 4. The kubelet and kube-proxy; the CRDs from the module cache; agent-sandbox's conversion webhook is
 #    pointed at the controller on loopback. They go in before the
 #    controller-manager starts so that its garbage collector's first discovery
 #    sees them (it rediscovers only every 30s): deleting a claim cascades at once.
+# The node's kubelet and kube-proxy start now, once the images are in: the
+# node registers while the CRDs go in.
+step "4. the kubelet and kube-proxy"
+wait "$IMPORT_PID" || die "importing the images into containerd failed: $(tail -3 "$LOG_DIR/images-import.log")"
+kc apply -f "$ROOT/hack/cluster/rbac.yaml" >/dev/null
+node_kubelet
 step "4. CRDs"
+kc apply --server-side -f "$GW_DIR/config/crd/standard/" >/dev/null &
+GW_CRDS=$!
 kc apply --server-side -f "$AS_DIR/k8s/crds/" >/dev/null
-kc apply --server-side -f "$GW_DIR/config/crd/standard/" >/dev/null
 CA_B64=$(base64 -w0 <"$PKI/ca.crt")
+patches=()
 for crd in sandboxes.agents.x-k8s.io sandboxclaims.extensions.agents.x-k8s.io \
   sandboxtemplates.extensions.agents.x-k8s.io sandboxwarmpools.extensions.agents.x-k8s.io; do
-  kc patch crd "$crd" --type=merge -p "{\"spec\":{\"conversion\":{\"strategy\":\"Webhook\",\"webhook\":{\"conversionReviewVersions\":[\"v1\"],\"clientConfig\":{\"service\":null,\"url\":\"https://127.0.0.1:9443/convert\",\"caBundle\":\"$CA_B64\"}}}}}" >/dev/null
+  kc patch crd "$crd" --type=merge -p "{\"spec\":{\"conversion\":{\"strategy\":\"Webhook\",\"webhook\":{\"conversionReviewVersions\":[\"v1\"],\"clientConfig\":{\"service\":null,\"url\":\"https://127.0.0.1:9443/convert\",\"caBundle\":\"$CA_B64\"}}}}}" >/dev/null &
+  patches+=($!)
 done
-kc apply -f "$ROOT/hack/cluster/rbac.yaml" >/dev/null
+for p in "${patches[@]}" "$GW_CRDS"; do wait "$p"; done
 kc wait --for=condition=Established --timeout=60s crd --all >/dev/null
 kc create namespace agent-sandbox-system >/dev/null
 
@@ -184,11 +193,9 @@ start agent-sandbox-controller "$BIN/agent-sandbox-controller" --kubeconfig="$KU
   --webhook-cert-dir="$PKI/webhook" --metrics-bind-address=127.0.0.1:18080 \
   --health-probe-bind-address=127.0.0.1:18081
 
-# 7. the node's kubelet and kube-proxy, once the images are in.
-step "7. importing the images"
-wait "$IMPORT_PID" || die "importing the images into containerd failed: $(tail -3 "$LOG_DIR/images-import.log")"
-step "7. the kubelet and kube-proxy"
-node_kubelet
+# 7. the node Ready (its not-ready taint goes with the node lifecycle
+#    controller).
+step "7. the node to be Ready"
 wait_for "node $NODE_NAME to be Ready" 60 kc wait --for=condition=Ready --timeout=1s "node/$NODE_NAME"
 
 # 8. the router, the Gateway and its route, the seed objects.
