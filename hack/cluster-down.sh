@@ -22,9 +22,19 @@ if [ -d "$PID_DIR" ]; then
   pidfiles=("$PID_DIR"/*.pid)
   shopt -u nullglob
 fi
+containerd=
+for f in "${pidfiles[@]}"; do
+  [ "$(recorded_name "$f")" = containerd ] && containerd=$f
+done
+removed=
 for ((i = ${#pidfiles[@]} - 1; i >= 0; i--)); do
-  if [ "$(recorded_name "${pidfiles[i]}")" = containerd ] && recorded_running "${pidfiles[i]}" >/dev/null; then
+  name=$(recorded_name "${pidfiles[i]}")
+  # The pods go once the kubelet cannot start them again, before the API
+  # server stops: their connections to it end first.
+  if [ -z "$removed" ] && { [ "$name" = containerd ] || [ "$name" = kube-apiserver ]; } &&
+    [ -n "$containerd" ] && recorded_running "$containerd" >/dev/null; then
     log "containerd keeps $(node_remove_pods) of the node"
+    removed=1
   fi
   stop_recorded "${pidfiles[i]}"
   forget_recorded "${pidfiles[i]}"

@@ -299,19 +299,17 @@ ctr_k8s() { "$BIN/ctr" --address "$CONTAINERD_SOCK" -n k8s.io "$@"; }
 # container and pod sandbox containerd holds for the CRI, so that none is
 # left when the node goes; prints how many containers and tasks are left.
 node_remove_pods() {
-  local id
-  for id in $(ctr_k8s tasks ls -q 2>/dev/null); do
-    ctr_k8s tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true
+  local id tasks containers sandboxes
+  mapfile -t tasks < <(ctr_k8s tasks ls -q 2>/dev/null)
+  for id in "${tasks[@]}"; do
+    ctr_k8s tasks kill -s SIGKILL "$id" >/dev/null 2>&1 &
   done
-  for id in $(ctr_k8s tasks ls -q 2>/dev/null); do
-    ctr_k8s tasks rm -f "$id" >/dev/null 2>&1 || true
-  done
-  for id in $(ctr_k8s containers ls -q 2>/dev/null); do
-    ctr_k8s containers rm "$id" >/dev/null 2>&1 || true
-  done
-  for id in $(ctr_k8s sandboxes ls -q 2>/dev/null); do
-    ctr_k8s sandboxes rm -f "$id" >/dev/null 2>&1 || true
-  done
+  wait
+  [ ${#tasks[@]} -eq 0 ] || ctr_k8s tasks rm -f "${tasks[@]}" >/dev/null 2>&1 || true
+  mapfile -t containers < <(ctr_k8s containers ls -q 2>/dev/null)
+  [ ${#containers[@]} -eq 0 ] || ctr_k8s containers rm "${containers[@]}" >/dev/null 2>&1 || true
+  mapfile -t sandboxes < <(ctr_k8s sandboxes ls -q 2>/dev/null)
+  [ ${#sandboxes[@]} -eq 0 ] || ctr_k8s sandboxes rm -f "${sandboxes[@]}" >/dev/null 2>&1 || true
   local c t
   c=$(ctr_k8s containers ls -q 2>/dev/null | grep -c . || true)
   t=$(ctr_k8s tasks ls -q 2>/dev/null | grep -c . || true)
