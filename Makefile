@@ -11,15 +11,18 @@ LDFLAGS  := -s -w -X $(MODULE)/pkg/plugin/version.version=$(VERSION) \
             -X $(MODULE)/pkg/plugin/version.commit=$(COMMIT) \
             -X $(MODULE)/pkg/plugin/version.date=$(DATE)
 
-.PHONY: help build test unit fuzz e2e cluster-up cluster-down demo bench release lint vet fmt-check tidy-check golangci
+.PHONY: help build test cross unit fuzz e2e cluster-up cluster-down demo bench release lint vet fmt-check tidy-check golangci
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 build: ## build bin/kubectl-sandbox
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-sandbox ./cmd/kubectl-sandbox
 
-test: lint unit fuzz e2e ## run every check and test (the README's test command)
+test: lint cross unit fuzz e2e ## run every check and test (the README's test command)
+
+cross: ## build the plugin for every platform of the Krew manifest (a check: no binaries kept)
+	hack/cross-build.sh
 
 unit: ## unit and command tests, with the race detector; prints coverage of pkg/ (floor 80%)
 	@mkdir -p _output
