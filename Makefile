@@ -70,7 +70,7 @@ bench: build ## benchmarks against kubectl and curl on the local cluster (-> doc
 cluster-down: ## stop the local cluster
 	hack/cluster-down.sh
 
-release: ## release archives, checksums and the Krew manifest in dist/ (VERSION=vX.Y.Z [PLATFORMS="linux/amd64 ..."])
+release: ## archives, SBOMs, checksums, the Krew manifest in dist/, and a commit to the Krew index (VERSION=vX.Y.Z [PLATFORMS="linux/amd64 ..."])
 	@test -n "$(filter v%,$(VERSION))" || { echo "usage: make release VERSION=vX.Y.Z" >&2; exit 1; }
 	hack/release.sh $(VERSION) $(if $(PLATFORMS),"$(PLATFORMS)")
 
