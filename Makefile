@@ -11,7 +11,7 @@ LDFLAGS  := -s -w -X $(MODULE)/pkg/plugin/version.version=$(VERSION) \
             -X $(MODULE)/pkg/plugin/version.commit=$(COMMIT) \
             -X $(MODULE)/pkg/plugin/version.date=$(DATE)
 
-.PHONY: help build test cross unit fuzz e2e cluster-up cluster-down demo bench release lint vet fmt-check tidy-check golangci
+.PHONY: help build test cross unit fuzz e2e e2e-release cluster-up cluster-down demo bench release lint vet fmt-check tidy-check golangci
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -52,9 +52,19 @@ fuzz: ## each fuzz target for FUZZTIME (default 2s; longer: make fuzz FUZZTIME=1
 	  done; \
 	done
 
-e2e: build ## end-to-end tests through the real kubectl on the local cluster
+# The release tests need no cluster and run first; a failure there does not
+# keep the cluster's tests from running.
+e2e: build ## end-to-end tests: test/release (no cluster), then through the real kubectl on the local cluster
 	@mkdir -p _output
-	go test -count=1 -tags e2e -timeout 40m -v ./test/e2e/... 2>&1 | tee _output/e2e.log
+	@status=0; \
+	$(MAKE) --no-print-directory e2e-release || status=1; \
+	echo "go test -count=1 -tags e2e -timeout 40m -v ./test/e2e/..."; \
+	go test -count=1 -tags e2e -timeout 40m -v ./test/e2e/... 2>&1 | tee _output/e2e.log || status=1; \
+	exit $$status
+
+e2e-release: ## the release's tests, no cluster: reproducible archives, the Krew index (install, upgrade, uninstall), go install
+	@mkdir -p _output
+	go test -count=1 -tags e2e -timeout 30m -v ./test/release/... 2>&1 | tee _output/e2e-release.log
 
 cluster-up: build ## start the local agent-sandbox cluster (builds it on first use)
 	hack/cluster-up.sh
@@ -78,7 +88,7 @@ lint: vet fmt-check tidy-check golangci ## go vet, gofmt, go mod tidy and golang
 
 vet:
 	go vet ./...
-	go vet -tags e2e ./test/e2e/...
+	go vet -tags e2e ./test/e2e/... ./test/release/...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
