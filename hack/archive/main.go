@@ -3,7 +3,7 @@
 // given modification time, owner root, mode 0755 or 0644 (from the file's
 // executable bits), and no timestamp or name in the gzip header.
 //
-// Usage: archive -mtime RFC3339 -o OUT.tar.gz|OUT.zip FILE...
+// Usage: archive -mtime RFC3339 -o OUT.tar.gz|OUT.zip FILE [FILE ...]
 //
 // Each FILE is stored under its base name.
 package main
@@ -45,7 +45,7 @@ type entry struct {
 
 func run(out, mtime string, files []string) error {
 	if out == "" || len(files) == 0 {
-		return errors.New("usage: archive -mtime RFC3339 -o OUT.tar.gz|OUT.zip FILE...")
+		return errors.New("usage: archive -mtime RFC3339 -o OUT.tar.gz|OUT.zip FILE [FILE ...]")
 	}
 	at, err := time.Parse(time.RFC3339, mtime)
 	if err != nil {
@@ -69,7 +69,7 @@ func run(out, mtime string, files []string) error {
 		return err
 	}
 	if err := write(f, entries, at.UTC().Truncate(time.Second)); err != nil {
-		f.Close()
+		_ = f.Close()
 		os.Remove(out)
 		return fmt.Errorf("%s: %w", out, err)
 	}
@@ -159,7 +159,7 @@ func copyFile(w io.Writer, e entry) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	n, err := io.Copy(w, f)
 	if err == nil && n != e.size {
 		err = fmt.Errorf("%s changed while it was archived", e.path)

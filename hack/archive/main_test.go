@@ -5,6 +5,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -92,7 +93,7 @@ func TestTarGzEntries(t *testing.T) {
 	want := time.Date(2026, 5, 4, 1, 2, 3, 0, time.UTC)
 	for {
 		h, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -140,7 +141,7 @@ func TestArchiveRefusals(t *testing.T) {
 		files      []string
 		want       string
 	}{
-		{filepath.Join(dir, "x.tar.gz"), "2026-05-04T01:02:03Z", nil, "usage: archive -mtime RFC3339 -o OUT.tar.gz|OUT.zip FILE..."},
+		{filepath.Join(dir, "x.tar.gz"), "2026-05-04T01:02:03Z", nil, "usage: archive -mtime RFC3339 -o OUT.tar.gz|OUT.zip FILE [FILE ...]"},
 		{filepath.Join(dir, "x.tar.gz"), "yesterday", fs, `-mtime: parsing time "yesterday" as "2006-01-02T15:04:05Z07:00": cannot parse "yesterday" as "2006"`},
 		{filepath.Join(dir, "x.rar"), "2026-05-04T01:02:03Z", fs, filepath.Join(dir, "x.rar") + ": the name must end in .tar.gz or .zip"},
 		{filepath.Join(dir, "x.zip"), "2026-05-04T01:02:03Z", append(fs, fs[0]), fs[0] + ": a second file named kubectl_complete-sandbox"},

@@ -11,6 +11,7 @@ import (
 	"debug/macho"
 	"debug/pe"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -205,7 +206,7 @@ func readArchive(t *testing.T, path string) ([]string, map[string]entry) {
 	tr := tar.NewReader(gz)
 	for {
 		h, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return names, entries
 		}
 		if err != nil {

@@ -97,6 +97,7 @@ func TestFollowSizeSendsChanges(t *testing.T) {
 		return s.size, s.ok
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
