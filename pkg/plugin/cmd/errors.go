@@ -87,6 +87,8 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		return " (copy it file by file: --method files)"
 	case errors.As(err, &unrepr):
 		return " (copy the tree as one archive: --method auto or archive)"
+	case errors.Is(err, errNoVirtualTerminal):
+		return ": use Windows Terminal or another console of Windows 10 or later, or drop -t"
 	case errors.Is(err, errNoTerminal):
 		return ": use a sandbox whose template runs sandboxd (e.g. kubectl sandbox create --pool sandboxd), or drop -t"
 	case errors.As(err, &forbidden):
