@@ -17,28 +17,6 @@ import (
 // Faults injected into the running local cluster while the plugin works.
 // Each test says, in docs/reliability.md, what it does and what it shows.
 
-// crashComponent kills one process of the local cluster outright (as a
-// crash would, with no draining), then starts it again.
-func crashComponent(t *testing.T, name string) {
-	t.Helper()
-	m, _ := filepath.Glob(filepath.Join(repoRoot, "_output", "cluster", "pids", "*-"+name+".pid"))
-	if len(m) != 1 {
-		t.Fatalf("no pid file for %s", name)
-	}
-	b, err := os.ReadFile(m[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pid int
-	if _, err := fmt.Sscan(string(b), &pid); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatalf("killing %s (%d): %v", name, pid, err)
-	}
-	restartComponent(t, name)
-}
-
 // crashRouter kills the router's process outright (its container's PID 1,
 // as a crash would, with no draining); the kubelet starts it again.
 func crashRouter(t *testing.T) {
