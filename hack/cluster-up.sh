@@ -162,15 +162,16 @@ node_kubelet
 step "4. CRDs"
 kc apply --server-side -f "$GW_DIR/config/crd/standard/" >/dev/null &
 GW_CRDS=$!
-kc apply --server-side -f "$AS_DIR/k8s/crds/" >/dev/null
+# agent-sandbox's CRDs go in with their conversion webhook already pointed
+# at the controller on loopback (patched here, not on the server: each
+# change of a CRD makes the API server rebuild its OpenAPI).
 CA_B64=$(base64 -w0 <"$PKI/ca.crt")
-patches=()
-for crd in sandboxes.agents.x-k8s.io sandboxclaims.extensions.agents.x-k8s.io \
-  sandboxtemplates.extensions.agents.x-k8s.io sandboxwarmpools.extensions.agents.x-k8s.io; do
-  kc patch crd "$crd" --type=merge -p "{\"spec\":{\"conversion\":{\"strategy\":\"Webhook\",\"webhook\":{\"conversionReviewVersions\":[\"v1\"],\"clientConfig\":{\"service\":null,\"url\":\"https://127.0.0.1:9443/convert\",\"caBundle\":\"$CA_B64\"}}}}}" >/dev/null &
-  patches+=($!)
-done
-for p in "${patches[@]}" "$GW_CRDS"; do wait "$p"; done
+CONVERSION="{\"spec\":{\"conversion\":{\"strategy\":\"Webhook\",\"webhook\":{\"conversionReviewVersions\":[\"v1\"],\"clientConfig\":{\"service\":null,\"url\":\"https://127.0.0.1:9443/convert\",\"caBundle\":\"$CA_B64\"}}}}}"
+for crd in "$AS_DIR"/k8s/crds/*.yaml; do
+  echo ---
+  kc patch --local -f "$crd" --type=merge -p "$CONVERSION" -o yaml
+done | kc apply --server-side -f - >/dev/null
+wait "$GW_CRDS"
 kc wait --for=condition=Established --timeout=60s crd --all >/dev/null
 kc create namespace agent-sandbox-system >/dev/null
 

@@ -5,7 +5,7 @@
 # upstream runtime, and deleting the claim cascades to its Sandbox; a claim
 # on the sandboxd pool: a `kubectl port-forward` to its pod's port 8080
 # reaches sandboxd (health, and a file PUT and read back), and deleting the
-# claim removes its pod. Also: the conversion webhook answers.
+# claim cascades to its Sandbox. Also: the conversion webhook answers.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/hack/lib/cluster.sh"
@@ -59,7 +59,7 @@ sandboxd_pool() {
   kc -n default wait --for=jsonpath='{.status.readyReplicas}'=2 --timeout=60s sandboxwarmpool/sandboxd >/dev/null
   local claim sandbox pod port tmp pf=
   claim=$(new_claim sandboxd)
-  tmp=$(mktemp -d)
+  tmp=$(mktemp -d "$CLUSTER_DIR/smoke.XXXXXX")
   # shellcheck disable=SC2064 # expanded now: the names are fixed
   trap "[ -z \"\$pf\" ] || kill \"\$pf\" 2>/dev/null; kc -n default delete sandboxclaim $claim --ignore-not-found --wait=false >/dev/null 2>&1; rm -rf $tmp" EXIT
   kc -n default wait --for=condition=Ready --timeout=60s "sandboxclaim/$claim" >/dev/null ||
@@ -97,8 +97,8 @@ sandboxd_pool() {
   wait "$pf" 2>/dev/null || true
   pf=
   kc -n default delete sandboxclaim "$claim" --wait=true --timeout=60s >/dev/null
-  kc -n default wait --for=delete --timeout=60s "pod/$pod" >/dev/null ||
-    die "smoke: deleting claim $claim did not cascade to pod $pod"
+  kc -n default wait --for=delete --timeout=60s "sandbox/$sandbox" >/dev/null ||
+    die "smoke: deleting claim $claim did not cascade to sandbox $sandbox"
   rm -rf "$tmp"
   trap - EXIT
   log "smoke: pool sandboxd: claim $claim -> pod $pod: sandboxd answered through kubectl port-forward (health, 1 MiB PUT/GET)"

@@ -23,7 +23,7 @@ ROUTER_URL="http://$ROUTER_IP:8080"
 NODE_NAME=sandbox-node
 ADMIN_TOKEN_FILE="$PKI/admin.token"
 
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+log() { printf '%s %s\n' "$(date +%H:%M:%S.%2N)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # Process bookkeeping. For each component, $PID_DIR holds:

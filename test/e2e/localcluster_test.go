@@ -256,7 +256,7 @@ start other sleep 300`)
 	}
 	var lines []string
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		lines = append(lines, regexp.MustCompile(`^\d\d:\d\d:\d\d `).ReplaceAllString(l, ""))
+		lines = append(lines, regexp.MustCompile(`^\d\d:\d\d:\d\d(\.\d+)? `).ReplaceAllString(l, ""))
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("cluster-down printed %d lines, want %d:\n%s", len(lines), len(want), out)

@@ -213,3 +213,48 @@ func TestFaultContainerdRestartDuringStreamedExec(t *testing.T) {
 	})
 	t.Logf("RESULT %v; stderr %q; the container kept running", err, stderr)
 }
+
+// TestFaultOOMKilled: a sandbox whose template limits memory, and a command
+// whose output (buffered whole by the python runtime) outgrows it: the
+// kernel kills the runtime, the container's PID 1. exec says OOMKilled in
+// one line, names the limit, says the command may have run, and exits 137
+// (128 + SIGKILL); describe shows the kill in the container's last state;
+// the kubelet restarts the container and the next exec works.
+func TestFaultOOMKilled(t *testing.T) {
+	const name = "e2e-oom"
+	applyManifest(t, `apiVersion: extensions.agents.x-k8s.io/v1beta1
+kind: SandboxTemplate
+metadata: {name: `+name+`, namespace: default}
+spec:
+  podTemplate:
+    spec:
+      containers:
+      - name: python-runtime
+        image: `+pythonImage+`
+        ports: [{containerPort: 8888}]
+        readinessProbe: {httpGet: {path: /, port: 8888}, periodSeconds: 1}
+        resources:
+          requests: {memory: 128Mi}
+          limits: {memory: 128Mi}
+---
+apiVersion: extensions.agents.x-k8s.io/v1beta1
+kind: SandboxWarmPool
+metadata: {name: `+name+`, namespace: default}
+spec: {replicas: 0, sandboxTemplateRef: {name: `+name+`}}
+`)
+	c := readyClaim(t, name, "--pool", name)
+	res := Sandbox(t, "exec", c, "--", "head", "-c", "400000000", "/dev/zero").Run()
+	want := regexp.MustCompile(`^error: .*container python-runtime of pod default/` + name + ` was OOMKilled \(memory limit 128Mi\).*the command may have run`)
+	if res.ExitCode != 137 || strings.Count(res.Stderr, "\n") != 1 || !want.MatchString(res.Stderr) {
+		t.Errorf("exec: exit %d, stderr %q", res.ExitCode, res.Stderr)
+	}
+	desc := Sandbox(t, "describe", c).RunOrFail().Stdout
+	if !regexp.MustCompile(`(?m)^      Last State:\s+Terminated: OOMKilled \(exit code 137, `).MatchString(desc) ||
+		!regexp.MustCompile(`(?m)^      Memory limit:\s+128Mi$`).MatchString(desc) {
+		t.Errorf("describe:\n%s", desc)
+	}
+	eventually(t, 90*time.Second, "the runtime to serve again", func() bool {
+		return Sandbox(t, "exec", c, "--", "true").Run().ExitCode == 0
+	})
+	t.Logf("RESULT exit %d; %q", res.ExitCode, strings.TrimSpace(res.Stderr))
+}
