@@ -11,15 +11,18 @@ LDFLAGS  := -s -w -X $(MODULE)/pkg/plugin/version.version=$(VERSION) \
             -X $(MODULE)/pkg/plugin/version.commit=$(COMMIT) \
             -X $(MODULE)/pkg/plugin/version.date=$(DATE)
 
-.PHONY: help build test unit fuzz e2e cluster-up cluster-down demo bench release lint vet fmt-check tidy-check golangci
+.PHONY: help build test cross unit fuzz e2e e2e-release cluster-up cluster-down demo bench release lint vet fmt-check tidy-check golangci
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 build: ## build bin/kubectl-sandbox
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-sandbox ./cmd/kubectl-sandbox
 
-test: lint unit fuzz e2e ## run every check and test (the README's test command)
+test: lint cross unit fuzz e2e ## run every check and test (the README's test command)
+
+cross: ## build the plugin for every platform of the Krew manifest (a check: no binaries kept)
+	hack/cross-build.sh
 
 unit: ## unit and command tests, with the race detector; prints coverage of pkg/ (floor 80%)
 	@mkdir -p _output
@@ -49,9 +52,19 @@ fuzz: ## each fuzz target for FUZZTIME (default 2s; longer: make fuzz FUZZTIME=1
 	  done; \
 	done
 
-e2e: build ## end-to-end tests through the real kubectl on the local cluster
+# The release tests need no cluster and run first; a failure there does not
+# keep the cluster's tests from running.
+e2e: build ## end-to-end tests: test/release (no cluster), then through the real kubectl on the local cluster
 	@mkdir -p _output
-	go test -count=1 -tags e2e -timeout 40m -v ./test/e2e/... 2>&1 | tee _output/e2e.log
+	@status=0; \
+	$(MAKE) --no-print-directory e2e-release || status=1; \
+	echo "go test -count=1 -tags e2e -timeout 40m -v ./test/e2e/..."; \
+	go test -count=1 -tags e2e -timeout 40m -v ./test/e2e/... 2>&1 | tee _output/e2e.log || status=1; \
+	exit $$status
+
+e2e-release: ## the release's tests, no cluster: reproducible archives, the Krew index (install, upgrade, uninstall), go install
+	@mkdir -p _output
+	go test -count=1 -tags e2e -timeout 30m -v ./test/release/... 2>&1 | tee _output/e2e-release.log
 
 cluster-up: build ## start the local agent-sandbox cluster (builds it on first use)
 	hack/cluster-up.sh
@@ -67,7 +80,7 @@ bench: build ## benchmarks against kubectl and curl on the local cluster (-> doc
 cluster-down: ## stop the local cluster
 	hack/cluster-down.sh
 
-release: ## release archives, checksums and the Krew manifest in dist/ (VERSION=vX.Y.Z [PLATFORMS="linux/amd64 ..."])
+release: ## archives, SBOMs, checksums, the Krew manifest in dist/, and a commit to the Krew index (VERSION=vX.Y.Z [PLATFORMS="linux/amd64 ..."])
 	@test -n "$(filter v%,$(VERSION))" || { echo "usage: make release VERSION=vX.Y.Z" >&2; exit 1; }
 	hack/release.sh $(VERSION) $(if $(PLATFORMS),"$(PLATFORMS)")
 
@@ -75,7 +88,7 @@ lint: vet fmt-check tidy-check golangci ## go vet, gofmt, go mod tidy and golang
 
 vet:
 	go vet ./...
-	go vet -tags e2e ./test/e2e/...
+	go vet -tags e2e ./test/e2e/... ./test/release/...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

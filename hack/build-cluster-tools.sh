@@ -7,11 +7,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/hack/lib/tools.sh"
-# sandboxd (the upstream sandbox runtime daemon) is built with the others; a
-# cache folder without it is incomplete. Its pin is hack/tools/agent-sandbox,
-# whose go.mod and go.sum are part of the cache key (tools_key), as is this
-# script.
-TOOLS_BINARIES+=(sandboxd)
+# The pins are hack/tools/*/go.mod and go.sum, part of the cache key
+# (tools_key), as is this script.
 
 bin="$(tools_bin_dir)"
 if tools_complete "$bin"; then
@@ -29,7 +26,8 @@ done
 
 # Progress for a newcomer's first, cold build (minutes on 2 cores): which
 # step, how long it has run, what is left, and a line every 20 s meanwhile.
-steps=("kube-apiserver kube-controller-manager" "etcd" "agent-sandbox-controller sandbox-router sandboxd" "kwok")
+steps=("kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy" "etcd"
+  "agent-sandbox-controller sandbox-router sandboxd" "containerd containerd-shim-runc-v2 ctr" "runc" "pause")
 step=0
 started=$SECONDS
 progress() { # what
@@ -52,7 +50,7 @@ build_group() {
     progress "${missing[*]}"
     local t0=$SECONDS work="$bin.tmp/.group" pid
     rm -rf "$work" && mkdir -p "$work"
-    (cd "$ROOT/hack/tools/$mod" && go build -trimpath -ldflags "$ldf" -o "$work/" "${pkgs[@]}") &
+    (cd "$ROOT/hack/tools/$mod" && go build -trimpath ${BUILD_TAGS:+-tags "$BUILD_TAGS"} -ldflags "$ldf" -o "$work/" "${pkgs[@]}") &
     pid=$!
     while ! wait_for_pid "$pid" 20; do
       echo ">>    still building ${missing[*]}: $((SECONDS - t0))s" >&2
@@ -85,13 +83,28 @@ wait_for_pid() {
 
 build_group k8s "$K8S_LDFLAGS" \
   kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver \
-  kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager
+  kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager \
+  kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler \
+  kubelet=k8s.io/kubernetes/cmd/kubelet \
+  kube-proxy=k8s.io/kubernetes/cmd/kube-proxy
 build_group etcd "-s -w" etcd=go.etcd.io/etcd/server/v3
 build_group agent-sandbox "-s -w -X sigs.k8s.io/agent-sandbox/internal/version.gitVersion=${AGENT_SANDBOX_VERSION}" \
   agent-sandbox-controller=sigs.k8s.io/agent-sandbox/cmd/agent-sandbox-controller \
   sandbox-router=sigs.k8s.io/agent-sandbox/sandbox-router/cmd \
   sandboxd=sigs.k8s.io/agent-sandbox/packages/sandboxd/cmd/sandboxd
-build_group kwok "-s -w" kwok=sigs.k8s.io/kwok/cmd/kwok
+CONTAINERD_LDFLAGS="-s -w -X github.com/containerd/containerd/v2/version.Version=v2.4.2"
+BUILD_TAGS="no_btrfs no_devmapper no_zfs" build_group containerd "$CONTAINERD_LDFLAGS" \
+  containerd=github.com/containerd/containerd/v2/cmd/containerd \
+  containerd-shim-runc-v2=github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
+  ctr=github.com/containerd/containerd/v2/cmd/ctr
+# runc needs cgo (its nsexec is C) and libseccomp (hack/install-deps.sh).
+CGO_ENABLED=1 BUILD_TAGS=seccomp build_group runc "-s -w -X main.version=1.5.3" runc=github.com/opencontainers/runc
+# pause: the node's init (hack/lib/node.sh), from the kubernetes module.
+if [ ! -x "$bin.tmp/pause" ]; then
+  progress pause
+  k8s_dir=$(cd "$ROOT/hack/tools/k8s" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)
+  gcc -Os -static -DVERSION=v3.10-kubectl-sandbox -o "$bin.tmp/pause" "$k8s_dir/build/pause/linux/pause.c"
+fi
 echo ">> cluster tools built in $((SECONDS - started))s" >&2
 
 rm -rf "$bin"

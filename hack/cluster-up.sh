@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Starts the local agent-sandbox cluster: etcd, kube-apiserver,
-# kube-controller-manager, the agent-sandbox controller, kwok, the sandbox
-# router, a Gateway, and for each sandbox pod its runtime: the upstream python
-# runtime, or sandboxd in the pod's own network namespace. Port-forwards to
-# any port a sandbox pod listens on and its logs (`kubectl logs`) go through
-# kwok PortForward and Logs objects that podruntime keeps per pod.
+# kube-controller-manager, kube-scheduler and the agent-sandbox controller
+# as local processes, and one real node (hack/lib/node.sh): containerd, runc,
+# a CNI bridge, the kubelet and kube-proxy in namespaces of their own. The
+# node runs every pod: the sandbox router (a Deployment behind
+# sandbox-router-svc, as upstream deploys it) and the sandboxes of the seed
+# templates (the upstream python runtime and sandboxd, in images built here
+# by hack/build-images.sh). A Gateway object points at the router.
 # Idempotent: when the cluster already runs it only re-runs the smoke check.
 # Writes _output/cluster/kubeconfig and _output/cluster/env.
 # If a step fails (or the script is interrupted) after the first process
@@ -14,13 +16,14 @@ set -eEuo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/hack/lib/tools.sh"
 source "$ROOT/hack/lib/cluster.sh"
+source "$ROOT/hack/lib/node.sh"
 export GOTOOLCHAIN=local
 T0=$SECONDS
 
 STEP="checking for a running cluster" # what is being done, for the error message
 FAILED=                               # the first command that failed
 STARTED=                              # set once this run starts processes
-step() { STEP="$*"; }
+step() { STEP="$*"; log "$STEP"; }
 on_exit() {
   local rc=$?
   trap - EXIT INT TERM
@@ -72,32 +75,55 @@ fi
 
 step "installing the Debian packages"
 "$ROOT/hack/install-deps.sh"
+mkdir -p "$CLUSTER_DIR"
+# The images' Debian userland (mmdebstrap: network and disk, little CPU)
+# builds while the Go tools compile.
+step "building the images' Debian userland"
+"$ROOT/hack/build-images.sh" base &
+BASE_PID=$!
 step "building the cluster tools"
 BIN="$("$ROOT/hack/build-cluster-tools.sh")"
+step "building the images' Debian userland"
+wait "$BASE_PID"
+step "building the images"
+IMAGES="$("$ROOT/hack/build-images.sh" "$BIN")"
 AS_DIR="$(module_dir agent-sandbox "sigs.k8s.io/agent-sandbox@$AGENT_SANDBOX_VERSION")"
 GW_DIR="$(module_dir agent-sandbox "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")"
-KWOK_DIR="$(module_dir kwok sigs.k8s.io/kwok@v0.8.0)"
-if [ ! -d "$AS_DIR" ] || [ ! -d "$GW_DIR" ] || [ ! -d "$KWOK_DIR" ]; then
+if [ ! -d "$AS_DIR" ] || [ ! -d "$GW_DIR" ]; then
   die "module download failed"
 fi
-[ -x "$BIN/sandboxd" ] || die "no sandboxd in $BIN (hack/build-cluster-tools.sh)"
-step "building the pod runtime supervisor"
-log "building the pod runtime supervisor"
-(cd "$ROOT" && CGO_ENABLED=0 go build -o "$CLUSTER_DIR/bin/podruntime" ./test/cluster/podruntime)
 
-rm -rf "$CLUSTER_DIR/etcd" "$LOG_DIR" "$CLUSTER_DIR/pods"
-# /app and /workspace are the mount points of the pods' private folders
-# (python runtime and sandboxd): bubblewrap binds over them, on a read-only /.
-mkdir -p "$PID_DIR" "$LOG_DIR" "$JAIL" "$CLUSTER_DIR/pods" /app /workspace
+rm -rf "$CLUSTER_DIR/etcd" "$LOG_DIR"
+mkdir -p "$PID_DIR" "$LOG_DIR" "$JAIL"
 printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$JAIL/resolv.conf"
 step "creating the PKI"
-"$ROOT/hack/cluster/pki.sh" "$PKI"
+"$ROOT/hack/cluster/pki.sh" "$PKI" "$NODE_NAME" "$HOST_LINK_IP" "$NODE_IP"
 "$ROOT/hack/cluster/kubeconfig.sh" "$PKI" "$APISERVER_URL" >"$KUBECONFIG_FILE"
-log "starting (tools: $BIN)"
+"$ROOT/hack/cluster/kubeconfig.sh" "$PKI" "$APISERVER_URL" kubelet >"$CLUSTER_DIR/kubelet.kubeconfig"
+"$ROOT/hack/cluster/kubeconfig.sh" "$PKI" "$APISERVER_URL" kube-proxy >"$CLUSTER_DIR/kube-proxy.kubeconfig"
+log "starting (tools: $BIN; images: $IMAGES)"
 
-# 1. etcd
-step "1. etcd"
+# 1. the node's namespaces and its link to this host (the API server
+#    listens on the host's end); containerd, which imports the images
+#    while the control plane starts.
+step "1. the node's namespaces and link"
 STARTED=1
+node_up
+step "1. containerd"
+node_containerd
+import_images() {
+  local marker="$CONTAINERD_ROOT/imported-$(basename "$IMAGES")" f
+  [ -f "$marker" ] && return 0
+  for f in "$IMAGES"/*.tar; do
+    ctr_k8s images import "$f" >/dev/null
+  done
+  touch "$marker"
+}
+import_images >"$LOG_DIR/images-import.log" 2>&1 &
+IMPORT_PID=$!
+
+# 2. etcd
+step "2. etcd"
 start etcd "$BIN/etcd" --name local --data-dir "$CLUSTER_DIR/etcd" \
   --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
   --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
@@ -105,94 +131,83 @@ start etcd "$BIN/etcd" --name local --data-dir "$CLUSTER_DIR/etcd" \
   --unsafe-no-fsync --log-level warn
 wait_for "etcd" 30 curl -fsS http://127.0.0.1:2379/health
 
-# 2. kube-apiserver: token and client-cert auth, RBAC.
-step "2. kube-apiserver"
-start kube-apiserver "$BIN/kube-apiserver" --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
+# 3. kube-apiserver: token and client-cert auth; Node and RBAC
+#    authorization; it reaches the kubelet with a client certificate and
+#    checks the kubelet's serving certificate.
+step "3. kube-apiserver"
+start kube-apiserver "$BIN/kube-apiserver" --bind-address="$HOST_LINK_IP" --advertise-address="$HOST_LINK_IP" \
   --secure-port=6443 --etcd-servers=http://127.0.0.1:2379 \
   --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
-  --client-ca-file="$PKI/ca.crt" --token-auth-file="$PKI/tokens.csv" --authorization-mode=RBAC \
+  --client-ca-file="$PKI/ca.crt" --token-auth-file="$PKI/tokens.csv" \
+  --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
-  --service-cluster-ip-range=10.96.0.0/16 --endpoint-reconciler-type=none \
+  --service-cluster-ip-range="$SERVICE_CIDR" \
+  --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
+  --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+  --kubelet-certificate-authority="$PKI/ca.crt" \
   --kubelet-preferred-address-types=InternalIP --profiling=false --enable-priority-and-fairness=false
 wait_for "kube-apiserver" 60 kc get --raw /readyz
 
-# 3. CRDs from the module cache; agent-sandbox's conversion webhook is
+# 4. The kubelet and kube-proxy; the CRDs from the module cache; agent-sandbox's conversion webhook is
 #    pointed at the controller on loopback. They go in before the
 #    controller-manager starts so that its garbage collector's first discovery
 #    sees them (it rediscovers only every 30s): deleting a claim cascades at once.
-step "3. CRDs"
-kc apply --server-side -f "$AS_DIR/k8s/crds/" >/dev/null
-kc apply --server-side -f "$GW_DIR/config/crd/standard/" >/dev/null
-# kwok's per-pod port-forward and logs rules (it runs with
-# --enable-crds=PortForward,Logs).
-kc apply --server-side -f "$KWOK_DIR/kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml" \
-  -f "$KWOK_DIR/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" >/dev/null
+# The node's kubelet and kube-proxy start now, once the images are in: the
+# node registers while the CRDs go in.
+step "4. the kubelet and kube-proxy"
+wait "$IMPORT_PID" || die "importing the images into containerd failed: $(tail -3 "$LOG_DIR/images-import.log")"
+kc apply -f "$ROOT/hack/cluster/rbac.yaml" >/dev/null
+node_kubelet
+step "4. CRDs"
+kc apply --server-side -f "$GW_DIR/config/crd/standard/" >/dev/null &
+GW_CRDS=$!
+# agent-sandbox's CRDs go in with their conversion webhook already pointed
+# at the controller on loopback (patched here, not on the server: each
+# change of a CRD makes the API server rebuild its OpenAPI).
 CA_B64=$(base64 -w0 <"$PKI/ca.crt")
-for crd in sandboxes.agents.x-k8s.io sandboxclaims.extensions.agents.x-k8s.io \
-  sandboxtemplates.extensions.agents.x-k8s.io sandboxwarmpools.extensions.agents.x-k8s.io; do
-  kc patch crd "$crd" --type=merge -p "{\"spec\":{\"conversion\":{\"strategy\":\"Webhook\",\"webhook\":{\"conversionReviewVersions\":[\"v1\"],\"clientConfig\":{\"service\":null,\"url\":\"https://127.0.0.1:9443/convert\",\"caBundle\":\"$CA_B64\"}}}}}" >/dev/null
-done
+CONVERSION="{\"spec\":{\"conversion\":{\"strategy\":\"Webhook\",\"webhook\":{\"conversionReviewVersions\":[\"v1\"],\"clientConfig\":{\"service\":null,\"url\":\"https://127.0.0.1:9443/convert\",\"caBundle\":\"$CA_B64\"}}}}}"
+for crd in "$AS_DIR"/k8s/crds/*.yaml; do
+  echo ---
+  kc patch --local -f "$crd" --type=merge -p "$CONVERSION" -o yaml
+done | kc apply --server-side -f - >/dev/null
+wait "$GW_CRDS"
 kc wait --for=condition=Established --timeout=60s crd --all >/dev/null
 kc create namespace agent-sandbox-system >/dev/null
 
-# 4. kube-controller-manager: garbage collection (claim deletes cascade),
-#    namespaces and service accounts.
-step "4. kube-controller-manager"
+# 5. kube-controller-manager: garbage collection (claim deletes cascade),
+#    namespaces, service accounts and their root CA, Deployments, Services'
+#    EndpointSlices, and the node's lifecycle (its not-ready taint).
+step "5. kube-controller-manager and kube-scheduler"
 start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig="$KUBECONFIG_FILE" \
-  --controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token \
+  --controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller,deployment-controller,replicaset-controller,endpointslice-controller,node-lifecycle-controller,pod-garbage-collector-controller \
   --leader-elect=false --bind-address=127.0.0.1 --secure-port=10257 \
   --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
   --use-service-account-credentials=false
+start kube-scheduler "$BIN/kube-scheduler" --kubeconfig="$KUBECONFIG_FILE" \
+  --leader-elect=false --bind-address=127.0.0.1 --secure-port=10259
 
-# 5. agent-sandbox controller with the extensions.
-step "5. agent-sandbox-controller"
+# 6. agent-sandbox controller with the extensions.
+step "6. agent-sandbox-controller"
 start agent-sandbox-controller "$BIN/agent-sandbox-controller" --kubeconfig="$KUBECONFIG_FILE" \
   --extensions=true --leader-elect=false --manage-webhook-certs=false \
   --webhook-cert-dir="$PKI/webhook" --metrics-bind-address=127.0.0.1:18080 \
   --health-probe-bind-address=127.0.0.1:18081
 
-# 6. kwok with one fake node on a loopback pod CIDR. Port-forwards follow the
-#    ClusterPortForward in kwok-stages.yaml (the router pod) and the
-#    PortForward objects podruntime keeps for sandbox pods (one forward per
-#    port the pod listens on); pod logs follow the Logs objects it makes
-#    (each pod's runtime output, in the CRI log format).
-step "6. kwok"
-kc apply -f "$ROOT/hack/cluster/node.yaml" >/dev/null
-start kwok "$BIN/kwok" --kubeconfig="$KUBECONFIG_FILE" \
-  --config="$KWOK_DIR/kustomize/stage/node/fast/node-initialize.yaml" \
-  --config="$ROOT/hack/cluster/kwok-stages.yaml" \
-  --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
-  --node-ip=127.0.0.1 --node-port=10250 --server-address=127.0.0.1:10250 \
-  --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
-  --cidr=127.0.1.0/24 --enable-crds=PortForward,Logs
+# 7. the node Ready (its not-ready taint goes with the node lifecycle
+#    controller).
+step "7. the node to be Ready"
+wait_for "node $NODE_NAME to be Ready" 60 kc wait --for=condition=Ready --timeout=1s "node/$NODE_NAME"
 
-# 7. the sandbox router, with its Pod cache and loopback pod IPs allowed.
-step "7. sandbox-router"
-start sandbox-router "$BIN/sandbox-router" --kubeconfig="$KUBECONFIG_FILE" --cache-enabled=true \
-  --allow-loopback-pod-ip=true --http-bind-address="$ROUTER_ADDR:80" \
-  --metrics-bind-address=127.0.0.1:18090 --health-probe-bind-address=127.0.0.1:18091
-
-# 8. the runtime supervisor: one runtime per sandbox pod (the upstream python
-#    runtime or sandboxd), each pod's output also in $LOG_DIR/pods (in the
-#    CRI log format: what `kubectl logs` serves).
-step "8. podruntime"
-start podruntime "$CLUSTER_DIR/bin/podruntime" --kubeconfig="$KUBECONFIG_FILE" \
-  --node=kwok-node-0 --runtime-dir="$AS_DIR/examples/python-runtime-sandbox" \
-  --sandboxd="$BIN/sandboxd" --pods-dir="$CLUSTER_DIR/pods" --logs-dir="$LOG_DIR/pods" \
-  --resolv-conf="$JAIL/resolv.conf"
-
-# 9. the router's Service and pod, the Gateway and its route, the seed objects.
-step "9. the router's pod, the Gateway and the seed objects"
+# 8. the router, the Gateway and its route, the seed objects.
+step "8. the router, the Gateway and the seed objects"
 wait_for "the default service account" 30 kc -n default get serviceaccount default
-wait_for "kwok-node-0 to be Ready" 30 kc wait --for=condition=Ready --timeout=1s node/kwok-node-0
 kc apply -f "$ROOT/hack/cluster/router.yaml" >/dev/null
 kc -n default patch gateway external-http-gateway --subresource=status --type=merge \
-  -p "{\"status\":{\"addresses\":[{\"type\":\"IPAddress\",\"value\":\"$ROUTER_ADDR\"}]}}" >/dev/null
+  -p "{\"status\":{\"addresses\":[{\"type\":\"IPAddress\",\"value\":\"$ROUTER_IP\"}]}}" >/dev/null
 wait_for "the agent-sandbox controller" 60 curl -fsS http://127.0.0.1:18081/readyz
-wait_for "the sandbox router" 30 curl -fsS "http://$ROUTER_ADDR/healthz"
 wait_for "the seed objects" 30 kc apply -f "$ROOT/hack/cluster/seed.yaml"
-kc -n agent-sandbox-system wait --for=condition=Ready --timeout=30s pod/sandbox-router >/dev/null
+wait_for "the sandbox router at $ROUTER_URL" 60 curl -fsS "$ROUTER_URL/healthz"
 
 cat >"$CLUSTER_DIR/env" <<ENV
 export KUBECONFIG="$KUBECONFIG_FILE"

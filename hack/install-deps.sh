@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the local cluster needs, when they are missing:
-# the upstream python runtime's dependencies (FastAPI, uvicorn,
-# python-multipart under /usr/bin/python3), bubblewrap for the per-pod
-# sandbox of each runtime, the tools the scripts use, bash-completion, zsh
-# and fish for the completion tests, and Node.js with npm for the MCP tests'
-# client (test/mcp, on the official TypeScript SDK).
+# Installs the Debian packages the project needs, when they are missing:
+# for the local cluster's node, iptables (the kubelet's and kube-proxy's
+# rules, in the node's own network namespace), the CNI plugins (bridge,
+# host-local, portmap), iproute2 and util-linux (the node's namespaces and
+# link), mmdebstrap (the images' Debian userland), libseccomp-dev (runc is
+# built with seccomp) and gcc (the pause program, runc's cgo); openssl and
+# curl for the scripts; bash-completion, zsh and fish for the completion
+# tests; Node.js with npm for the MCP tests' client (test/mcp, on the
+# official TypeScript SDK).
 set -euo pipefail
 missing=()
-/usr/bin/python3 -c 'import fastapi, uvicorn, multipart' 2>/dev/null ||
-  missing+=(python3-fastapi python3-uvicorn python3-multipart)
-for tool in bwrap:bubblewrap openssl:openssl curl:curl unshare:util-linux zsh:zsh fish:fish node:nodejs npm:npm; do
+for tool in openssl:openssl curl:curl unshare:util-linux nsenter:util-linux ip:iproute2 \
+  iptables:iptables mmdebstrap:mmdebstrap gcc:gcc zsh:zsh fish:fish node:nodejs npm:npm; do
   command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
 done
+[ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/portmap ] ||
+  missing+=(containernetworking-plugins)
+[ -f /usr/include/seccomp.h ] || missing+=(libseccomp-dev)
 [ -f /usr/share/bash-completion/bash_completion ] || missing+=(bash-completion)
+/usr/bin/python3 -c 'import json, shlex' 2>/dev/null || missing+=(python3) # the shlex oracle of a unit test
 [ ${#missing[@]} -eq 0 ] && exit 0
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 echo "installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq

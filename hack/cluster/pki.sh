@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Creates the local cluster's PKI in $1: a CA, the apiserver's serving
-# certificate (also used by kwok and the conversion webhook, all on
-# 127.0.0.1), an admin client certificate, a service-account key pair and a
-# token file. Reuses an existing PKI. Quiet when it succeeds; when a step
+# Creates the local cluster's PKI in $1: a CA; the API server's serving
+# certificate (on the host's end of the node's link and on loopback; also
+# used by the conversion webhook on 127.0.0.1); client certificates for the
+# admin, the node's kubelet (system:node:NODE), kube-proxy and the API
+# server's calls to the kubelet; the kubelet's serving certificate; a
+# service-account key pair and a token file. Reuses an existing PKI of the
+# same version ($1/version). Quiet when it succeeds; when a step
 # fails it prints the step, the command and its output, and exits 1.
 set -eEuo pipefail
-dir="$1"
-[ -f "$dir/admin.crt" ] && [ -f "$dir/tokens.csv" ] && exit 0
+dir="$1" node="${2:?usage: pki.sh DIR NODE_NAME HOST_LINK_IP NODE_IP}" host_ip="$3" node_ip="$4"
+version="2 $node $host_ip $node_ip"
+[ "$(cat "$dir/version" 2>/dev/null)" = "$version" ] && exit 0
+rm -rf "$dir"
 
 step="creating $dir"
 fail() { # message [output]
@@ -35,8 +40,13 @@ cert() { # name subject extension
   rm -f "$1.csr" "$1.ext"
 }
 cert apiserver "/CN=kube-apiserver" \
-  "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1"
+  "subjectAltName=IP:$host_ip,IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 cert admin "/O=system:masters/CN=admin" "extendedKeyUsage=clientAuth"
+cert kubelet "/O=system:nodes/CN=system:node:$node" "extendedKeyUsage=clientAuth"
+cert kubelet-serving "/CN=$node" "subjectAltName=IP:$node_ip,DNS:$node
+extendedKeyUsage=serverAuth"
+cert kube-proxy "/CN=system:kube-proxy" "extendedKeyUsage=clientAuth"
+cert apiserver-kubelet-client "/CN=kube-apiserver-kubelet-client" "extendedKeyUsage=clientAuth"
 step="copying the webhook's serving certificate"
 cp apiserver.crt webhook/tls.crt
 cp apiserver.key webhook/tls.key
@@ -47,3 +57,4 @@ step="creating the admin token"
 ssl rand -hex -out admin.token 16
 echo "$(cat admin.token),admin,admin,system:masters" >tokens.csv
 chmod 600 ./*.key admin.token tokens.csv
+echo "$version" >version

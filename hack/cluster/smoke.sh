@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
-# Smoke check of the local cluster: a claim on each seed python pool becomes
-# Ready (the warm one adopting a pool sandbox with a different name), a
-# POST /execute through the Gateway address reaches the upstream runtime, and
-# deleting the claim cascades to its Sandbox. Then a claim on the sandboxd
-# pool: a `kubectl port-forward` to its pod's port 8080 reaches sandboxd
-# (health, and a file PUT and read back), and deleting the claim stops it.
+# Smoke check of the local cluster, three checks at once: a claim on each
+# seed python pool becomes Ready (the warm one adopting a pool sandbox with a
+# different name), a POST /execute through the Gateway address reaches the
+# upstream runtime, and deleting the claim cascades to its Sandbox; a claim
+# on the sandboxd pool: a `kubectl port-forward` to its pod's port 8080
+# reaches sandboxd (health, and a file PUT and read back), and deleting the
+# claim cascades to its Sandbox. Also: the conversion webhook answers.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/hack/lib/cluster.sh"
 
-kc -n default wait --for=jsonpath='{.status.readyReplicas}'=2 --timeout=60s sandboxwarmpool/python >/dev/null
-gw=$(kc -n default get gateway external-http-gateway -o jsonpath='{.status.addresses[0].value}')
-[ -n "$gw" ] || die "smoke: the Gateway has no address"
-for pool in python python-cold; do
-  claim="smoke-$pool-$(openssl rand -hex 3)"
+# new_claim POOL: creates a claim on POOL and prints its name.
+new_claim() {
+  local claim="smoke-$1-$(openssl rand -hex 3)"
   kc -n default create -f - >/dev/null <<YAML
 apiVersion: extensions.agents.x-k8s.io/v1beta1
 kind: SandboxClaim
@@ -21,8 +20,20 @@ metadata:
   name: $claim
   labels: {app.kubernetes.io/managed-by: cluster-smoke}
 spec:
-  warmPoolRef: {name: $pool}
+  warmPoolRef: {name: $1}
 YAML
+  echo "$claim"
+}
+
+# python_pool POOL: the python runtime of a claim on POOL answers through
+# the Gateway's address.
+python_pool() {
+  local pool="$1" claim sandbox out gw
+  [ "$pool" = python ] &&
+    kc -n default wait --for=jsonpath='{.status.readyReplicas}'=2 --timeout=60s sandboxwarmpool/python >/dev/null
+  gw=$(kc -n default get gateway external-http-gateway -o jsonpath='{.status.addresses[0].value}:{.spec.listeners[0].port}')
+  [ "${gw%:*}" != "" ] || die "smoke: the Gateway has no address"
+  claim=$(new_claim "$pool")
   trap 'kc -n default delete sandboxclaim "$claim" --ignore-not-found --wait=false >/dev/null 2>&1' EXIT
   kc -n default wait --for=condition=Ready --timeout=60s "sandboxclaim/$claim" >/dev/null ||
     die "smoke: claim $claim on pool $pool did not become Ready"
@@ -40,69 +51,72 @@ YAML
     die "smoke: deleting claim $claim did not cascade to sandbox $sandbox"
   trap - EXIT
   log "smoke: pool $pool: claim $claim -> sandbox $sandbox answered through the Gateway at $gw"
-done
-# Reading a v1alpha1 view goes through the conversion webhook on loopback.
-kc -n default get sandboxwarmpools.v1alpha1.extensions.agents.x-k8s.io python -o name >/dev/null 2>&1 ||
-  die "smoke: the agent-sandbox conversion webhook does not answer"
-log "smoke: conversion webhook answers"
-
-# sandboxd: through the API server's port-forward (kwok runs `podruntime
-# relay` into the pod's network namespace).
-kc -n default wait --for=jsonpath='{.status.readyReplicas}'=2 --timeout=60s sandboxwarmpool/sandboxd >/dev/null
-claim="smoke-sandboxd-$(openssl rand -hex 3)"
-tmp=$(mktemp -d)
-pf=
-cleanup() {
-  [ -z "$pf" ] || kill "$pf" 2>/dev/null || true
-  kc -n default delete sandboxclaim "$claim" --ignore-not-found --wait=false >/dev/null 2>&1
-  rm -rf "$tmp"
 }
-trap cleanup EXIT
-kc -n default create -f - >/dev/null <<YAML
-apiVersion: extensions.agents.x-k8s.io/v1beta1
-kind: SandboxClaim
-metadata:
-  name: $claim
-  labels: {app.kubernetes.io/managed-by: cluster-smoke}
-spec:
-  warmPoolRef: {name: sandboxd}
-YAML
-kc -n default wait --for=condition=Ready --timeout=60s "sandboxclaim/$claim" >/dev/null ||
-  die "smoke: claim $claim on pool sandboxd did not become Ready"
-sandbox=$(kc -n default get sandboxclaim "$claim" -o jsonpath='{.status.sandbox.name}')
-# The pod is named after the Sandbox, unless the Sandbox names another one.
-pod=$(kc -n default get sandbox "$sandbox" -o jsonpath='{.metadata.annotations.agents\.x-k8s\.io/pod-name}')
-pod=${pod:-$sandbox}
-# kubectl itself, not the kc function: $! must be kubectl's PID.
-kubectl --kubeconfig "$KUBECONFIG_FILE" -n default port-forward "pod/$pod" :8080 >"$tmp/pf.log" 2>&1 &
-pf=$!
-port=
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) -> 8080$/\1/p' "$tmp/pf.log")
-  [ -z "$port" ] || break
-  kill -0 "$pf" 2>/dev/null || break
-  sleep 0.1
+
+# sandboxd_pool: through the API server's port-forward (the kubelet's and
+# containerd's streaming server, inside the pod's network namespace).
+sandboxd_pool() {
+  kc -n default wait --for=jsonpath='{.status.readyReplicas}'=2 --timeout=60s sandboxwarmpool/sandboxd >/dev/null
+  local claim sandbox pod port tmp pf=
+  claim=$(new_claim sandboxd)
+  tmp=$(mktemp -d "$CLUSTER_DIR/smoke.XXXXXX")
+  # shellcheck disable=SC2064 # expanded now: the names are fixed
+  trap "[ -z \"\$pf\" ] || kill \"\$pf\" 2>/dev/null; kc -n default delete sandboxclaim $claim --ignore-not-found --wait=false >/dev/null 2>&1; rm -rf $tmp" EXIT
+  kc -n default wait --for=condition=Ready --timeout=60s "sandboxclaim/$claim" >/dev/null ||
+    die "smoke: claim $claim on pool sandboxd did not become Ready"
+  sandbox=$(kc -n default get sandboxclaim "$claim" -o jsonpath='{.status.sandbox.name}')
+  # The pod is named after the Sandbox, unless the Sandbox names another one.
+  pod=$(kc -n default get sandbox "$sandbox" -o jsonpath='{.metadata.annotations.agents\.x-k8s\.io/pod-name}')
+  pod=${pod:-$sandbox}
+  # kubectl itself, not the kc function: $! must be kubectl's PID.
+  kubectl --kubeconfig "$KUBECONFIG_FILE" -n default port-forward "pod/$pod" :8080 >"$tmp/pf.log" 2>&1 &
+  pf=$!
+  port=
+  for _ in $(seq 1 100); do
+    port=$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) -> 8080$/\1/p' "$tmp/pf.log")
+    [ -z "$port" ] || break
+    kill -0 "$pf" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$port" ] || die "smoke: kubectl port-forward pod/$pod :8080 did not start: $(cat "$tmp/pf.log")"
+  local health
+  health=$(curl -sS --max-time 20 "http://127.0.0.1:$port/v1/health") ||
+    die "smoke: GET /v1/health through the port-forward to pod $pod failed"
+  case "$health" in
+  '{"status":"ok"'*) ;;
+  *) die "smoke: unexpected /v1/health answer from pod $pod: $health" ;;
+  esac
+  head -c 1048576 /dev/urandom >"$tmp/data"
+  curl -sS --fail-with-body --max-time 20 -X PUT --data-binary "@$tmp/data" \
+    "http://127.0.0.1:$port/v1/files/smoke/data.bin" >/dev/null ||
+    die "smoke: PUT /v1/files/smoke/data.bin through the port-forward to pod $pod failed"
+  curl -sS --fail --max-time 20 -o "$tmp/back" "http://127.0.0.1:$port/v1/files/smoke/data.bin" ||
+    die "smoke: GET /v1/files/smoke/data.bin through the port-forward to pod $pod failed"
+  cmp -s "$tmp/data" "$tmp/back" || die "smoke: the file read back from pod $pod differs from the one written"
+  kill "$pf" 2>/dev/null || true
+  wait "$pf" 2>/dev/null || true
+  pf=
+  kc -n default delete sandboxclaim "$claim" --wait=true --timeout=60s >/dev/null
+  kc -n default wait --for=delete --timeout=60s "sandbox/$sandbox" >/dev/null ||
+    die "smoke: deleting claim $claim did not cascade to sandbox $sandbox"
+  rm -rf "$tmp"
+  trap - EXIT
+  log "smoke: pool sandboxd: claim $claim -> pod $pod: sandboxd answered through kubectl port-forward (health, 1 MiB PUT/GET)"
+}
+
+# Reading a v1alpha1 view goes through the conversion webhook on loopback.
+webhook() {
+  kc -n default get sandboxwarmpools.v1alpha1.extensions.agents.x-k8s.io python -o name >/dev/null 2>&1 ||
+    die "smoke: the agent-sandbox conversion webhook does not answer"
+  log "smoke: conversion webhook answers"
+}
+
+pids=()
+for check in "python_pool python" "python_pool python-cold" sandboxd_pool webhook; do
+  # shellcheck disable=SC2086 # a function and its argument
+  ( $check ) &
+  pids+=($!)
 done
-[ -n "$port" ] || die "smoke: kubectl port-forward pod/$pod :8080 did not start: $(cat "$tmp/pf.log")"
-health=$(curl -sS --max-time 20 "http://127.0.0.1:$port/v1/health") ||
-  die "smoke: GET /v1/health through the port-forward to pod $pod failed"
-case "$health" in
-'{"status":"ok"'*) ;;
-*) die "smoke: unexpected /v1/health answer from pod $pod: $health" ;;
-esac
-head -c 1048576 /dev/urandom >"$tmp/data"
-curl -sS --fail-with-body --max-time 20 -X PUT --data-binary "@$tmp/data" \
-  "http://127.0.0.1:$port/v1/files/smoke/data.bin" >/dev/null ||
-  die "smoke: PUT /v1/files/smoke/data.bin through the port-forward to pod $pod failed"
-curl -sS --fail --max-time 20 -o "$tmp/back" "http://127.0.0.1:$port/v1/files/smoke/data.bin" ||
-  die "smoke: GET /v1/files/smoke/data.bin through the port-forward to pod $pod failed"
-cmp -s "$tmp/data" "$tmp/back" || die "smoke: the file read back from pod $pod differs from the one written"
-kill "$pf" 2>/dev/null || true
-wait "$pf" 2>/dev/null || true
-pf=
-kc -n default delete sandboxclaim "$claim" --wait=true --timeout=60s >/dev/null
-kc -n default wait --for=delete --timeout=60s "pod/$pod" >/dev/null ||
-  die "smoke: deleting claim $claim did not cascade to pod $pod"
-trap - EXIT
-cleanup
-log "smoke: pool sandboxd: claim $claim -> pod $pod: sandboxd answered through kubectl port-forward (health, 1 MiB PUT/GET)"
+failed=0
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+[ "$failed" = 0 ] || die "smoke: a check failed (above)"

@@ -6,11 +6,24 @@ LOG_DIR="$CLUSTER_DIR/logs"
 PKI="$CLUSTER_DIR/pki"
 KUBECONFIG_FILE="$CLUSTER_DIR/kubeconfig"
 JAIL="$CLUSTER_DIR/jail"
-APISERVER_URL="https://127.0.0.1:6443"
-ROUTER_ADDR=127.0.0.10
+# The node's link: a veth pair between this host's network namespace and
+# the node's own. The API server listens on the host's end of it (the node
+# and its pods reach it there; so do kubectl and the plugin), and the
+# host routes the pod and Service ranges through the node's end.
+HOST_LINK_IP=10.200.0.1
+NODE_IP=10.200.0.2
+HOST_LINK_DEV=sbx-node0
+POD_CIDR=10.244.0.0/24
+SERVICE_CIDR=10.96.0.0/16
+APISERVER_URL="https://$HOST_LINK_IP:6443"
+# The router's Service (sandbox-router-svc) has this fixed ClusterIP; the
+# Gateway's status points at it (hack/cluster/router.yaml).
+ROUTER_IP=10.96.0.10
+ROUTER_URL="http://$ROUTER_IP:8080"
+NODE_NAME=sandbox-node
 ADMIN_TOKEN_FILE="$PKI/admin.token"
 
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+log() { printf '%s %s\n' "$(date +%H:%M:%S.%2N)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # Process bookkeeping. For each component, $PID_DIR holds:

@@ -3,11 +3,12 @@
 K8S_VERSION=v1.37.2
 AGENT_SANDBOX_VERSION=v0.5.6
 GATEWAY_API_VERSION=v1.6.3
-TOOLS_BINARIES=(kube-apiserver kube-controller-manager etcd agent-sandbox-controller sandbox-router kwok)
+TOOLS_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy etcd
+  agent-sandbox-controller sandbox-router sandboxd containerd containerd-shim-runc-v2 ctr runc pause)
 
 # tools_key hashes everything that decides what the cluster binaries are.
 tools_key() {
-  local m mods=(agent-sandbox etcd k8s kwok)
+  local m mods=(agent-sandbox containerd etcd k8s runc)
   (cd "$ROOT/hack/tools" && for m in "${mods[@]}"; do cat "$m/go.mod"; done &&
     for m in "${mods[@]}"; do cat "$m/go.sum"; done && cat ../build-cluster-tools.sh && go env GOVERSION GOARCH) |
     sha256sum | cut -c1-16

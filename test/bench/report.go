@@ -24,7 +24,7 @@ func (b *bench) report(started time.Time) string {
 		}
 		fmt.Fprintf(&s, "| %s | %s | %s | %s | %s | %s |\n", r.measure, r.plugin, r.baseline, r.ratio, target, r.met)
 	}
-	s.WriteString("\nBaselines: `curl` sends the same request to the same router (127.0.0.10:80) with the sandbox's name and pod IP already known; ")
+	s.WriteString("\nBaselines: `curl` sends the same request to the same router (its Service, 10.96.0.10:8080) with the sandbox's name and pod IP already known; ")
 	s.WriteString("`kubectl create -f claim.yaml && kubectl wait --for=condition=Ready` for creation; `kubectl get sandboxclaims` for listing. ")
 	s.WriteString("Before every creation, untimed, the previous claim is deleted and the warm pool is back to 2 ready sandboxes.\n\n")
 	for _, sec := range b.sections {
@@ -43,7 +43,7 @@ func (b *bench) report(started time.Time) string {
 	fmt.Fprintf(&s, "- Go: %s\n", runtime.Version())
 	fmt.Fprintf(&s, "- plugin: %s\n", strings.TrimPrefix(b.sh(b.plugin+" version --client"), "Client Version: "))
 	fmt.Fprintf(&s, "- kubectl: %s\n", b.sh("kubectl version --client | head -1"))
-	fmt.Fprintf(&s, "- cluster: %s; agent-sandbox v0.5.6 controller, sandbox-router and sandboxd; kwok v0.8.0; upstream python runtime\n", b.sh("kubectl version 2>/dev/null | sed -n 's/Server Version: //p'"))
+	fmt.Fprintf(&s, "- cluster: %s; agent-sandbox v0.5.6 controller, sandbox-router and sandboxd; one real node (kubelet, containerd, runc); upstream python runtime\n", b.sh("kubectl version 2>/dev/null | sed -n 's/Server Version: //p'"))
 	return s.String()
 }
 

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"regexp"
 	"sort"
 	"strings"
 	"syscall"
@@ -101,37 +100,29 @@ func maxRSS(s []sample) int64 {
 	return m
 }
 
-// runtimeStartup is the median time, from the local cluster's podruntime
-// log, between starting the runtime of a pod named prefix* and its readiness
-// probe answering.
-func runtimeStartup(prefix string) time.Duration {
-	b, err := os.ReadFile("_output/cluster/logs/podruntime.log")
-	if err != nil {
-		return 0
-	}
-	re := regexp.MustCompile(`^I\d{4} (\d\d:\d\d:\d\d\.\d+)\s+\d+ runtime\.go:\d+\] pod default/(` + regexp.QuoteMeta(prefix) + `\S*): (runtime pid|ready=true)`)
-	started := map[string]time.Time{}
-	var d []sample
-	for _, line := range strings.Split(string(b), "\n") {
-		m := re.FindStringSubmatch(line)
-		if m == nil {
+// runtimeStartup reads the log of a python runtime's container (kubectl
+// logs --timestamps: containerd stamps each line as it arrives) and returns
+// the time from its first line (the process has started) to the first
+// readiness probe it answered (the kubelet's GET / with 200).
+func runtimeStartup(logs string) (time.Duration, bool) {
+	var first time.Time
+	for _, line := range strings.Split(logs, "\n") {
+		stamp, text, ok := strings.Cut(line, " ")
+		if !ok {
 			continue
 		}
-		t, err := time.Parse("15:04:05.000000", m[1])
+		t, err := time.Parse(time.RFC3339Nano, stamp)
 		if err != nil {
 			continue
 		}
-		if m[3] == "runtime pid" {
-			started[m[2]] = t
-		} else if s, ok := started[m[2]]; ok {
-			d = append(d, sample{dur: t.Sub(s)})
-			delete(started, m[2])
+		if first.IsZero() {
+			first = t
+		}
+		if strings.Contains(text, `"GET / HTTP/1.1" 200`) {
+			return t.Sub(first), true
 		}
 	}
-	if len(d) == 0 {
-		return 0
-	}
-	return durations(d).median
+	return 0, false
 }
 
 // runFirstByte times one command to the first byte of its stdout (dur) and

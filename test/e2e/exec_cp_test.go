@@ -21,7 +21,17 @@ import (
 	"testing"
 )
 
-const gatewayName = "external-http-gateway"
+const (
+	gatewayName = "external-http-gateway"
+	// routerURL is the router's Service, sandbox-router-svc, at its fixed
+	// ClusterIP (hack/cluster/router.yaml), which the host reaches through
+	// the node's kube-proxy.
+	routerURL = "http://10.96.0.10:8080"
+	// pythonImage and sandboxdImage are the images of the seed templates,
+	// built by hack/build-images.sh.
+	pythonImage   = "local.test/agent-sandbox/python-runtime-sandbox:v0.5.6"
+	sandboxdImage = "local.test/agent-sandbox/sandboxd:v0.5.6"
+)
 
 // readyClaim creates a Ready claim for the test and deletes it afterwards.
 func readyClaim(t *testing.T, name string, extra ...string) string {
@@ -42,8 +52,8 @@ func TestExecConnectionModes(t *testing.T) {
 	}{
 		{"port-forward (default)", nil, nil},
 		{"gateway", []string{"--gateway", gatewayName}, nil},
-		{"router url", []string{"--router-url", "http://127.0.0.10"}, nil},
-		{"router url from the environment", nil, []string{"KUBECTL_SANDBOX_ROUTER_URL=http://127.0.0.10:80"}},
+		{"router url", []string{"--router-url", routerURL}, nil},
+		{"router url from the environment", nil, []string{"KUBECTL_SANDBOX_ROUTER_URL=" + routerURL}},
 		{"gateway from the environment", nil, []string{"KUBECTL_SANDBOX_GATEWAY=" + gatewayName, "KUBECTL_SANDBOX_GATEWAY_NAMESPACE=default"}},
 	} {
 		args := append(append([]string{"exec", c}, mode.args...), "--", "echo", "via "+mode.name)
@@ -57,13 +67,13 @@ func TestExecConnectionModes(t *testing.T) {
 func TestExecExitCodesAndSplitStreams(t *testing.T) {
 	c := readyClaim(t, "e2e-exit")
 	for _, code := range []string{"0", "1", "42"} {
-		res := Sandbox(t, "exec", c, "--router-url", "http://127.0.0.10", "--", "/usr/bin/python3", "-c",
+		res := Sandbox(t, "exec", c, "--router-url", routerURL, "--", "/usr/bin/python3", "-c",
 			"import sys; sys.stdout.write('out\\n'); sys.stderr.write('err\\n'); sys.exit("+code+")").Run()
 		if res.Stdout != "out\n" || res.Stderr != "err\n" || code != itoa(res.ExitCode) {
 			t.Errorf("exit %s: got exit %d stdout %q stderr %q", code, res.ExitCode, res.Stdout, res.Stderr)
 		}
 	}
-	res := Sandbox(t, "exec", c, "--router-url", "http://127.0.0.10", "-o", "json", "--", "sh", "-c", "printf 'a\\nb'; echo e >&2; exit 7").Run()
+	res := Sandbox(t, "exec", c, "--router-url", routerURL, "-o", "json", "--", "sh", "-c", "printf 'a\\nb'; echo e >&2; exit 7").Run()
 	if res.ExitCode != 7 || res.Stdout != `{"stdout":"a\nb","stderr":"e\n","exitCode":7}`+"\n" {
 		t.Errorf("-o json: exit %d stdout %q", res.ExitCode, res.Stdout)
 	}
@@ -96,7 +106,7 @@ func TestExecSelectorRunsInParallelWithPrefixes(t *testing.T) {
 	for _, n := range names {
 		readyClaim(t, n, "-l", "e2e-sel=yes")
 	}
-	res := Sandbox(t, "exec", "-l", "e2e-sel=yes", "--router-url", "http://127.0.0.10", "--", "sh", "-c", "echo hi; echo oops >&2; exit 3").Run()
+	res := Sandbox(t, "exec", "-l", "e2e-sel=yes", "--router-url", routerURL, "--", "sh", "-c", "echo hi; echo oops >&2; exit 3").Run()
 	if res.ExitCode != 3 {
 		t.Errorf("exit %d", res.ExitCode)
 	}
@@ -294,7 +304,7 @@ func TestCpLargeFileFlatMemory(t *testing.T) {
 		{"upload", src, c + ":big.bin"},
 		{"download", c + ":big.bin", filepath.Join(dir, "back.bin")},
 	} {
-		cmd := Sandbox(t, "cp", dir.from, dir.to, "--router-url", "http://127.0.0.10").command()
+		cmd := Sandbox(t, "cp", dir.from, dir.to, "--router-url", routerURL).command()
 		var errOut bytes.Buffer
 		cmd.Stderr = &errOut
 		if err := cmd.Run(); err != nil {
@@ -340,7 +350,7 @@ spec:
 		{[]string{"exec", c, "--gateway", "e2e-no-address", "--gateway-timeout", "2s", "--", "true"}, "error: gateway default/e2e-no-address has no usable address after 2s (status.addresses has no IP address or hostname yet): is a Gateway controller programming it?"},
 		{[]string{"exec", c, "--router-url", "http://127.0.0.11:80", "--", "true"}, "error: execute: cannot reach the sandbox router: "},
 		{[]string{"exec", c, "--router-namespace", "kube-system", "--", "true"}, "error: cannot port-forward to the sandbox router: no service sandbox-router-svc in namespace kube-system"},
-		{[]string{"exec", c, "--router-url", "http://127.0.0.10", "--gateway", gatewayName, "--", "true"}, "error: --router-url and --gateway cannot be used together"},
+		{[]string{"exec", c, "--router-url", routerURL, "--gateway", gatewayName, "--", "true"}, "error: --router-url and --gateway cannot be used together"},
 		{[]string{"exec", c, "--router-url", "http://router.example.com", "--router-token", "t", "--", "true"}, "error: refusing to send the router token over plain http to router.example.com"},
 	} {
 		res := Sandbox(t, tc.args...).Run()
@@ -364,7 +374,9 @@ func TestRouterTokenIsNeverPrinted(t *testing.T) {
 	c := readyClaim(t, "e2e-token")
 	const token = "s3cr3t-t0ken-value"
 	for _, args := range [][]string{
-		{"exec", c, "--router-url", "http://127.0.0.10", "--router-token", token, "-v=10", "--", "true"},
+		// The router's Service address is not loopback: plain http needs the
+		// user's word that the network is trusted.
+		{"exec", c, "--router-url", routerURL, "--router-token", token, "--router-allow-insecure-token", "-v=10", "--", "true"},
 		{"exec", c, "-v=10", "--", "true"}, // port-forward mode, token from the environment
 	} {
 		res := Sandbox(t, args...).WithEnv("KUBECTL_SANDBOX_ROUTER_TOKEN=" + token).RunOrFail()

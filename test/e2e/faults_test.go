@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,26 +17,18 @@ import (
 // Faults injected into the running local cluster while the plugin works.
 // Each test says, in docs/reliability.md, what it does and what it shows.
 
-// crashComponent kills one process of the local cluster outright (as a
-// crash would, with no draining), then starts it again.
-func crashComponent(t *testing.T, name string) {
+// crashRouter kills the router's process outright (its container's PID 1,
+// as a crash would, with no draining); the kubelet starts it again.
+func crashRouter(t *testing.T) {
 	t.Helper()
-	m, _ := filepath.Glob(filepath.Join(repoRoot, "_output", "cluster", "pids", "*-"+name+".pid"))
-	if len(m) != 1 {
-		t.Fatalf("no pid file for %s", name)
+	pod := strings.TrimPrefix(Kubectl(t, "-n", "agent-sandbox-system", "get", "pod", "-l", "app=sandbox-router",
+		"-o", "name").RunOrFail().Stdout, "pod/")
+	pod = strings.TrimSpace(pod)
+	id := Kubectl(t, "-n", "agent-sandbox-system", "get", "pod", pod, "-o", "jsonpath={.status.containerStatuses[0].containerID}").RunOrFail().Stdout
+	id = strings.TrimPrefix(id, "containerd://")
+	if err := syscall.Kill(containerInit(t, id), syscall.SIGKILL); err != nil {
+		t.Fatalf("killing the router of pod %s: %v", pod, err)
 	}
-	b, err := os.ReadFile(m[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pid int
-	if _, err := fmt.Sscan(string(b), &pid); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatalf("killing %s (%d): %v", name, pid, err)
-	}
-	restartComponent(t, name)
 }
 
 // restartComponent restarts one process of the local cluster.
@@ -77,11 +68,13 @@ func background(t *testing.T, c *Cmd, limit time.Duration) func() Result {
 	}
 }
 
-// podFiles counts the sandbox pods (of namespace default) whose /app holds
-// a file named name: the local cluster keeps each pod's /app on the host.
+// podFiles counts the sandbox containers whose /app holds a file named
+// name: on the node, each container's writes land in its own overlay upper
+// directory, a snapshot under containerd's root (hack/lib/node.sh).
 func podFiles(t *testing.T, name string) int {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(repoRoot, "_output", "cluster", "pods", "default_*", name))
+	m, err := filepath.Glob(filepath.Join(repoRoot, "_output", "cluster", "containerd",
+		"io.containerd.snapshotter.v1.overlayfs", "snapshots", "*", "fs", "app", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,12 +183,12 @@ func TestFaultRouterRestartDuringDownload(t *testing.T) {
 	c := readyClaim(t, "e2e-fault-copy")
 	Sandbox(t, "exec", c, "--", "sh", "-c", "head -c 1500000000 /dev/zero > big.bin").RunOrFail()
 	dest := t.TempDir()
-	wait := background(t, Sandbox(t, "cp", c+":big.bin", filepath.Join(dest, "big.bin"), "--router-url", "http://127.0.0.10"), 3*time.Minute)
+	wait := background(t, Sandbox(t, "cp", c+":big.bin", filepath.Join(dest, "big.bin"), "--router-url", routerURL), 3*time.Minute)
 	eventually(t, 60*time.Second, "the download to start", func() bool {
 		m, _ := filepath.Glob(filepath.Join(dest, ".big.bin.partial-*"))
 		return len(m) > 0
 	})
-	crashComponent(t, "sandbox-router")
+	crashRouter(t)
 	res := wait()
 	entries, _ := os.ReadDir(dest)
 	switch {
@@ -209,24 +202,25 @@ func TestFaultRouterRestartDuringDownload(t *testing.T) {
 	t.Logf("RESULT exit %d; stderr %q; destination empty", res.ExitCode, res.Stderr)
 }
 
-// TestFaultRuntimeKilledMidExec: the sandbox's runtime process is killed
-// while a command runs. exec ends with one line; the pod stand-in starts
-// the runtime again and the sandbox serves the next command.
+// TestFaultRuntimeKilledMidExec: the sandbox's runtime process (its
+// container's PID 1) is killed while a command runs. exec ends with one
+// line; the kubelet restarts the container and the sandbox serves the next
+// command.
 func TestFaultRuntimeKilledMidExec(t *testing.T) {
 	c := readyClaim(t, "e2e-fault-kill")
-	ip := strings.TrimSpace(Sandbox(t, "get", c, "-o", "jsonpath={.status.sandbox.podIPs[0]}").RunOrFail().Stdout)
+	id := containerID(t, jsonpath(t, c, "{.status.sandbox.name}"))
 	marker := "fault-kill-started"
-	wait := background(t, Sandbox(t, "exec", c, "--router-url", "http://127.0.0.10", "--", "sh", "-c", "touch "+marker+"; sleep 30"), 2*time.Minute)
+	wait := background(t, Sandbox(t, "exec", c, "--router-url", routerURL, "--", "sh", "-c", "touch "+marker+"; sleep 30"), 2*time.Minute)
 	eventually(t, 30*time.Second, "the command to start", func() bool { return podFiles(t, marker) >= 1 })
-	if out, err := exec.Command("pkill", "-KILL", "-f", "uvicorn main:app --host "+ip+" ").CombinedOutput(); err != nil {
-		t.Fatalf("killing the runtime at %s: %v %s", ip, err, out)
+	if err := syscall.Kill(containerInit(t, id), syscall.SIGKILL); err != nil {
+		t.Fatalf("killing the runtime of container %s: %v", id, err)
 	}
 	res := wait()
 	if res.ExitCode != 1 || strings.Count(res.Stderr, "\n") != 1 || !strings.HasPrefix(res.Stderr, "error: execute: ") {
 		t.Errorf("exit %d stderr %q", res.ExitCode, res.Stderr)
 	}
 	eventually(t, 60*time.Second, "the runtime to serve again", func() bool {
-		return Sandbox(t, "exec", c, "--router-url", "http://127.0.0.10", "--", "true").Run().ExitCode == 0
+		return Sandbox(t, "exec", c, "--router-url", routerURL, "--", "true").Run().ExitCode == 0
 	})
 	t.Logf("RESULT exit %d; stderr %q; the next exec works", res.ExitCode, res.Stderr)
 }
@@ -255,9 +249,10 @@ func TestFaultControllerRestartDuringCreateWait(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	restartComponent(t, "agent-sandbox-controller")
-	// The pod's probe never passes; report it Ready as a kubelet would once it did.
-	Kubectl(t, "patch", "pod", "e2e-fault-ctl", "--subresource=status", "--type=strategic",
-		"-p", `{"status":{"conditions":[{"type":"Ready","status":"True"},{"type":"ContainersReady","status":"True"}]}}`).RunOrFail()
+	// The pod passes its readiness probe once /tmp/ready exists.
+	eventually(t, 60*time.Second, "the pod's container to run", func() bool {
+		return Kubectl(t, "exec", "e2e-fault-ctl", "--", "touch", "/tmp/ready").Run().ExitCode == 0
+	})
 	res := wait()
 	if res.ExitCode != 0 || !strings.HasSuffix(res.Stdout, claimRes+"/e2e-fault-ctl ready (sandbox e2e-fault-ctl)\n") {
 		t.Errorf("exit %d stdout %q stderr %q", res.ExitCode, res.Stdout, res.Stderr)

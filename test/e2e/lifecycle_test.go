@@ -45,7 +45,7 @@ func TestCreateWarmAdoption(t *testing.T) {
 		t.Error("client-first-requested-at annotation missing")
 	}
 	wide := Sandbox(t, "get", "e2e-warm", "-o", "wide").RunOrFail().Stdout
-	if !regexp.MustCompile(`e2e-warm\s+python\s+python\s+True\s+DependenciesReady\s+` + sandbox + `\s+\S+\s+127\.0\.1\.\d+\s+warm\s+<none>`).MatchString(wide) {
+	if !regexp.MustCompile(`e2e-warm\s+python\s+python\s+True\s+DependenciesReady\s+` + sandbox + `\s+\S+\s+10\.244\.0\.\d+\s+warm\s+<none>`).MatchString(wide) {
 		t.Errorf("get -o wide:\n%s", wide)
 	}
 }
@@ -92,7 +92,7 @@ func TestCreateUnknownPoolFailsFastAndLeavesNothing(t *testing.T) {
 
 func TestTTLIsEnforcedByTheController(t *testing.T) {
 	cleanupClaim(t, "e2e-ttl")
-	Sandbox(t, "create", "e2e-ttl", "--pool", "python-cold", "--ttl", "4s").RunOrFail()
+	Sandbox(t, "create", "e2e-ttl", "--pool", "python-cold", "--ttl", "15s").RunOrFail()
 	if got := jsonpath(t, "e2e-ttl", "{.spec.lifecycle.shutdownPolicy}"); got != "Delete" {
 		t.Errorf("shutdownPolicy %q", got)
 	}

@@ -29,9 +29,10 @@ func TestCreateWaitSurvivesAPIServerRestart(t *testing.T) {
 	if b, err := restart.CombinedOutput(); err != nil {
 		t.Fatalf("restarting the apiserver: %v\n%s", err, b)
 	}
-	// The pod's probe never passes; report it Ready as a kubelet would once it did.
-	Kubectl(t, "patch", "pod", "e2e-restart", "--subresource=status", "--type=strategic",
-		"-p", `{"status":{"conditions":[{"type":"Ready","status":"True"},{"type":"ContainersReady","status":"True"}]}}`).RunOrFail()
+	// The pod passes its readiness probe once /tmp/ready exists.
+	eventually(t, 60*time.Second, "the pod's container to run", func() bool {
+		return Kubectl(t, "exec", "e2e-restart", "--", "touch", "/tmp/ready").Run().ExitCode == 0
+	})
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {

@@ -35,8 +35,8 @@ func claimsLabelled(t *testing.T, label string) []string {
 	return strings.Fields(out)
 }
 
-// neverReadyPool is a pool whose sandboxes never pass their readiness probe
-// (it probes a port the runtime does not listen on).
+// neverReadyPool is a pool whose sandboxes pass their readiness probe only
+// once a test makes their /tmp/ready (kubectl exec POD -- touch /tmp/ready).
 func neverReadyPool(t *testing.T) string {
 	manifest := `apiVersion: extensions.agents.x-k8s.io/v1beta1
 kind: SandboxTemplate
@@ -44,12 +44,11 @@ metadata: {name: e2e-never-ready, namespace: default}
 spec:
   podTemplate:
     spec:
-      nodeName: kwok-node-0
       containers:
       - name: runtime
-        image: python-runtime-sandbox:v0.5.6
+        image: ` + pythonImage + `
         ports: [{containerPort: 8888}]
-        readinessProbe: {httpGet: {path: /, port: 9999}}
+        readinessProbe: {exec: {command: [test, -e, /tmp/ready]}, periodSeconds: 1}
 ---
 apiVersion: extensions.agents.x-k8s.io/v1beta1
 kind: SandboxWarmPool
@@ -147,7 +146,7 @@ func TestRunSIGINTLeavesNoClaim(t *testing.T) {
 		}},
 		{"during exec", syscall.SIGINT, []string{"--pool", "python", "--", "sh", "-c", "touch started; sleep 60"}, execStarted},
 		{"SIGTERM during exec", syscall.SIGTERM, []string{"--pool", "python", "--", "sh", "-c", "touch started; sleep 60"}, execStarted},
-		{"during download", syscall.SIGINT, []string{"--pool", "python", "--router-url", "http://127.0.0.10", "--cp-out", "big.bin:" + filepath.Join(dest, "big.bin"),
+		{"during download", syscall.SIGINT, []string{"--pool", "python", "--router-url", routerURL, "--cp-out", "big.bin:" + filepath.Join(dest, "big.bin"),
 			"--", "sh", "-c", "head -c 1500000000 /dev/zero > big.bin"}, func(string) bool {
 			m, _ := filepath.Glob(filepath.Join(dest, ".big.bin.partial-*"))
 			return len(m) > 0

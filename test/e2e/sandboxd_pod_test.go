@@ -79,9 +79,9 @@ func TestSandboxdColdPool(t *testing.T) {
 	})
 }
 
-// sandboxdArgv0 is sandboxd's path in a sandbox, where podruntime binds it
-// (sandboxdMount in test/cluster/podruntime/sandboxd.go).
-const sandboxdArgv0 = "/tmp/.sandbox-runtime/sandboxd"
+// sandboxdArgv0 is sandboxd's path in the sandboxd image
+// (hack/build-images.sh), as upstream's image has it.
+const sandboxdArgv0 = "/usr/local/bin/sandboxd"
 
 func cmdline(pid int) []string {
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
@@ -89,17 +89,6 @@ func cmdline(pid int) []string {
 		return nil
 	}
 	return strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
-}
-
-func parentPid(pid int) int {
-	b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "PPid:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n
-		}
-	}
-	return 0
 }
 
 // procsInPidNS lists the host's processes in the PID namespace ns (as
@@ -125,9 +114,9 @@ func procsInPidNS(t *testing.T, ns string) map[int][]string {
 
 // hostSandboxd finds, on the host, the sandboxd process of claim c's pod:
 // the one process named sandboxdArgv0 in the PID namespace the claim's
-// commands run in, started by the bubblewrap that binds the pod's folder
-// (<pods dir>/<namespace>_<pod>_<pod UID>) as /workspace. It returns its
-// host PID and that namespace.
+// commands run in, in the cgroup of the pod's container (the kubelet's
+// cgroupfs layout ends in the container ID that the pod's status names).
+// It returns its host PID and that namespace.
 func hostSandboxd(t *testing.T, c string) (int, string) {
 	t.Helper()
 	ns := strings.TrimSpace(Sandbox(t, "exec", c, "--", "readlink", "/proc/self/ns/pid").RunOrFail().Stdout)
@@ -147,18 +136,16 @@ func hostSandboxd(t *testing.T, c string) (int, string) {
 		t.Fatalf("sandboxd processes in %s: %v", ns, pids)
 	}
 	pod := jsonpath(t, c, "{.status.sandbox.name}")
-	uid := Kubectl(t, "get", "pod", pod, "-o", "jsonpath={.metadata.uid}").RunOrFail().Stdout
-	dir := "_" + pod + "_" + uid
-	for p := parentPid(pids[0]); p > 1; p = parentPid(p) {
-		argv := cmdline(p)
-		for i := 0; i+2 < len(argv); i++ {
-			if argv[i] == "--bind" && strings.HasSuffix(argv[i+1], dir) && argv[i+2] == "/workspace" {
-				return pids[0], ns
-			}
-		}
+	id := Kubectl(t, "get", "pod", pod, "-o", "jsonpath={.status.containerStatuses[0].containerID}").RunOrFail().Stdout
+	id, ok := strings.CutPrefix(id, "containerd://")
+	if !ok || id == "" {
+		t.Fatalf("pod %s: container ID %q, want containerd://...", pod, id)
 	}
-	t.Fatalf("sandboxd (pid %d in %s) is not under the bubblewrap of pod %s (uid %s)", pids[0], ns, pod, uid)
-	return 0, ""
+	cg, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pids[0]), "cgroup"))
+	if !regexp.MustCompile(`(?m)^\d+:pids:/.*/` + id + `$`).Match(cg) {
+		t.Fatalf("sandboxd (pid %d in %s) is not in the cgroup of container %s of pod %s:\n%s", pids[0], ns, id, pod, cg)
+	}
+	return pids[0], ns
 }
 
 // TestSandboxdStopsWithThePod: once a claim is deleted, the real sandboxd

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 
 	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
@@ -54,6 +56,10 @@ type WaitHooks struct {
 	// Usable, if set, may end the wait before the claim is Ready (see
 	// SandboxReady).
 	Usable Usable
+	// Pods, if set, lets the wait watch the claim's pod once the claim
+	// names its Sandbox (the pod bears the Sandbox's name): a pod that
+	// cannot start ends the wait with a *PodCannotStartError.
+	Pods corev1client.PodsGetter
 }
 
 // CreateAndWait creates claim and waits up to timeout for it to be Ready.
@@ -69,8 +75,12 @@ func CreateAndWait(ctx context.Context, client extclient.Interface, claim *extv1
 		hooks.Created(created)
 	}
 	// The wait watches from the creation's answer: no list first.
-	w := waiter{client: client, ns: created.Namespace, name: created.Name, cond: Ready, observe: hooks.Observe, from: created.ResourceVersion, at: created, usable: hooks.Usable}
-	ready, err := w.wait(ctx, timeout)
+	pw := newPodStartWatch(ctx, hooks)
+	w := waiter{client: client, ns: created.Namespace, name: created.Name, cond: Ready, observe: pw.observe, from: created.ResourceVersion, at: created, usable: hooks.Usable}
+	ready, err := w.wait(pw.ctx, timeout)
+	if why := pw.stop(); why != nil && err != nil {
+		err = why
+	}
 	if err == nil {
 		ready.SetGroupVersionKind(ClaimGVK)
 		return ready, nil
@@ -81,6 +91,51 @@ func CreateAndWait(ctx context.Context, client extclient.Interface, claim *extv1
 		return nil, errors.Join(err, &CleanupError{Name: created.Name, Err: derr})
 	}
 	return nil, &DeletedAfterError{Err: err, Name: created.Name}
+}
+
+// podStartWatch ends a claim's wait when the claim's pod cannot start
+// (WaitHooks.Pods): its observe starts a watch of the pod once the claim
+// names its Sandbox, and that watch cancels ctx with the reason.
+type podStartWatch struct {
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	hooks   WaitHooks
+	started bool
+	done    sync.WaitGroup
+}
+
+func newPodStartWatch(ctx context.Context, hooks WaitHooks) *podStartWatch {
+	pw := &podStartWatch{hooks: hooks}
+	pw.ctx, pw.cancel = context.WithCancelCause(ctx)
+	return pw
+}
+
+func (pw *podStartWatch) observe(c *extv1beta1.SandboxClaim) {
+	if name := SandboxName(c); pw.hooks.Pods != nil && !pw.started && name != "" {
+		pw.started = true
+		pw.done.Add(1)
+		go func() {
+			defer pw.done.Done()
+			if why := WaitPodCannotStart(pw.ctx, pw.hooks.Pods, c.Namespace, name); why != nil {
+				pw.cancel(why)
+			}
+		}()
+	}
+	if pw.hooks.Observe != nil {
+		pw.hooks.Observe(c)
+	}
+}
+
+// stop ends the pod's watch, waits for it, and says why the pod cannot
+// start, if it cannot.
+func (pw *podStartWatch) stop() *PodCannotStartError {
+	pw.cancel(nil)
+	pw.done.Wait()
+	var why *PodCannotStartError
+	if errors.As(context.Cause(pw.ctx), &why) {
+		return why
+	}
+	return nil
 }
 
 // DeletedAfterError is an error after which the claim it concerns was

@@ -205,11 +205,13 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	}
 	p := &claimProgress{errOut: o.ErrOut}
 	defer p.stop()
-	ready, err := claims.CreateAndWait(ctx, clients.Ext, claim, o.Timeout, p.hooks(func(c *extv1beta1.SandboxClaim) {
+	hooks := p.hooks(func(c *extv1beta1.SandboxClaim) {
 		if o.namesOnly() {
 			_ = o.print(c, "created")
 		}
-	}))
+	})
+	hooks.Pods = clients.Core
+	ready, err := claims.CreateAndWait(ctx, clients.Ext, claim, o.Timeout, hooks)
 	p.stop()
 	if err != nil {
 		return err

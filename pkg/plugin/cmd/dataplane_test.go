@@ -3,8 +3,12 @@ package cmd
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -376,5 +380,39 @@ func mustWrite(t *testing.T, p, content string) {
 	}
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestExecSelectorOneFailureStopsNoOther: the connection of one sandbox's
+// command breaks after it was sent while another's still runs; that one
+// says its command may have run, and the other still prints its output
+// (one sandbox's failure does not cancel the rest).
+func TestExecSelectorOneFailureStopsNoOther(t *testing.T) {
+	f, _, _ := dataPlane(t)
+	aDone := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Sandbox-ID") == "sb-a" {
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close() // the command arrived; the answer never leaves
+			}
+			close(aDone)
+			return
+		}
+		select { // sb-b answers once sb-a's connection broke
+		case <-aDone:
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"stdout":"still here\n","stderr":"","exit_code":0}`)
+	}))
+	defer srv.Close()
+	res := runWith(t, f, NewCmdExec, "", []string{"--router-url", srv.URL, "-l", "team=x", "--", "echo"})
+	var exit *ExitError
+	if !errors.As(res.err, &exit) || exit.Code != 1 || res.out != "[b] still here\n" {
+		t.Errorf("%+v", res)
+	}
+	if !regexp.MustCompile(`\[a\] error: execute: the connection to the sandbox router failed after the request was sent: .*: the command may have run; it was not retried\n`).MatchString(res.errOut) {
+		t.Errorf("stderr %q", res.errOut)
 	}
 }

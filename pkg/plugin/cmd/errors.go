@@ -80,12 +80,15 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		lost       *sandboxd.LostError
 		tooLarge   *sandbox.InputTooLargeError
 		unrepr     *sandbox.UnrepresentableError
+		noStart    *claims.PodCannotStartError
 	)
 	switch {
 	case errors.Is(err, sandbox.ErrNoTar):
 		return " (copy it file by file: --method files)"
 	case errors.As(err, &unrepr):
 		return " (copy the tree as one archive: --method auto or archive)"
+	case errors.Is(err, errNoVirtualTerminal):
+		return ": use Windows Terminal or another console of Windows 10 or later, or drop -t"
 	case errors.Is(err, errNoTerminal):
 		return ": use a sandbox whose template runs sandboxd (e.g. kubectl sandbox create --pool sandboxd), or drop -t"
 	case errors.As(err, &forbidden):
@@ -104,6 +107,11 @@ func hintFor(err error, verb string, fe frontEnd) string {
 	case errors.As(err, &cleanup):
 		return fe.say(" (it expires at its TTL; delete it with: kubectl sandbox delete "+cleanup.Name+")",
 			" (it expires at its TTL; delete it with sandbox_delete, name "+strconv.Quote(cleanup.Name)+")")
+	case errors.As(err, &noStart):
+		if noStart.ImageProblem() {
+			return " (fix the image of the pool's template, or make its registry reachable from the cluster's nodes)"
+		}
+		return " (fix the container's configuration in the pool's template)"
 	case errors.As(err, &notReady):
 		return fe.say(": wait for it with: kubectl sandbox wait "+notReady.Name+" --for=condition=Ready",
 			": it may still be starting; check with sandbox_list")

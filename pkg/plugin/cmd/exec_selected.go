@@ -84,7 +84,11 @@ func (o *ExecOptions) runSelected(ctx context.Context, clients *kube.Clients, s 
 		mu.Lock()
 		defer mu.Unlock()
 		results[index[c.Name]] = r
-		return err
+		// One sandbox's failure is its own: the others go on.
+		if o.Output == "json" {
+			return err // the output could not be written
+		}
+		return nil
 	})
 	if err != nil {
 		return err

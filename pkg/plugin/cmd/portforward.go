@@ -134,7 +134,9 @@ func (o *PortForwardOptions) Run(ctx context.Context) error {
 			fmt.Fprintf(o.Out, "Forwarding from %s -> %d\n", net.JoinHostPort(a, strconv.Itoa(local)), o.remote[i])
 		}
 	}
-	err = fw.Wait(ctx)
+	err = podforward.Keep(ctx, clients.Config, clients.Core, fw, expandLocalhost(o.Addresses), o.remote, func(err error) {
+		fmt.Fprintf(o.ErrOut, "Warning: %v (does something listen on the sandbox's port?); forwarding again\n", err)
+	})
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/signal"
@@ -16,6 +17,15 @@ import (
 // defaultTermSize is the remote terminal's size when no local terminal
 // says.
 var defaultTermSize = sandbox.TermSize{Cols: 80, Rows: 24}
+
+// errNoVirtualTerminal is -t on a console that cannot show the remote
+// terminal: it does not interpret escape sequences (Windows before 10).
+var errNoVirtualTerminal = errors.New("this console cannot show a remote terminal (-t): it does not interpret terminal escape sequences")
+
+// prepareOutput readies the output terminal behind a file descriptor for
+// the remote terminal's escape sequences; undo puts it back. Tests replace
+// it.
+var prepareOutput = platformPrepareOutput
 
 // fdOf is the file descriptor behind a stream, if it is a terminal.
 func fdOf(v any) (int, bool) {
@@ -36,17 +46,26 @@ type localTerminal struct {
 	state  *term.State
 	rawFD  int
 	stop   func()
+	// undoOutput puts the output's console mode back (Windows), if set.
+	undoOutput func()
 }
 
 // openTerminal prepares the local terminal: raw mode when in is a terminal
-// (raw says whether to, for input), the size of the first of in and out that
-// is a terminal, followed on SIGWINCH. restore undoes it all; it is safe to
-// call more than once.
+// (raw says whether to, for input), output that understands the remote
+// terminal's escape sequences, and the size of the first of in and out that
+// is a terminal, followed as it changes (watchResize: SIGWINCH, or a poll
+// where there is none). restore undoes it all; it is safe to call more than
+// once.
 func openTerminal(in io.Reader, out io.Writer, raw bool) (*localTerminal, error) {
 	t := &localTerminal{size: defaultTermSize, stop: func() {}}
 	sizeFD := -1
 	if fd, ok := fdOf(out); ok {
 		sizeFD = fd
+		undo, err := prepareOutput(fd)
+		if err != nil {
+			return nil, err
+		}
+		t.undoOutput = undo
 	}
 	if fd, ok := fdOf(in); ok {
 		if sizeFD < 0 {
@@ -55,6 +74,7 @@ func openTerminal(in io.Reader, out io.Writer, raw bool) (*localTerminal, error)
 		if raw {
 			st, err := term.MakeRaw(fd)
 			if err != nil {
+				t.restore()
 				return nil, err
 			}
 			t.state, t.rawFD = st, fd
@@ -63,40 +83,53 @@ func openTerminal(in io.Reader, out io.Writer, raw bool) (*localTerminal, error)
 	if sizeFD < 0 {
 		return t, nil
 	}
-	if w, h, err := term.GetSize(sizeFD); err == nil && w > 0 && h > 0 {
-		t.size = sandbox.TermSize{Cols: uint16(w), Rows: uint16(h)}
+	sizeOf := func() (sandbox.TermSize, bool) {
+		w, h, err := term.GetSize(sizeFD)
+		if err != nil || w <= 0 || h <= 0 {
+			return sandbox.TermSize{}, false
+		}
+		return sandbox.TermSize{Cols: uint16(w), Rows: uint16(h)}, true
+	}
+	if size, ok := sizeOf(); ok {
+		t.size = size
 	}
 	t.resize = make(chan sandbox.TermSize, 1)
-	winch := make(chan os.Signal, 1)
-	signal.Notify(winch, syscall.SIGWINCH)
+	events, stopEvents := watchResize()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-winch:
-			}
-			w, h, err := term.GetSize(sizeFD)
-			if err != nil || w <= 0 || h <= 0 {
-				continue
-			}
-			size := sandbox.TermSize{Cols: uint16(w), Rows: uint16(h)}
-			select { // keep only the latest size
-			case <-t.resize:
-			default:
-			}
-			t.resize <- size
-		}
+		followSize(ctx, events, sizeOf, t.size, t.resize)
 	}()
 	t.stop = func() {
-		signal.Stop(winch)
+		stopEvents()
 		cancel()
 		<-done
 	}
 	return t, nil
+}
+
+// followSize reads the terminal's size at each event and, when it has
+// changed, puts it on resize, which holds only the latest one, until ctx
+// ends.
+func followSize[E any](ctx context.Context, events <-chan E, sizeOf func() (sandbox.TermSize, bool), last sandbox.TermSize, resize chan sandbox.TermSize) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-events:
+		}
+		size, ok := sizeOf()
+		if !ok || size == last {
+			continue
+		}
+		last = size
+		select { // keep only the latest size
+		case <-resize:
+		default:
+		}
+		resize <- size
+	}
 }
 
 // restore puts the local terminal back as it was.
@@ -106,6 +139,10 @@ func (t *localTerminal) restore() {
 	if t.state != nil {
 		_ = term.Restore(t.rawFD, t.state)
 		t.state = nil
+	}
+	if t.undoOutput != nil {
+		t.undoOutput()
+		t.undoOutput = nil
 	}
 }
 

@@ -55,6 +55,8 @@ func Print(w io.Writer, v *claims.Details, now time.Time) error {
 		line(tw, 1, "Node:", tables.OrNone(p.Spec.NodeName))
 		line(tw, 1, "IP:", tables.OrNone(p.Status.PodIP))
 		podConditions(tw, p.Status.Conditions, now)
+		containers(tw, p, now)
+		_ = tw.Flush() // the events' columns are their own
 	} else {
 		line(tw, 1, "<none>", "")
 	}
@@ -76,6 +78,61 @@ func conditions(w io.Writer, indent int, conds []metav1.Condition, now time.Time
 	for _, c := range conds {
 		fmt.Fprintf(w, "%s  %s\t%s\t%s\t%s\t%s\n", pad, c.Type, c.Status, tables.OrNone(c.Reason), ago(c.LastTransitionTime.Time, now), c.Message)
 	}
+}
+
+// containers shows each container of p as kubectl describe does: its
+// image, state, last state (an OOM kill or a crash shows there), restarts
+// and memory limit.
+func containers(w io.Writer, p *corev1.Pod, now time.Time) {
+	if len(p.Spec.Containers) == 0 {
+		return
+	}
+	statuses := map[string]corev1.ContainerStatus{}
+	for _, s := range p.Status.ContainerStatuses {
+		statuses[s.Name] = s
+	}
+	fmt.Fprintln(w, "  Containers:")
+	for _, c := range p.Spec.Containers {
+		st, seen := statuses[c.Name]
+		fmt.Fprintf(w, "    %s:\n", c.Name)
+		line(w, 3, "Image:", c.Image)
+		if seen {
+			line(w, 3, "State:", containerState(st.State, now))
+			if st.LastTerminationState.Terminated != nil {
+				line(w, 3, "Last State:", containerState(st.LastTerminationState, now))
+			}
+			line(w, 3, "Restarts:", fmt.Sprint(st.RestartCount))
+		}
+		limit := "<none>"
+		if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+			limit = q.String()
+		}
+		line(w, 3, "Memory limit:", limit)
+	}
+}
+
+// containerState is one line for a container's state.
+func containerState(s corev1.ContainerState, now time.Time) string {
+	switch {
+	case s.Running != nil && s.Running.StartedAt.IsZero():
+		return "Running"
+	case s.Running != nil:
+		return "Running (started " + ago(s.Running.StartedAt.Time, now) + " ago)"
+	case s.Waiting != nil:
+		msg := "Waiting: " + s.Waiting.Reason
+		if s.Waiting.Message != "" {
+			msg += ": " + strings.Join(strings.Fields(s.Waiting.Message), " ")
+		}
+		return msg
+	case s.Terminated != nil:
+		t := s.Terminated
+		msg := fmt.Sprintf("Terminated: %s (exit code %d", tables.OrNone(t.Reason), t.ExitCode)
+		if !t.FinishedAt.IsZero() {
+			msg += ", " + ago(t.FinishedAt.Time, now) + " ago"
+		}
+		return msg + ")"
+	}
+	return "<unknown>"
 }
 
 func podConditions(w io.Writer, conds []corev1.PodCondition, now time.Time) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sandboxv1beta1 "sigs.k8s.io/agent-sandbox/api/v1beta1"
@@ -80,6 +81,23 @@ func someEvents() []corev1.Event {
 // lines joins the lines of an expected output; trailing spaces are the
 // tabwriter's padding of a last, empty cell.
 func lines(ls ...string) string { return strings.Join(ls, "\n") + "\n" }
+
+// oomKilledPod is a pod whose container was OOM-killed a minute ago and
+// runs again, and whose second container waits to start.
+func oomKilledPod() *corev1.Pod {
+	p := pod()
+	p.Spec.Containers = []corev1.Container{
+		{Name: "python-runtime", Image: "local.test/python:v1", Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("160Mi")}}},
+		{Name: "sidecar", Image: "local.test/sidecar:v1"},
+	}
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{
+		{Name: "python-runtime", RestartCount: 1,
+			State:                corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: before(50 * time.Second)}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "OOMKilled", ExitCode: 137, FinishedAt: before(time.Minute)}}},
+		{Name: "sidecar", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: "failed to pull\nimage"}}},
+	}
+	return p
+}
 
 // pendingDetails: a cold sandbox whose pod is not scheduled yet, and an
 // event that names neither its time nor its source.
@@ -154,6 +172,41 @@ func TestPrint(t *testing.T) {
 				"  Warning  Unbound    5m   sandboxclaim/c1        <none>              no sandbox yet",
 				"  Normal   Adopted    4m   sandbox/python-abcde   sandbox-controller  adopted warm pod python-pool-x7k2p",
 			)},
+		{"a container OOM-killed, another that cannot pull its image", &claims.Details{Claim: bareClaim(), Pod: oomKilledPod()}, lines(
+			"Name:         c1",
+			"Namespace:    default",
+			"Labels:       <none>",
+			"Annotations:  <none>",
+			"Created:      <unknown>",
+			"Pool:         python",
+			"Template:     <none>",
+			"Expires:      <never>",
+			"Conditions:   <none>",
+			"Sandbox:",
+			"  <none>  <none>",
+			"Pod:",
+			"  Name:   python-pool-x7k2p",
+			"  Phase:  Running",
+			"  Node:   node-1",
+			"  IP:     10.0.0.7",
+			"  Conditions:",
+			"    Type          Status  Reason  Age  Message",
+			"    PodScheduled  True    <none>  10m  ",
+			"    Ready         True    <none>  9m   ",
+			"  Containers:",
+			"    python-runtime:",
+			"      Image:         local.test/python:v1",
+			"      State:         Running (started 50s ago)",
+			"      Last State:    Terminated: OOMKilled (exit code 137, 60s ago)",
+			"      Restarts:      1",
+			"      Memory limit:  160Mi",
+			"    sidecar:",
+			"      Image:         local.test/sidecar:v1",
+			"      State:         Waiting: ErrImagePull: failed to pull image",
+			"      Restarts:      0",
+			"      Memory limit:  <none>",
+			"Events:  <none>",
+		)},
 		{"expired, the sandbox gone", &claims.Details{Claim: boundClaim(-2 * time.Minute), Template: "python-3.12"}, lines(
 			"Name:         c1",
 			"Namespace:    default",

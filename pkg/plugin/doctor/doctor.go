@@ -379,7 +379,7 @@ func probe(ctx context.Context, clients *kube.Clients, o Options) Result {
 	}
 	start := time.Now()
 	claim := claims.NewClaim(claims.Spec{Namespace: o.Namespace, Pool: pool, TTL: 10 * time.Minute, Labels: map[string]string{"kubectl-sandbox/doctor": "true"}}, o.Now())
-	ready, err := claims.CreateAndWait(ctx, clients.Ext, claim, timeout, claims.WaitHooks{})
+	ready, err := claims.CreateAndWait(ctx, clients.Ext, claim, timeout, claims.WaitHooks{Pods: clients.Core})
 	if err != nil {
 		return Result{Status: Fail, Detail: fmt.Sprintf("claim on pool %s: %v", pool, err), Problem: ProbeClaim}
 	}

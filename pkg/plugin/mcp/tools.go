@@ -228,14 +228,18 @@ func (s *Server) claimSpec(ctx context.Context, ns, id string, in CreateIn) (cla
 	return spec, s.allowed(spec.Pool, template)
 }
 
-// tracking are the wait hooks that record a claim the session creates as
-// soon as it exists (before it is Ready, so that a session that ends
-// meanwhile still deletes it); name is set to it.
+// tracking are the wait hooks of a claim the session creates: it is
+// recorded as soon as it exists (before it is Ready, so that a session
+// that ends meanwhile still deletes it), name is set to it, and a pod that
+// cannot start ends the wait.
 func (s *Server) tracking(id, ns string, name *string) claims.WaitHooks {
-	return claims.WaitHooks{Created: func(c *extv1beta1.SandboxClaim) {
-		*name = c.Name
-		s.track(id, ns, c.Name)
-	}}
+	return claims.WaitHooks{
+		Created: func(c *extv1beta1.SandboxClaim) {
+			*name = c.Name
+			s.track(id, ns, c.Name)
+		},
+		Pods: s.clients.Core,
+	}
 }
 
 // forget stops tracking a claim that the engine deleted after err, unless

@@ -93,6 +93,7 @@ func Run(ctx context.Context, clients *kube.Clients, opts session.Options, plan 
 	// for the upstream SDKs (see claims.SandboxReady).
 	wait := hooks.WaitHooks
 	wait.Usable = claims.SandboxReady(clients.Agents)
+	wait.Pods = clients.Core
 	ready, err := claims.CreateAndWait(ctx, clients.Ext, plan.Claim, plan.ReadyTimeout, wait)
 	if err != nil {
 		return out, err // CreateAndWait deleted what it created

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
@@ -179,4 +181,46 @@ func Open(ctx context.Context, cfg *rest.Config, core corev1client.CoreV1Interfa
 		f.Local = append(f.Local, int(p.Local))
 	}
 	return f, nil
+}
+
+// Keep runs f until ctx ends, as Wait does, but a forward lost while the
+// pod still runs (the same pod, by UID) is opened again on the same local
+// addresses and ports: client-go ends a whole forward when one forwarded
+// connection fails, as when nothing listens on the pod's port yet, and the
+// kubelet or the API server restarting ends it too. onLost, if set, hears
+// of each loss before the forward opens again. Keep returns ctx's cause, or
+// the *LostError of a forward whose pod is gone or that cannot be opened
+// again.
+func Keep(ctx context.Context, cfg *rest.Config, core corev1client.CoreV1Interface, f *Forward, addresses []string, remote []int, onLost func(error)) error {
+	pods := core.Pods(f.ns)
+	first, err := pods.Get(ctx, f.pod, metav1.GetOptions{})
+	if err != nil {
+		return f.Wait(ctx) // the pod cannot be read: no way to tell when it goes
+	}
+	specs := make([]string, len(remote))
+	for i, r := range remote {
+		specs[i] = fmt.Sprintf("%d:%d", f.Local[i], r)
+	}
+	for {
+		err := f.Wait(ctx)
+		var lost *LostError
+		if !errors.As(err, &lost) {
+			return err
+		}
+		p, gerr := pods.Get(ctx, f.pod, metav1.GetOptions{})
+		if gerr != nil || p.UID != first.UID || p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
+			return err
+		}
+		if onLost != nil {
+			onLost(err)
+		}
+		next, oerr := Open(ctx, cfg, core, f.ns, f.pod, addresses, specs)
+		if oerr != nil {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			return &LostError{Namespace: f.ns, Pod: f.pod, Err: oerr}
+		}
+		*f = *next
+	}
 }

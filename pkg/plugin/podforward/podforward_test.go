@@ -11,9 +11,12 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 
@@ -222,4 +225,95 @@ func TestOpenReturnsWhenTheContextIsCancelled(t *testing.T) {
 		t.Error("Open waited for the upgrade after its context was cancelled")
 	}
 	close(release)
+}
+
+// TestKeepForwardsAgainWhileThePodRuns: a connection the pod refuses (as a
+// kubelet reports one to a port nothing listens on) makes client-go end the
+// whole forward; Keep opens it again on the same local port and says so,
+// and the next connection goes through. Once the pod is replaced (another
+// UID), a lost forward ends Keep with a *LostError.
+func TestKeepForwardsAgainWhileThePodRuns(t *testing.T) {
+	srv, _ := echoServer(t)
+	var refuse atomic.Bool
+	srv.Refuse = func(string) string {
+		if refuse.Load() {
+			return "failed to connect to localhost:9999 inside namespace: connection refused"
+		}
+		return ""
+	}
+	srv.SetPod(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", UID: "uid-1"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}})
+	cfg, core := clientsFor(t, srv.URL)
+	f, err := Open(context.Background(), cfg, core, "ns", "p", nil, []string{"0:9999"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := f.Local[0]
+	lost := make(chan error, 4)
+	done := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { done <- Keep(ctx, cfg, core, f, nil, []int{9999}, func(err error) { lost <- err }) }()
+
+	refuse.Store(true)
+	refused(t, local)
+	var le *LostError
+	if err := <-lost; !errors.As(err, &le) || le.Pod != "p" {
+		t.Fatalf("onLost got %v", err)
+	}
+	refuse.Store(false)
+	// The forward listens again on the same port (a connection made before
+	// it does is refused locally).
+	var got string
+	for deadline := time.Now().Add(10 * time.Second); got == "" && time.Now().Before(deadline); {
+		got = tryEcho(local, "again")
+	}
+	if got != "again" {
+		t.Fatalf("echo after the forward was opened again: %q", got)
+	}
+
+	srv.SetPod(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", UID: "uid-2"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}})
+	refuse.Store(true)
+	refused(t, local)
+	if err := <-done; !errors.As(err, &le) {
+		t.Fatalf("Keep ended with %v, want a *LostError", err)
+	}
+	if len(lost) != 0 {
+		t.Errorf("onLost heard of the last loss too: %v", <-lost)
+	}
+	for range 2 { // both upgraded connections end on the server too
+		<-srv.Ended
+	}
+}
+
+// refused makes a connection to the local port that the pod refuses: it is
+// closed with nothing read.
+func refused(t *testing.T, port int) {
+	t.Helper()
+	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _ = io.WriteString(c, "x")
+	if n, _ := io.ReadFull(c, make([]byte, 1)); n != 0 {
+		t.Fatalf("read %d bytes through a refused connection", n)
+	}
+}
+
+// tryEcho is echo for a port that may not listen yet: "" when the
+// connection is refused.
+func tryEcho(port int, msg string) string {
+	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, msg); err != nil {
+		return ""
+	}
+	buf := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, buf); err != nil {
+		return ""
+	}
+	return string(buf)
 }

@@ -124,7 +124,7 @@ func (c *Client) send(req *http.Request, op string) (*http.Response, error) {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if sent.Load() && req.Context().Err() == nil {
+		if sent.Load() {
 			return nil, &SentError{Op: op, Err: err}
 		}
 		return nil, &ConnError{Op: op, Err: err}

@@ -62,3 +62,28 @@ func TestExecuteThatCannotConnectSaysSo(t *testing.T) {
 		t.Fatalf("got %T %v", err, err)
 	}
 }
+
+// TestExecuteCancelledAfterSendingSaysItMayHaveRun: a command whose context
+// ends (another sandbox's failure, an interrupt) after it was sent may have
+// run too: it is not "cannot reach the router".
+func TestExecuteCancelledAfterSendingSaysItMayHaveRun(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+	u, _ := url.Parse(srv.URL)
+	c := NewClient(u, http.DefaultTransport.(*http.Transport).Clone(), "", Target{SandboxID: "sb", Namespace: "ns", Port: 8888})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-arrived
+		cancel()
+	}()
+	_, err := c.Execute(ctx, sandbox.Command{Argv: []string{"true"}})
+	var sent *SentError
+	if !errors.As(err, &sent) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %T %v", err, err)
+	}
+}

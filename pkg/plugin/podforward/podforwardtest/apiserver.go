@@ -1,10 +1,13 @@
 // Package podforwardtest is an API server for tests that serves
 // pods/portforward the way one behind a proxy that drops WebSocket upgrades
 // does: the WebSocket attempt gets a 400, SPDY is accepted, and each data
-// stream is handed to the test as a connection to the pod's port.
+// stream is handed to the test as a connection to the pod's port. A port
+// the test refuses answers on the error stream, as a kubelet does when
+// nothing listens on the pod's port. It also serves GET of one pod.
 package podforwardtest
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +29,17 @@ type APIServer struct {
 	pod      func(port string, conn io.ReadWriter)
 	mu       sync.Mutex
 	requests []string
+	// Refuse, if set, says what the kubelet reports for a connection to a
+	// pod port ("" to serve it with pod).
+	Refuse func(port string) string
+	pod0   *corev1.Pod
+}
+
+// SetPod sets the pod a GET of pods/NAME returns (404 until set).
+func (s *APIServer) SetPod(p *corev1.Pod) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pod0 = p
 }
 
 // NewAPIServer starts a server whose data streams are served by pod, with
@@ -50,6 +64,18 @@ func (s *APIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests = append(s.requests, r.Method+" "+r.URL.Path+" "+upgrade)
 	s.mu.Unlock()
+	if r.Method == http.MethodGet && upgrade == "" {
+		s.mu.Lock()
+		pod := s.pod0
+		s.mu.Unlock()
+		if pod == nil || !strings.HasSuffix(r.URL.Path, "/pods/"+pod.Name) {
+			http.Error(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`, http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(pod)
+		return
+	}
 	if upgrade == "websocket" {
 		http.Error(w, "websocket upgrades are refused here", http.StatusBadRequest)
 		return
@@ -57,13 +83,30 @@ func (s *APIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if _, err := streamhttp.Handshake(r, w, []string{"portforward.k8s.io"}); err != nil {
 		return
 	}
+	var errStreams sync.Map // requestID -> the error stream of that connection
 	conn := spdy.NewResponseUpgrader().UpgradeResponse(w, r, func(st streamhttp.Stream, replySent <-chan struct{}) error {
+		h := st.Headers()
+		if h.Get(corev1.StreamType) == corev1.StreamTypeError {
+			errStreams.Store(h.Get(corev1.PortForwardRequestIDHeader), st)
+		}
 		go func() {
 			<-replySent
-			defer st.Close()
-			if st.Headers().Get(corev1.StreamType) == corev1.StreamTypeData { // the error stream reports nothing
-				s.pod(st.Headers().Get(corev1.PortHeader), st)
+			if h.Get(corev1.StreamType) != corev1.StreamTypeData {
+				return // the error stream is closed with its data stream
 			}
+			defer st.Close()
+			port := h.Get(corev1.PortHeader)
+			if es, ok := errStreams.LoadAndDelete(h.Get(corev1.PortForwardRequestIDHeader)); ok {
+				defer es.(streamhttp.Stream).Close()
+				if s.Refuse != nil {
+					if msg := s.Refuse(port); msg != "" {
+						_, _ = io.WriteString(es.(streamhttp.Stream), msg)
+						_ = st.Reset() // what the client sent is never read
+						return
+					}
+				}
+			}
+			s.pod(port, st)
 		}()
 		return nil
 	})
