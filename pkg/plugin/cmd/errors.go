@@ -81,6 +81,7 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		tooLarge   *sandbox.InputTooLargeError
 		unrepr     *sandbox.UnrepresentableError
 		noStart    *claims.PodCannotStartError
+		oom        *claims.OOMKilledError
 	)
 	switch {
 	case errors.Is(err, sandbox.ErrNoTar):
@@ -107,6 +108,9 @@ func hintFor(err error, verb string, fe frontEnd) string {
 	case errors.As(err, &cleanup):
 		return fe.say(" (it expires at its TTL; delete it with: kubectl sandbox delete "+cleanup.Name+")",
 			" (it expires at its TTL; delete it with sandbox_delete, name "+strconv.Quote(cleanup.Name)+")")
+	case errors.As(err, &oom):
+		return fe.say(" (see the container's last state with: kubectl sandbox describe CLAIM; raise the memory limit of the pool's template, or make the command use less memory)",
+			" (raise the memory limit of the pool's template, or make the command use less memory)")
 	case errors.As(err, &noStart):
 		if noStart.ImageProblem() {
 			return " (fix the image of the pool's template, or make its registry reachable from the cluster's nodes)"

@@ -65,7 +65,7 @@ func (o *ExecOptions) runSelected(ctx context.Context, clients *kube.Clients, s 
 		}
 		res, err := sandbox.Run(ctx, rt, cmd, run)
 		if err != nil {
-			r.Error, r.ExitCode = describeError(err, "exec"), 1
+			r.Error, r.ExitCode = describeError(err, "exec"), exitCodeFor(err)
 		} else {
 			r.Result = *res
 		}

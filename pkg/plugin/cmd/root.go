@@ -152,9 +152,20 @@ func execute(ctx context.Context, root *cobra.Command, streams genericiooptions.
 		return 1
 	}
 	fmt.Fprintf(streams.ErrOut, "error: %s\n", describeError(err, verbName(verb)))
+	return exitCodeFor(err)
+}
+
+// exitCodeFor is the exit code of a plugin error: a shell's for a command
+// that timed out (124) or was killed with its container by the OOM killer
+// (137), else 1.
+func exitCodeFor(err error) int {
 	var timeout *sandbox.CommandTimeoutError
-	if errors.As(err, &timeout) {
+	var oom *claims.OOMKilledError
+	switch {
+	case errors.As(err, &timeout):
 		return exitTimeout
+	case errors.As(err, &oom):
+		return oom.ExitCode()
 	}
 	return 1
 }

@@ -62,8 +62,12 @@ func TestRuntimeChoosesByThePodTemplate(t *testing.T) {
 	ctx := context.Background()
 	claim := readyClaim("c", "sb", "10.0.0.1")
 	isPython := func(rt sandbox.Runtime, err error) bool {
-		_, ok := rt.(*python.Client)
-		return err == nil && ok
+		w, ok := rt.(oomAwareNames) // the python client keeps UploadsName
+		if !ok {
+			return false
+		}
+		_, ok = w.Runtime.(*python.Client)
+		return err == nil && ok && w.pod == "sb" && w.ns == ns
 	}
 	// --runtime python reads no Sandbox.
 	s, agents := runtimeSession(t, RuntimePython)

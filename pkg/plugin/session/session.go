@@ -166,7 +166,7 @@ func (s *Session) Runtime(ctx context.Context, c *extv1beta1.SandboxClaim) (sand
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dials = append(s.dials, conn)
-	return conn, nil
+	return explainOOM(conn, s.clients.Core, c.Namespace, pod), nil
 }
 
 // python returns the python runtime of a claim, through the router.
@@ -175,7 +175,10 @@ func (s *Session) python(ctx context.Context, c *extv1beta1.SandboxClaim) (sandb
 	if err != nil {
 		return nil, err
 	}
-	return python.NewClient(conn.BaseURL, conn.Transport, s.opts.Router.Token, target(c, s.opts.ServerPort)), nil
+	// The pod is named after the Sandbox (the Sandbox itself is not read
+	// for the python runtime).
+	return explainOOM(python.NewClient(conn.BaseURL, conn.Transport, s.opts.Router.Token, target(c, s.opts.ServerPort)),
+		s.clients.Core, c.Namespace, claims.SandboxName(c)), nil
 }
 
 // target is where the router sends a request for port of c's sandbox.
