@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -93,17 +94,77 @@ func PodOf(ctx context.Context, c *kube.Clients, ns, name string) (*corev1.Pod, 
 }
 
 // SetOperatingMode asks a claim's Sandbox to run or to be suspended (a
-// merge patch of spec.operatingMode) and returns the Sandbox's name.
-func SetOperatingMode(ctx context.Context, c *kube.Clients, ns, claim, mode string) (string, error) {
+// merge patch of spec.operatingMode) and returns the Sandbox as patched
+// (its generation is the one WaitResumed waits for).
+func SetOperatingMode(ctx context.Context, c *kube.Clients, ns, claim, mode string) (*sandboxv1beta1.Sandbox, error) {
 	_, s, err := SandboxOf(ctx, c, ns, claim)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"operatingMode": mode}})
-	if _, err := c.Agents.AgentsV1beta1().Sandboxes(ns).Patch(ctx, s.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-		return "", fmt.Errorf("setting sandbox %q to %s: %w", s.Name, mode, err)
+	patched, err := c.Agents.AgentsV1beta1().Sandboxes(ns).Patch(ctx, s.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("setting sandbox %q to %s: %w", s.Name, mode, err)
 	}
-	return s.Name, nil
+	return patched, nil
+}
+
+// WaitResumed waits until a resumed Sandbox (at generation or later) is
+// Ready for that generation with pod IPs, then until its claim is Ready
+// with those pod IPs: right after a suspension the claim may still say
+// Ready from before, or name the old pod's IPs, while the new pod starts.
+func WaitResumed(ctx context.Context, c *kube.Clients, ns string, sandbox *sandboxv1beta1.Sandbox, claim string, timeout time.Duration, observe Observer) error {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	sandboxes := c.Agents.AgentsV1beta1().Sandboxes(ns)
+	var last *metav1.Condition
+	var ips []string
+	w := kube.Watch{LW: kube.ByName(sandbox.Name, sandboxes.List, sandboxes.Watch), Name: sandbox.Name, What: "sandbox " + sandbox.Name, Retry: true}
+	err := w.Until(wctx, func(ev watch.Event) (bool, error) {
+		s, ok := ev.Object.(*sandboxv1beta1.Sandbox)
+		if !ok {
+			return false, nil
+		}
+		if ev.Type == watch.Deleted {
+			return false, &DeletedError{Name: claim, For: "become Ready"}
+		}
+		last, ips = meta.FindStatusCondition(s.Status.Conditions, ConditionReady), s.Status.PodIPs
+		return last != nil && last.Status == metav1.ConditionTrue && last.ObservedGeneration >= sandbox.Generation && len(ips) > 0, nil
+	})
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return &InterruptedError{Name: claim, For: "become Ready"}
+	case wctx.Err() != nil:
+		return &TimeoutError{Name: claim, For: "become Ready", After: timeout, Last: last}
+	default:
+		return err
+	}
+	claimsClient := c.Ext.ExtensionsV1beta1().SandboxClaims(ns)
+	cw := kube.Watch{LW: kube.ByName(claim, claimsClient.List, claimsClient.Watch), Name: claim, What: "sandboxclaim " + claim, Retry: true}
+	err = cw.Until(wctx, func(ev watch.Event) (bool, error) {
+		cl, ok := ev.Object.(*extv1beta1.SandboxClaim)
+		if !ok {
+			return false, nil
+		}
+		if ev.Type == watch.Deleted {
+			return false, &DeletedError{Name: claim, For: "become Ready"}
+		}
+		if observe != nil {
+			observe(cl)
+		}
+		last = ReadyCondition(cl)
+		return IsReady(cl) && slices.Equal(cl.Status.SandboxStatus.PodIPs, ips), nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return &InterruptedError{Name: claim, For: "become Ready"}
+	case wctx.Err() != nil:
+		return &TimeoutError{Name: claim, For: "become Ready", After: timeout, Last: last}
+	}
+	return err
 }
 
 // WaitSuspended waits until a Sandbox reports Suspended=True (its pod is

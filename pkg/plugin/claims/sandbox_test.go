@@ -3,6 +3,7 @@ package claims
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	sandboxv1beta1 "sigs.k8s.io/agent-sandbox/api/v1beta1"
+	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
@@ -182,9 +184,9 @@ func TestSetOperatingMode(t *testing.T) {
 	for _, mode := range []string{ModeSuspended, ModeRunning} {
 		t.Run(mode, func(t *testing.T) {
 			c, f := describeClients(t, []runtime.Object{readyClaim("c1", "python-abcde"), sandbox("python-abcde", "")}, nil)
-			name, err := SetOperatingMode(context.Background(), c, "default", "c1", mode)
-			if err != nil || name != "python-abcde" {
-				t.Fatalf("got %q, %v", name, err)
+			s, err := SetOperatingMode(context.Background(), c, "default", "c1", mode)
+			if err != nil || s.Name != "python-abcde" {
+				t.Fatalf("got %v, %v", s, err)
 			}
 			ps := patches(&f.agents.Fake)
 			if len(ps) != 1 {
@@ -196,9 +198,9 @@ func TestSetOperatingMode(t *testing.T) {
 				t.Errorf("patch %s %s of %s/%s %s, want the merge patch %s of default/python-abcde",
 					p.GetPatchType(), p.GetPatch(), p.GetNamespace(), p.GetName(), p.GetResource().Resource, want)
 			}
-			s, err := c.Agents.AgentsV1beta1().Sandboxes("default").Get(context.Background(), "python-abcde", metav1.GetOptions{})
-			if err != nil || string(s.Spec.OperatingMode) != mode {
-				t.Errorf("sandbox after the patch: %v, %v", s, err)
+			got, err := c.Agents.AgentsV1beta1().Sandboxes("default").Get(context.Background(), "python-abcde", metav1.GetOptions{})
+			if err != nil || string(got.Spec.OperatingMode) != mode {
+				t.Errorf("sandbox after the patch: %v, %v", got, err)
 			}
 		})
 	}
@@ -408,4 +410,58 @@ func TestExtend(t *testing.T) {
 			t.Fatalf("got %v, want the 403", err)
 		}
 	})
+}
+
+// TestWaitResumedWaitsForTheNewPod: right after a suspension the Sandbox
+// may still say Ready for an older generation and its claim Ready with the
+// old pod's IPs; the wait ends only when the Sandbox is Ready for the
+// resumed generation with its new pod's IPs, and the claim names them.
+func TestWaitResumedWaitsForTheNewPod(t *testing.T) {
+	resumed := sandbox("python-abcde", "")
+	resumed.Generation = 3
+	at := func(gen int64, status metav1.ConditionStatus, ips ...string) *sandboxv1beta1.Sandbox {
+		s := resumed.DeepCopy()
+		s.Status.Conditions = []metav1.Condition{{Type: ConditionReady, Status: status, Reason: "DependenciesReady", ObservedGeneration: gen}}
+		s.Status.PodIPs = ips
+		return s
+	}
+	claimWith := func(ips ...string) *extv1beta1.SandboxClaim {
+		c := readyClaim("c1", "python-abcde")
+		c.Status.SandboxStatus.PodIPs = ips
+		return c
+	}
+	c, f := describeClients(t, []runtime.Object{claimWith("10.0.0.5"), at(2, metav1.ConditionTrue, "10.0.0.5")}, nil)
+	sbReactor, sbWatchers := kubetest.DrivenWatches()
+	f.agents.PrependWatchReactor("sandboxes", sbReactor)
+	claimReactor, claimWatchers := kubetest.DrivenWatches()
+	f.ext.PrependWatchReactor("sandboxclaims", claimReactor)
+	done := make(chan error, 1)
+	var seen []string
+	go func() {
+		done <- WaitResumed(context.Background(), c, "default", resumed, "c1", time.Minute, func(cl *extv1beta1.SandboxClaim) {
+			seen = append(seen, strings.Join(cl.Status.SandboxStatus.PodIPs, ","))
+		})
+	}()
+	next := func(watchers <-chan *watch.FakeWatcher) *watch.FakeWatcher {
+		select {
+		case w := <-watchers:
+			return w
+		case err := <-done:
+			t.Fatalf("the wait ended early (%v); claims seen: %q", err, seen)
+		}
+		return nil
+	}
+	sw := next(sbWatchers)
+	sw.Modify(at(3, metav1.ConditionFalse))           // the new pod starts
+	sw.Modify(at(3, metav1.ConditionTrue, "10.0.0.9")) // Ready for generation 3
+	cw := next(claimWatchers)
+	cw.Modify(claimWith("10.0.0.9"))
+	if err := <-done; err != nil {
+		t.Fatalf("WaitResumed: %v", err)
+	}
+	// The stale claim (listed first) did not end the wait: it ended on the
+	// claim that names the new pod.
+	if strings.Join(seen, " ") != "10.0.0.5 10.0.0.9" {
+		t.Errorf("claims seen: %q", seen)
+	}
 }

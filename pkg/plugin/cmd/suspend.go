@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	sandboxv1beta1 "sigs.k8s.io/agent-sandbox/api/v1beta1"
+
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 )
@@ -103,7 +105,7 @@ func (o *SuspendOptions) Run(ctx context.Context) error {
 	if o.resume {
 		mode, did = claims.ModeRunning, "resumed"
 	}
-	sandboxes := make([]string, len(o.names))
+	sandboxes := make([]*sandboxv1beta1.Sandbox, len(o.names))
 	for i, name := range o.names {
 		if sandboxes[i], err = claims.SetOperatingMode(ctx, clients, o.namespace, name, mode); err != nil {
 			return err
@@ -128,7 +130,7 @@ func (o *SuspendOptions) Run(ctx context.Context) error {
 
 // wait waits for one claim, within left, with a spinner on a terminal (as
 // create's) that shows the Ready condition's latest reason while resuming.
-func (o *SuspendOptions) wait(ctx context.Context, clients *kube.Clients, name, sandbox string, left time.Duration) error {
+func (o *SuspendOptions) wait(ctx context.Context, clients *kube.Clients, name string, sandbox *sandboxv1beta1.Sandbox, left time.Duration) error {
 	status := fmt.Sprintf("waiting for sandboxclaim/%s to be suspended", name)
 	if o.resume {
 		status = fmt.Sprintf("waiting for sandboxclaim/%s to become Ready", name)
@@ -138,9 +140,9 @@ func (o *SuspendOptions) wait(ctx context.Context, clients *kube.Clients, name, 
 	defer p.stop()
 	var err error
 	if o.resume {
-		_, err = claims.WaitFor(ctx, clients.Ext, o.namespace, name, claims.Ready, left, p.observe)
+		err = claims.WaitResumed(ctx, clients, o.namespace, sandbox, name, left, p.observe)
 	} else {
-		err = claims.WaitSuspended(ctx, clients.Agents, o.namespace, sandbox, name, left)
+		err = claims.WaitSuspended(ctx, clients.Agents, o.namespace, sandbox.Name, name, left)
 	}
 	var te *claims.TimeoutError
 	if errors.As(err, &te) {

@@ -82,23 +82,37 @@ func TestSuspendAndResumeNoWait(t *testing.T) {
 	}
 }
 
-func TestSuspendAndResumeWait(t *testing.T) {
-	// The controller has already done its part: suspending finds the
-	// Sandbox suspended, resuming finds the claim Ready.
-	done := sandboxObj("sb-a", "")
-	done.Status.Conditions = []metav1.Condition{
+// suspendedSandbox is a Sandbox whose suspension the controller finished.
+func suspendedSandbox(name string) *sandboxv1beta1.Sandbox {
+	s := sandboxObj(name, "")
+	s.Status.Conditions = []metav1.Condition{
 		{Type: claims.ConditionSuspended, Status: metav1.ConditionTrue, Reason: "Suspended"},
 		{Type: claims.ConditionReady, Status: metav1.ConditionFalse, Reason: claims.ReasonSandboxSuspended},
 	}
-	objs := []runtime.Object{claimObj("a", "python", "sb-a", testNow, metav1.ConditionTrue, "DependenciesReady"), done}
+	return s
+}
+
+// resumedSandbox is a Sandbox Ready again with the pod IPs of claimObj.
+func resumedSandbox(name string) *sandboxv1beta1.Sandbox {
+	s := sandboxObj(name, "")
+	s.Status.Conditions = []metav1.Condition{{Type: claims.ConditionReady, Status: metav1.ConditionTrue, Reason: "DependenciesReady"}}
+	s.Status.PodIPs = []string{"fd00::5", "10.0.0.5"}
+	return s
+}
+
+func TestSuspendAndResumeWait(t *testing.T) {
+	// The controller has already done its part: suspending finds the
+	// Sandbox suspended, resuming finds it and the claim Ready.
+	claim := claimObj("a", "python", "sb-a", testNow, metav1.ConditionTrue, "DependenciesReady")
 	for _, tc := range []struct {
 		newCmd verbCtor
+		objs   []runtime.Object
 		out    string
 	}{
-		{NewCmdSuspend, "sandboxclaim.extensions.agents.x-k8s.io/a suspended\n"},
-		{NewCmdResume, "sandboxclaim.extensions.agents.x-k8s.io/a resumed\n"},
+		{NewCmdSuspend, []runtime.Object{claim, suspendedSandbox("sb-a")}, "sandboxclaim.extensions.agents.x-k8s.io/a suspended\n"},
+		{NewCmdResume, []runtime.Object{claim, resumedSandbox("sb-a")}, "sandboxclaim.extensions.agents.x-k8s.io/a resumed\n"},
 	} {
-		f := newFakeFactory(objs...)
+		f := newFakeFactory(tc.objs...)
 		f.agents.PrependWatchReactor("*", kubetest.NoStreamingList)
 		res := runWith(t, f, tc.newCmd, "", []string{"a"})
 		if res.err != nil || res.out != tc.out || res.errOut != "" {
@@ -155,17 +169,13 @@ func TestSuspendAndResumeUnknownClaim(t *testing.T) {
 // resume draw create's spinner on stderr when it is a terminal, and erase
 // it before printing the result.
 func TestSuspendAndResumeShowProgressOnATerminal(t *testing.T) {
-	done := sandboxObj("sb-a", "")
-	done.Status.Conditions = []metav1.Condition{
-		{Type: claims.ConditionSuspended, Status: metav1.ConditionTrue, Reason: "Suspended"},
-		{Type: claims.ConditionReady, Status: metav1.ConditionFalse, Reason: claims.ReasonSandboxSuspended},
-	}
 	for _, tc := range []struct {
 		newCmd      verbCtor
+		done        *sandboxv1beta1.Sandbox
 		status, out string
 	}{
-		{NewCmdSuspend, "waiting for sandboxclaim/a to be suspended", "sandboxclaim.extensions.agents.x-k8s.io/a suspended\n"},
-		{NewCmdResume, "waiting for sandboxclaim/a to become Ready", "sandboxclaim.extensions.agents.x-k8s.io/a resumed\n"},
+		{NewCmdSuspend, suspendedSandbox("sb-a"), "waiting for sandboxclaim/a to be suspended", "sandboxclaim.extensions.agents.x-k8s.io/a suspended\n"},
+		{NewCmdResume, resumedSandbox("sb-a"), "waiting for sandboxclaim/a to become Ready", "sandboxclaim.extensions.agents.x-k8s.io/a resumed\n"},
 	} {
 		master, tty, err := pty.Open()
 		if err != nil {
@@ -177,7 +187,7 @@ func TestSuspendAndResumeShowProgressOnATerminal(t *testing.T) {
 			_, _ = io.Copy(&all, master) // ends when the tty side is closed
 			drawn <- all.String()
 		}()
-		f := newFakeFactory(claimObj("a", "python", "sb-a", testNow, metav1.ConditionTrue, "DependenciesReady"), done.DeepCopy())
+		f := newFakeFactory(claimObj("a", "python", "sb-a", testNow, metav1.ConditionTrue, "DependenciesReady"), tc.done)
 		f.agents.PrependWatchReactor("*", kubetest.NoStreamingList)
 		var out strings.Builder
 		cmd := tc.newCmd(f, genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: tty})
