@@ -452,7 +452,7 @@ func TestWaitResumedWaitsForTheNewPod(t *testing.T) {
 		return nil
 	}
 	sw := next(sbWatchers)
-	sw.Modify(at(3, metav1.ConditionFalse))           // the new pod starts
+	sw.Modify(at(3, metav1.ConditionFalse))            // the new pod starts
 	sw.Modify(at(3, metav1.ConditionTrue, "10.0.0.9")) // Ready for generation 3
 	cw := next(claimWatchers)
 	cw.Modify(claimWith("10.0.0.9"))
