@@ -243,7 +243,10 @@ func (f *fixture) gatewayAt(t *testing.T, u *url.URL) {
 	g := &gatewayv1.Gateway{
 		ObjectMeta: metav1.ObjectMeta{Name: "gw", Namespace: ns},
 		Spec:       gatewayv1.GatewaySpec{Listeners: []gatewayv1.Listener{{Name: "http", Protocol: gatewayv1.HTTPProtocolType, Port: gatewayv1.PortNumber(port)}}},
-		Status:     gatewayv1.GatewayStatus{Addresses: []gatewayv1.GatewayStatusAddress{{Value: u.Hostname()}}},
+		Status: gatewayv1.GatewayStatus{
+			Addresses:  []gatewayv1.GatewayStatusAddress{{Value: u.Hostname()}},
+			Conditions: []metav1.Condition{{Type: "Programmed", Status: metav1.ConditionTrue, Reason: "Programmed"}},
+		},
 	}
 	if _, err := f.gateway.GatewayV1().Gateways(ns).Create(context.Background(), g, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -353,7 +356,7 @@ func TestRunAllOK(t *testing.T) {
 		CheckController: "it reconciles warm pools (pool python: 2/2 ready)" + noDeployment,
 		CheckPools:      "1 template(s); pools ready/desired: python 2/2",
 		CheckRouter:     "healthy, by port-forward to pod team/router-0",
-		CheckGateway:    "healthy, by gateway team/gw at " + routerURL.Host,
+		CheckGateway:    "healthy, by gateway team/gw at " + routerURL.Host + " (listener http)",
 		CheckRouterURL:  "healthy, by router " + routerURL.String(),
 		CheckAccess:     "in namespace team you may do all 7 things the verbs need",
 	}

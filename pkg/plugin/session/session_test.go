@@ -89,7 +89,10 @@ func gateway(t *testing.T, srv *routerServer) *gatewayv1.Gateway {
 	return &gatewayv1.Gateway{
 		ObjectMeta: metav1.ObjectMeta{Name: "router-gw", Namespace: ns},
 		Spec:       gatewayv1.GatewaySpec{Listeners: []gatewayv1.Listener{{Name: "http", Protocol: gatewayv1.HTTPProtocolType, Port: gatewayv1.PortNumber(port)}}},
-		Status:     gatewayv1.GatewayStatus{Addresses: []gatewayv1.GatewayStatusAddress{{Value: u.Hostname()}}},
+		Status: gatewayv1.GatewayStatus{
+			Addresses:  []gatewayv1.GatewayStatusAddress{{Value: u.Hostname()}},
+			Conditions: []metav1.Condition{{Type: "Programmed", Status: metav1.ConditionTrue, Reason: "Programmed"}},
+		},
 	}
 }
 
@@ -154,16 +157,9 @@ func (f *fixture) routerOpens() int {
 	return n
 }
 
-// closeSession closes the idle keep-alive connections of the session's
-// router transport, then the session.
-func closeSession(s *Session) {
-	s.mu.Lock()
-	if s.conn != nil {
-		s.conn.Transport.(*http.Transport).CloseIdleConnections()
-	}
-	s.mu.Unlock()
-	s.Close()
-}
+// closeSession closes the session (the router transport's idle
+// keep-alive connections with it).
+func closeSession(s *Session) { s.Close() }
 
 // TestRuntimeSendsTheSandboxRoutingHeaders: requests name the sandbox (not
 // the claim), its namespace and port, an IPv4 pod IP when there is one,
