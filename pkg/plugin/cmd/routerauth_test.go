@@ -1,11 +1,15 @@
 package cmd
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -191,5 +195,124 @@ func TestRouterAuthentication(t *testing.T) {
 				t.Errorf("X-Sandbox-Pod-IP sent: %v, want %v", got, tc.podIP)
 			}
 		})
+	}
+}
+
+// TestProxyPresentsTheRouterCredential: the proxy replaces the local
+// client's Authorization with the credential the other verbs present, and
+// with a scoped token routes by name only; a scoped token for another
+// sandbox is refused before anything listens.
+func TestProxyPresentsTheRouterCredential(t *testing.T) {
+	clock = pinned
+	t.Cleanup(func() { clock = time.Now })
+	scoped := pythontest.MintScopedToken(scopedSecret, "default", "sb-a", testNow.Add(time.Hour))
+	for _, tc := range []struct {
+		name  string
+		authz pythontest.Authz
+		args  []string
+		sent  string
+		podIP bool
+	}{
+		{"the kubeconfig's token", pythontest.RequireTokens(kubeToken), nil, "Bearer " + kubeToken, true},
+		{"a scoped token", pythontest.ScopedTokens(scopedSecret, pinned), []string{"--router-token", scoped}, "Bearer " + scoped, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := pythontest.NewRouter(t)
+			r.Authz = tc.authz
+			f := newFakeFactory(readyClaim("a", "sb-a"))
+			f.config.BearerToken = kubeToken
+			port := freePort(t)
+			v := start(t, f, NewCmdProxy, append([]string{"a", "8000", "--port", strconv.Itoa(port), "--router-url", r.URL}, tc.args...))
+			v.line(t)
+			client := &http.Client{Transport: &http.Transport{}}
+			defer client.Transport.(*http.Transport).CloseIdleConnections()
+			req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/exists/f", port), nil)
+			req.Header.Set("Authorization", "Bearer the-user's-own")
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			h := r.Requests()[0].Header
+			if resp.StatusCode != http.StatusOK || h.Get("Authorization") != tc.sent || (h.Get("X-Sandbox-Pod-IP") != "") != tc.podIP {
+				t.Errorf("answer %s; the router saw %v", resp.Status, h)
+			}
+			if err := v.stop(); !errors.Is(err, context.Canceled) {
+				t.Errorf("the verb returned %v", err)
+			}
+		})
+	}
+	t.Run("a scoped token for another sandbox", func(t *testing.T) {
+		r := pythontest.NewRouter(t)
+		other := pythontest.MintScopedToken(scopedSecret, "default", "sb-b", testNow.Add(time.Hour))
+		res := runWith(t, newFakeFactory(readyClaim("a", "sb-a")), NewCmdProxy, "", []string{"a", "8000", "--port", strconv.Itoa(freePort(t)), "--router-url", r.URL, "--router-token", other})
+		if res.err == nil || res.err.Error() != "the scoped router token is for sandbox default/sb-b, not default/sb-a" || res.out != "" || len(r.Requests()) != 0 {
+			t.Errorf("%+v", res)
+		}
+	})
+}
+
+// TestRunPresentsTheRouterCredential: run's commands and copies go with
+// the kubeconfig's token; a user the router refuses gets the one line, and
+// the claim run created is deleted.
+func TestRunPresentsTheRouterCredential(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		kube string
+		line string
+	}{
+		{name: "a token the router takes", kube: kubeToken},
+		{name: "no token", line: "execute: the sandbox router asks for a bearer token (HTTP 401: unauthenticated) and none was sent: your kubeconfig has no credentials: " +
+			"the router asks for tokens (tokenreview mode requiring them, or scoped-token mode); give it one with --router-token-file: a ServiceAccount's for tokenreview mode (kubectl create token NAME > FILE), one minted for the sandbox for scoped-token mode"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, r, routerArgs := dataPlane(t)
+			readyOnCreate(f)
+			r.Authz, r.Exec = pythontest.RequireTokens(kubeToken), echoExec
+			f.config.BearerToken = tc.kube
+			res := runWith(t, f, NewCmdRun, "", append(routerArgs, "--pool", "python", "--", "echo", "hi"))
+			line := ""
+			if res.err != nil {
+				line = describeError(res.err, "run")
+			}
+			if line != tc.line || tc.line == "" && res.out != "sb-sandbox-claim-abcde: hi\n" {
+				t.Errorf("out %q, line %s\nwant %s", res.out, line, tc.line)
+			}
+			for _, req := range r.Requests() {
+				if got := req.Header.Get("Authorization"); tc.kube != "" && got != "Bearer "+tc.kube {
+					t.Errorf("%s %s went with %q", req.Method, req.Path, got)
+				}
+			}
+			if left := claimNames(t, f); len(left) != 3 {
+				t.Errorf("run left claims behind: %v", left)
+			}
+		})
+	}
+}
+
+// TestMCPNeverHandsTheTokenToAnAgent: a tool that meets a router's
+// refusal says what the CLI says, worded for the agent, without the
+// caller's token, even from a router whose answer repeats it.
+func TestMCPNeverHandsTheTokenToAnAgent(t *testing.T) {
+	echoing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = fmt.Fprintf(w, `{"detail":"token %s is revoked"}`, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+	}))
+	defer echoing.Close()
+	f := newFakeFactory(readyClaim("a", "sb-a"))
+	f.config.BearerToken = kubeToken
+	c, errOut := startMCP(t, f, []string{"--router-url", echoing.URL})
+	c.send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"test","version":"0"}}}`)
+	c.answer(1)
+	c.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	out, text, isErr := c.call(2, "sandbox_exec", map[string]any{"name": "a", "command": []string{"true"}})
+	want := "execute: the sandbox router refused your kubeconfig's bearer token (HTTP 401: token [redacted] is revoked): a router in tokenreview mode found it invalid, expired, revoked or for another audience " +
+		"(check it with: kubectl auth whoami); a router in scoped-token mode takes only a token minted for the sandbox: start the server with --router-token-file"
+	if !isErr || text != want {
+		t.Errorf("tool error %q, %v\nwant %q", text, isErr, want)
+	}
+	if strings.Contains(string(out)+text+errOut.String(), kubeToken) {
+		t.Error("the agent was handed the token")
 	}
 }
