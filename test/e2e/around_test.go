@@ -428,7 +428,7 @@ func TestExtend(t *testing.T) {
 
 func TestDoctor(t *testing.T) {
 	res := Sandbox(t, "doctor", "--gateway", gatewayName, "--probe").RunOrFail()
-	for _, check := range []string{"api", "agent-sandbox-apis", "controller", "templates-and-pools", "router", "gateway", "access", "probe"} {
+	for _, check := range []string{"api", "agent-sandbox-apis", "controller", "templates-and-pools", "router", "gatewayclass", "gateway", "httproute", "gateway-request", "access", "probe"} {
 		if !regexp.MustCompile(`(?m)^OK\s+` + check + `\s`).MatchString(res.Stdout) {
 			t.Errorf("check %s is not OK:\n%s", check, res.Stdout)
 		}
