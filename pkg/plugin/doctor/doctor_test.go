@@ -1062,7 +1062,7 @@ func TestProbeFailures(t *testing.T) {
 // deleteGateway deletes a Gateway API object.
 func (f *fixture) deleteGateway(t *testing.T, resource, namespace, name string) {
 	t.Helper()
-	if err := f.gateway.Tracker().Delete(gatewayv1.SchemeGroupVersion.WithResource(resource), namespace, name); err != nil {
+	if err := f.gateway.Tracker().Delete(schema.GroupVersionResource{Group: gatewayv1.GroupName, Version: "v1", Resource: resource}, namespace, name); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -1070,7 +1070,7 @@ func (f *fixture) deleteGateway(t *testing.T, resource, namespace, name string) 
 // update changes a Gateway API object in place.
 func (f *fixture) update(t *testing.T, resource, namespace, name string, change func(runtime.Object)) {
 	t.Helper()
-	gvr := gatewayv1.SchemeGroupVersion.WithResource(resource)
+	gvr := schema.GroupVersionResource{Group: gatewayv1.GroupName, Version: "v1", Resource: resource}
 	o, err := f.gateway.Tracker().Get(gvr, namespace, name)
 	if err != nil {
 		t.Fatal(err)

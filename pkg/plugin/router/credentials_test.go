@@ -233,9 +233,11 @@ func TestKubeTokenIsWithheldFromPlainHTTP(t *testing.T) {
 			t.Fatal(err)
 		}
 		req, _ := http.NewRequest(http.MethodGet, tc.url, nil)
-		if _, err := rt.RoundTrip(req); err != nil {
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
 			t.Fatal(err)
 		}
+		resp.Body.Close()
 		want := "Bearer kube-tok"
 		if tc.withheld != "" {
 			want = ""
@@ -269,9 +271,11 @@ func TestRouterTokenComesFirst(t *testing.T) {
 			t.Fatal(err)
 		}
 		req, _ := http.NewRequest(http.MethodGet, "https://router", nil)
-		if _, err := rt.RoundTrip(req); err != nil {
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
 			t.Fatal(err)
 		}
+		resp.Body.Close()
 		if sent != "Bearer "+tc.token || c.Presents != tc.presents || (c.Scope == nil) != (tc.scope == nil) || c.Scope != nil && *c.Scope != *tc.scope {
 			t.Errorf("%s: sent %q, credential %+v", tc.token, sent, c)
 		}

@@ -3,6 +3,7 @@ package router
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +109,8 @@ func TestScopeAdmits(t *testing.T) {
 		got := ""
 		if err != nil {
 			got = err.Error()
-			if se, ok := err.(*ScopeError); !ok || se.Expired != tc.expired {
+			var se *ScopeError
+			if !errors.As(err, &se) || se.Expired != tc.expired {
 				t.Errorf("%#v", err)
 			}
 		}
