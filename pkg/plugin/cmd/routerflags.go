@@ -19,6 +19,7 @@ const (
 	envRouterURL       = "KUBECTL_SANDBOX_ROUTER_URL"
 	envGateway         = "KUBECTL_SANDBOX_GATEWAY"
 	envGatewayNS       = "KUBECTL_SANDBOX_GATEWAY_NAMESPACE"
+	envGatewayScheme   = "KUBECTL_SANDBOX_GATEWAY_SCHEME"
 	envRouterNamespace = "KUBECTL_SANDBOX_ROUTER_NAMESPACE"
 	envRouterToken     = "KUBECTL_SANDBOX_ROUTER_TOKEN"
 	envRouterCA        = "KUBECTL_SANDBOX_ROUTER_CA_FILE"
@@ -47,7 +48,7 @@ func (r *RouterFlags) AddFlags(cmd *cobra.Command) {
 	fs.StringVar(&r.Gateway, "gateway", os.Getenv(envGateway), "Reach the router through this Gateway's address [$"+envGateway+"]")
 	fs.StringVar(&r.GatewayNamespace, "gateway-namespace", os.Getenv(envGatewayNS), "Namespace of --gateway (default: the current namespace) [$"+envGatewayNS+"]")
 	fs.DurationVar(&r.GatewayTimeout, "gateway-timeout", 30*time.Second, "How long to wait for the Gateway to be Programmed with an address")
-	fs.StringVar(&r.GatewayScheme, "gateway-scheme", "", "Listener of --gateway to use: http or https (default: https when --router-ca-file or --router-insecure-skip-tls-verify is given or the Gateway has no HTTP listener, else http)")
+	fs.StringVar(&r.GatewayScheme, "gateway-scheme", os.Getenv(envGatewayScheme), "Listener of --gateway to use: http or https (default: https when --router-ca-file or --router-insecure-skip-tls-verify is given or the Gateway has no HTTP listener, else http) [$"+envGatewayScheme+"]")
 	fs.StringVar(&r.Namespace, "router-namespace", os.Getenv(envRouterNamespace), "Namespace of the sandbox-router-svc Service to port-forward to (default: the sandbox's, then agent-sandbox-system) [$"+envRouterNamespace+"]")
 	fs.StringVar(&r.CAFile, "router-ca-file", os.Getenv(envRouterCA), "CA bundle to verify an https router [$"+envRouterCA+"]")
 	fs.BoolVar(&r.InsecureSkipTLSVerify, "router-insecure-skip-tls-verify", false, "Do not verify the router's TLS certificate (insecure)")
@@ -75,7 +76,7 @@ func (r *RouterFlags) Validate() error {
 		return fmt.Errorf("invalid --server-port %d: must be 1-65535", r.ServerPort)
 	}
 	if r.GatewayScheme != "" && r.GatewayScheme != "http" && r.GatewayScheme != "https" {
-		return fmt.Errorf("invalid --gateway-scheme %q: use http or https", r.GatewayScheme)
+		return fmt.Errorf("invalid --gateway-scheme %q: use http or https (check $%s)", r.GatewayScheme, envGatewayScheme)
 	}
 	if r.GatewayTimeout <= 0 {
 		return errors.New("--gateway-timeout must be positive")
