@@ -65,7 +65,9 @@ $(sed 's/^/  /' "$CLUSTER_DIR/env")
 MSG
 }
 
-if alive && kc get --raw /readyz >/dev/null 2>&1; then
+if alive && kc get --raw /readyz >/dev/null 2>&1 && [ "${CLUSTER_GVISOR:-1}" = 1 ] && [ ! -f "$CLUSTER_DIR/gvisor-bin" ]; then
+  log "the running local cluster has no gVisor (started by make demo): restarting it with gVisor"
+elif alive && kc get --raw /readyz >/dev/null 2>&1; then
   log "local cluster already running"
   "$ROOT/hack/cluster/smoke.sh"
   print_env
@@ -83,6 +85,16 @@ step "building the images' Debian userland"
 BASE_PID=$!
 step "building the cluster tools"
 BIN="$("$ROOT/hack/build-cluster-tools.sh")"
+# gVisor (the RuntimeClass gvisor and its pools): CLUSTER_GVISOR=1 (the
+# default) builds it when missing; auto (make demo) uses it only when it is
+# already built; 0 leaves it out.
+GVISOR_BIN=
+case "${CLUSTER_GVISOR:-1}" in
+1) step "building gVisor"; GVISOR_BIN="$("$ROOT/hack/build-gvisor.sh")" ;;
+auto) ! tools_complete "$(gvisor_bin_dir)" "${GVISOR_BINARIES[@]}" || GVISOR_BIN="$(gvisor_bin_dir)" ;;
+0) ;;
+*) die "CLUSTER_GVISOR must be 1, auto or 0, not ${CLUSTER_GVISOR}" ;;
+esac
 step "building the images' Debian userland"
 wait "$BASE_PID"
 step "building the images"
@@ -101,7 +113,11 @@ step "creating the PKI"
 "$ROOT/hack/cluster/kubeconfig.sh" "$PKI" "$APISERVER_URL" >"$KUBECONFIG_FILE"
 "$ROOT/hack/cluster/kubeconfig.sh" "$PKI" "$APISERVER_URL" kubelet >"$CLUSTER_DIR/kubelet.kubeconfig"
 "$ROOT/hack/cluster/kubeconfig.sh" "$PKI" "$APISERVER_URL" kube-proxy >"$CLUSTER_DIR/kube-proxy.kubeconfig"
-log "starting (tools: $BIN; images: $IMAGES)"
+# The tools this cluster runs: cluster-down and restart.sh use the same
+# ones, whatever the scripts' cache key says meanwhile.
+echo "$BIN" >"$CLUSTER_DIR/tools-bin"
+if [ -n "$GVISOR_BIN" ]; then echo "$GVISOR_BIN" >"$CLUSTER_DIR/gvisor-bin"; else rm -f "$CLUSTER_DIR/gvisor-bin"; fi
+log "starting (tools: $BIN; gVisor: ${GVISOR_BIN:-none}; images: $IMAGES)"
 
 # 1. the node's namespaces and its link to this host (the API server
 #    listens on the host's end); containerd, which imports the images
@@ -207,6 +223,7 @@ kc -n default patch gateway external-http-gateway --subresource=status --type=me
   -p "{\"status\":{\"addresses\":[{\"type\":\"IPAddress\",\"value\":\"$ROUTER_IP\"}]}}" >/dev/null
 wait_for "the agent-sandbox controller" 60 curl -fsS http://127.0.0.1:18081/readyz
 wait_for "the seed objects" 30 kc apply -f "$ROOT/hack/cluster/seed.yaml"
+[ -z "$GVISOR_BIN" ] || kc apply -f "$ROOT/hack/cluster/gvisor.yaml" >/dev/null
 wait_for "the sandbox router at $ROUTER_URL" 60 curl -fsS "$ROUTER_URL/healthz"
 
 cat >"$CLUSTER_DIR/env" <<ENV

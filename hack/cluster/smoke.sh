@@ -104,6 +104,30 @@ sandboxd_pool() {
   log "smoke: pool sandboxd: claim $claim -> pod $pod: sandboxd answered through kubectl port-forward (health, 1 MiB PUT/GET)"
 }
 
+# gvisor: when the cluster has gVisor, a claim on python-gvisor runs in
+# gVisor's kernel: its /proc/version is gVisor's, not this host's.
+gvisor() {
+  local claim sandbox out gw want
+  gw=$(kc -n default get gateway external-http-gateway -o jsonpath='{.status.addresses[0].value}:{.spec.listeners[0].port}')
+  claim=$(new_claim python-gvisor)
+  trap 'kc -n default delete sandboxclaim "$claim" --ignore-not-found --wait=false >/dev/null 2>&1' EXIT
+  kc -n default wait --for=condition=Ready --timeout=90s "sandboxclaim/$claim" >/dev/null ||
+    die "smoke: claim $claim on pool python-gvisor did not become Ready"
+  sandbox=$(kc -n default get sandboxclaim "$claim" -o jsonpath='{.status.sandbox.name}')
+  out=$(curl -sS --max-time 20 -X POST "http://$gw/execute" -H "X-Sandbox-ID: $sandbox" \
+    -H "X-Sandbox-Namespace: default" -H "Content-Type: application/json" \
+    -d '{"command":"cat /proc/version"}')
+  want=$(cat /proc/version)
+  case "$out" in
+  *'"exit_code":0}') ;;
+  *) die "smoke: unexpected /execute answer from gVisor sandbox $sandbox: $out" ;;
+  esac
+  [[ $out != *"${want:0:40}"* ]] || die "smoke: sandbox $sandbox of python-gvisor sees the host's kernel: $out"
+  kc -n default delete sandboxclaim "$claim" --wait=false >/dev/null
+  trap - EXIT
+  log "smoke: pool python-gvisor: sandbox $sandbox runs in gVisor's kernel: ${out:11:60}"
+}
+
 # Reading a v1alpha1 view goes through the conversion webhook on loopback.
 webhook() {
   kc -n default get sandboxwarmpools.v1alpha1.extensions.agents.x-k8s.io python -o name >/dev/null 2>&1 ||
@@ -112,7 +136,9 @@ webhook() {
 }
 
 pids=()
-for check in "python_pool python" "python_pool python-cold" sandboxd_pool webhook; do
+checks=("python_pool python" "python_pool python-cold" sandboxd_pool webhook)
+! kc get runtimeclass gvisor >/dev/null 2>&1 || checks+=(gvisor)
+for check in "${checks[@]}"; do
   # shellcheck disable=SC2086 # a function and its argument
   ( $check ) &
   pids+=($!)

@@ -18,12 +18,25 @@ tools_bin_dir() {
   echo "${TOOLS_CACHE_DIR:-$ROOT/_output/tools}/$(tools_key)/bin"
 }
 
-tools_complete() {
+tools_complete() { # dir [binary...] (default: TOOLS_BINARIES)
   local b
-  for b in "${TOOLS_BINARIES[@]}"; do [ -x "$1/$b" ] || return 1; done
+  local d=$1; shift
+  [ $# -gt 0 ] || set -- "${TOOLS_BINARIES[@]}"
+  for b in "$@"; do [ -x "$d/$b" ] || return 1; done
 }
 
 # module_dir prints the module-cache folder of a module version, downloading it if needed.
 module_dir() {
   (cd "$ROOT/hack/tools/$1" && GOFLAGS=-mod=mod go mod download -json "$2" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+}
+
+# gVisor (runsc and its containerd shim) is built apart from the other
+# tools: `make demo` does not need it, the e2e suite does (hack/build-gvisor.sh).
+GVISOR_BINARIES=(runsc containerd-shim-runsc-v1)
+
+gvisor_bin_dir() {
+  local key
+  key=$( (cd "$ROOT/hack" && cat tools/gvisor/go.mod tools/gvisor/go.sum build-gvisor.sh && go env GOVERSION GOARCH) |
+    sha256sum | cut -c1-16)
+  echo "${TOOLS_CACHE_DIR:-$ROOT/_output/tools}/gvisor-$key/bin"
 }
