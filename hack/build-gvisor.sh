@@ -20,24 +20,6 @@ export GOTOOLCHAIN=local CGO_ENABLED=0
 mkdir -p "$bin.tmp"
 started=$SECONDS
 
-# heartbeat WHAT CMD...: runs CMD with a progress line every 20 s.
-heartbeat() {
-  local what=$1 t0=$SECONDS pid i
-  shift
-  echo ">> building $what (gVisor, ${SECONDS}s so far)" >&2
-  "$@" &
-  pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    for ((i = 0; i < 40; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.5
-    done
-    ! kill -0 "$pid" 2>/dev/null || echo ">>    still building $what: $((SECONDS - t0))s" >&2
-  done
-  wait "$pid"
-  echo ">>    built $what in $((SECONDS - t0))s" >&2
-}
-
 if [ ! -x "$bin.tmp/runsc" ]; then
   heartbeat runsc bash -c "cd '$ROOT/hack/tools/gvisor' && GOFLAGS=-mod=readonly go build -trimpath -ldflags '-s -w' -o '$bin.tmp/runsc' gvisor.dev/gvisor/runsc"
 fi

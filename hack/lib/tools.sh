@@ -40,3 +40,30 @@ gvisor_bin_dir() {
     sha256sum | cut -c1-16)
   echo "${TOOLS_CACHE_DIR:-$ROOT/_output/tools}/gvisor-$key/bin"
 }
+
+# heartbeat WHAT CMD...: runs CMD with a progress line every 20 s.
+heartbeat() {
+  local what=$1 t0=$SECONDS pid i
+  shift
+  echo ">> building $what (${SECONDS}s so far)" >&2
+  "$@" &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    for ((i = 0; i < 40; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.5
+    done
+    ! kill -0 "$pid" 2>/dev/null || echo ">>    still building $what: $((SECONDS - t0))s" >&2
+  done
+  wait "$pid"
+  echo ">>    built $what in $((SECONDS - t0))s" >&2
+}
+
+# Traefik, the Gateway API implementation of the local cluster: built apart
+# (hack/build-traefik.sh), for the same reason as gVisor.
+traefik_bin_dir() {
+  local key
+  key=$( (cd "$ROOT/hack" && cat tools/traefik/go.mod tools/traefik/go.sum build-traefik.sh && go env GOVERSION GOARCH) |
+    sha256sum | cut -c1-16)
+  echo "${TOOLS_CACHE_DIR:-$ROOT/_output/tools}/traefik-$key/bin"
+}
