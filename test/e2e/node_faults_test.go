@@ -172,7 +172,7 @@ func TestFaultKubeletRestartDuringExecAll(t *testing.T) {
 // commands reach the new pod.
 func TestFaultRouterPodDeletedDuringExecAll(t *testing.T) {
 	execAllDuring(t, "e2e-router-gone", 10, func() {
-		Kubectl(t, "-n", "agent-sandbox-system", "delete", "pod", "-l", "app=sandbox-router", "--wait=false").RunOrFail()
+		Kubectl(t, "-n", "agent-sandbox-system", "delete", "pod", "-l", "app.kubernetes.io/name=sandbox-router", "--wait=false").RunOrFail()
 	})
 	Kubectl(t, "-n", "agent-sandbox-system", "rollout", "status", "deployment", "sandbox-router", "--timeout=90s").RunOrFail()
 }
