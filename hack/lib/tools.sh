@@ -43,19 +43,10 @@ gvisor_bin_dir() {
 
 # heartbeat WHAT CMD...: runs CMD with a progress line every 20 s.
 heartbeat() {
-  local what=$1 t0=$SECONDS pid i
+  local what=$1 t0=$SECONDS
   shift
   echo ">> building $what (${SECONDS}s so far)" >&2
-  "$@" &
-  pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    for ((i = 0; i < 40; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.5
-    done
-    ! kill -0 "$pid" 2>/dev/null || echo ">>    still building $what: $((SECONDS - t0))s" >&2
-  done
-  wait "$pid"
+  "$ROOT/hack/heartbeat.sh" "$what" "$@"
   echo ">>    built $what in $((SECONDS - t0))s" >&2
 }
 
