@@ -9,7 +9,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/hack/lib/tools.sh"
 source "$ROOT/hack/lib/cluster.sh"
 source "$ROOT/hack/lib/node.sh"
-BIN="$(tools_bin_dir)"
+BIN="$(cat "$CLUSTER_DIR/tools-bin" 2>/dev/null || tools_bin_dir)"
 name="${1:?usage: restart.sh NAME}"
 [ "$name" != node ] || die "the node's init cannot be restarted: it is the node"
 pidfile=

@@ -477,7 +477,7 @@ func stopRouter(t *testing.T) {
 		Kubectl(t, "-n", "agent-sandbox-system", "scale", "deployment", "sandbox-router", "--replicas=1").RunOrFail()
 		Kubectl(t, "-n", "agent-sandbox-system", "rollout", "status", "deployment", "sandbox-router", "--timeout=90s").RunOrFail()
 	})
-	Kubectl(t, "-n", "agent-sandbox-system", "wait", "--for=delete", "pod", "-l", "app=sandbox-router", "--timeout=90s").RunOrFail()
+	Kubectl(t, "-n", "agent-sandbox-system", "wait", "--for=delete", "pod", "-l", "app.kubernetes.io/name=sandbox-router", "--timeout=90s").RunOrFail()
 }
 
 func TestAroundBadInput(t *testing.T) {

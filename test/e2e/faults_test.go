@@ -21,7 +21,7 @@ import (
 // as a crash would, with no draining); the kubelet starts it again.
 func crashRouter(t *testing.T) {
 	t.Helper()
-	pod := strings.TrimPrefix(Kubectl(t, "-n", "agent-sandbox-system", "get", "pod", "-l", "app=sandbox-router",
+	pod := strings.TrimPrefix(Kubectl(t, "-n", "agent-sandbox-system", "get", "pod", "-l", "app.kubernetes.io/name=sandbox-router",
 		"-o", "name").RunOrFail().Stdout, "pod/")
 	pod = strings.TrimSpace(pod)
 	id := Kubectl(t, "-n", "agent-sandbox-system", "get", "pod", pod, "-o", "jsonpath={.status.containerStatuses[0].containerID}").RunOrFail().Stdout

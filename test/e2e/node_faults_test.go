@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -42,6 +43,37 @@ func TestNodeIsReal(t *testing.T) {
 			t.Errorf("%s: ls / in the sandbox:\n%s", pool, root)
 		}
 		t.Logf("%s: pod %s, container containerd://%s, IP %s", pool, pod, id, ip)
+	}
+}
+
+// TestGVisorPodsRunInGVisor: the gvisor pools' pods run under the
+// RuntimeClass gvisor, in gVisor's kernel: its banner in dmesg and its
+// /proc/version inside the sandbox, where a runc sandbox sees this
+// machine's kernel. (The data paths on gVisor are tested with the other
+// suites' runtime tables.)
+func TestGVisorPodsRunInGVisor(t *testing.T) {
+	if h := Kubectl(t, "get", "runtimeclass", "gvisor", "-o", "jsonpath={.handler}").RunOrFail().Stdout; h != "runsc" {
+		t.Fatalf("RuntimeClass gvisor has handler %q", h)
+	}
+	version, err := os.ReadFile("/proc/version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostKernel := strings.Fields(string(version))[2]
+	c := readyClaim(t, "e2e-gvisor-kernel", "--pool", "python-gvisor")
+	pod := jsonpath(t, c, "{.status.sandbox.name}")
+	if rc := Kubectl(t, "get", "pod", pod, "-o", "jsonpath={.spec.runtimeClassName}").RunOrFail().Stdout; rc != "gvisor" {
+		t.Errorf("pod %s: runtimeClassName %q", pod, rc)
+	}
+	out := Sandbox(t, "exec", c, "--", "sh", "-c", "cat /proc/version; dmesg | head -1").RunOrFail().Stdout
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "gvisor") || strings.Contains(lines[0], hostKernel) ||
+		!strings.HasSuffix(lines[1], "Starting gVisor...") {
+		t.Errorf("in a python-gvisor sandbox (host kernel %s):\n%s", hostKernel, out)
+	}
+	runc := readyClaim(t, "e2e-runc-kernel", "--pool", "python")
+	if v := Sandbox(t, "exec", runc, "--", "cat", "/proc/version").RunOrFail().Stdout; !strings.Contains(v, hostKernel) {
+		t.Errorf("a runc sandbox does not see the host's kernel %s: %s", hostKernel, v)
 	}
 }
 
@@ -140,7 +172,7 @@ func TestFaultKubeletRestartDuringExecAll(t *testing.T) {
 // commands reach the new pod.
 func TestFaultRouterPodDeletedDuringExecAll(t *testing.T) {
 	execAllDuring(t, "e2e-router-gone", 10, func() {
-		Kubectl(t, "-n", "agent-sandbox-system", "delete", "pod", "-l", "app=sandbox-router", "--wait=false").RunOrFail()
+		Kubectl(t, "-n", "agent-sandbox-system", "delete", "pod", "-l", "app.kubernetes.io/name=sandbox-router", "--wait=false").RunOrFail()
 	})
 	Kubectl(t, "-n", "agent-sandbox-system", "rollout", "status", "deployment", "sandbox-router", "--timeout=90s").RunOrFail()
 }
