@@ -26,37 +26,38 @@ import (
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python/pythontest"
 )
 
-// What the tests of router authentication expect of the local cluster,
-// all in one place: hack/cluster sets these up.
+// What the tests of router authentication expect of the local cluster
+// (hack/cluster/gateway.yaml, router-auth.yaml and pki.sh), all in one
+// place.
 const (
-	// authGateway is a Gateway in namespace default that the cluster's
-	// Gateway implementation programs, with an HTTP listener and an HTTPS
-	// listener (its certificate signed by the CA of gatewayCAFile, valid
-	// for the Gateway's status address or for the listener's hostname), and
-	// an HTTPRoute (authRoute) that sends / to the router running
+	// authGateway is a Gateway in namespace default that Traefik programs,
+	// with an HTTP and an HTTPS listener (its certificate signed by the CA
+	// of gatewayCAFile, for the Gateway's address), and the HTTPRoute
+	// authRouteNamespace/authRoute that sends / to the router running
 	// --authz-mode=tokenreview --authz-tokenreview-require-token.
-	authGateway = "tokenreview-gateway"
-	// authRouteNamespace/authRoute is that HTTPRoute.
+	authGateway        = "tokenreview-gateway"
 	authRouteNamespace = "agent-sandbox-system"
-	authRoute          = "tokenreview-route"
+	authRoute          = "sandbox-router-tokenreview-route"
 	// tokenReviewURL is the same tokenreview router's Service, over plain
-	// http at a fixed ClusterIP.
+	// http at its fixed ClusterIP.
 	tokenReviewURL = "http://10.96.0.11:8080"
-	// scopedTokenURL is the router running --authz-mode=scoped-token (with
-	// --cache-enabled, so that it finds sandboxes by name), its Service
-	// over plain http at a fixed ClusterIP.
+	// scopedGateway is the Gateway, shaped like authGateway, of the router
+	// running --authz-mode=scoped-token (with its name cache, so that it
+	// finds sandboxes by name); scopedTokenURL is that router's Service.
+	scopedGateway  = "scoped-token-gateway"
 	scopedTokenURL = "http://10.96.0.12:8080"
 	// scopedTokenSecretFile holds that router's
-	// --authz-scoped-token-secret-file (32 bytes or more), relative to the
-	// repository: the tests mint tokens with it, as a controller would.
-	scopedTokenSecretFile = "_output/cluster/scoped-token.secret"
-	// gatewayCAFile is the PEM of the local CA that signed the HTTPS
-	// listeners' certificates, relative to the repository.
-	gatewayCAFile = "_output/cluster/gateway-ca.crt"
+	// --authz-scoped-token-secret-file, relative to the repository: the
+	// tests mint tokens with it, as a controller would.
+	scopedTokenSecretFile = "_output/cluster/pki/scoped-token.key"
+	// gatewayCAFile is the PEM of the CA that signed the Gateways' HTTPS
+	// certificate, relative to the repository.
+	gatewayCAFile = "_output/cluster/pki/gateway-ca.crt"
 )
 
 // tokenUserRBAC is what a token-bearing user of the data-plane verbs may
-// do in namespace default (NAME is the ServiceAccount's name).
+// do in namespace default, and read of the Gateway API everywhere (for
+// doctor); NAME is the ServiceAccount's name.
 const tokenUserRBAC = `apiVersion: v1
 kind: ServiceAccount
 metadata: {name: NAME, namespace: default}
@@ -87,6 +88,21 @@ metadata: {name: NAME, namespace: default}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: NAME}
 subjects:
 - {kind: ServiceAccount, name: NAME, namespace: default}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: NAME}
+rules:
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [gatewayclasses, httproutes]
+  verbs: [get, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: NAME}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: NAME}
+subjects:
+- {kind: ServiceAccount, name: NAME, namespace: default}
 `
 
 // tokenUser makes ServiceAccount name in namespace default, with the
@@ -97,7 +113,7 @@ func tokenUser(t *testing.T, name string) (string, string) {
 	t.Helper()
 	Kubectl(t, "apply", "-f", "-").WithStdin(strings.NewReader(strings.ReplaceAll(tokenUserRBAC, "NAME", name))).RunOrFail()
 	t.Cleanup(func() {
-		Kubectl(t, "delete", "serviceaccount,role,rolebinding", name, "--ignore-not-found").Run()
+		Kubectl(t, "delete", "serviceaccount,role,rolebinding,clusterrole,clusterrolebinding", name, "--ignore-not-found").Run()
 	})
 	token := strings.TrimSpace(Kubectl(t, "create", "token", name, "--duration", "1h").RunOrFail().Stdout)
 	raw, err := os.ReadFile(kubeconfig)
@@ -326,9 +342,14 @@ func TestRouterRefusals(t *testing.T) {
 		if err := os.WriteFile(token, []byte(mintScoped(t, sbA)), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		res := Sandbox(t, "exec", a, "--router-url", scopedTokenURL, "--router-allow-insecure-token", "--router-token-file", token, "--", "echo", "scoped").RunOrFail()
-		if res.Stdout != "scoped\n" {
-			t.Errorf("stdout %q", res.Stdout)
+		for _, way := range [][]string{
+			{"--router-url", scopedTokenURL, "--router-allow-insecure-token"},
+			{"--gateway", scopedGateway, "--router-ca-file", repoFile(gatewayCAFile)},
+		} {
+			res := Sandbox(t, append(append([]string{"exec", a, "--router-token-file", token}, way...), "--", "echo", "scoped")...).RunOrFail()
+			if res.Stdout != "scoped\n" {
+				t.Errorf("%v: stdout %q", way, res.Stdout)
+			}
 		}
 	})
 }
