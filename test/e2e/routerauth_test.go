@@ -216,8 +216,9 @@ func TestTokenReviewRouterTakesATokenBearingUser(t *testing.T) {
 	if err := os.WriteFile(local, []byte("hello through the gateway\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	as := func(args ...string) Result {
-		return Sandbox(t, append(args, https...)...).WithEnv(asUser(kc)).RunOrFail()
+	// as runs verb with the way's flags right after it (before any --).
+	as := func(verb string, args ...string) Result {
+		return Sandbox(t, append(append([]string{verb}, https...), args...)...).WithEnv(asUser(kc)).RunOrFail()
 	}
 	as("cp", local, c+":auth/in.txt")
 	if res := as("ls", c+":auth"); !strings.Contains(res.Stdout, "in.txt") {
