@@ -31,10 +31,11 @@ func crashRouter(t *testing.T) {
 	}
 }
 
-// restartComponent restarts one process of the local cluster.
-func restartComponent(t *testing.T, name string) {
+// restartComponent restarts one process of the local cluster (flags:
+// --crash kills it first).
+func restartComponent(t *testing.T, name string, flags ...string) {
 	t.Helper()
-	if b, err := script("hack/cluster/restart.sh", name).CombinedOutput(); err != nil {
+	if b, err := script("hack/cluster/restart.sh", append([]string{name}, flags...)...).CombinedOutput(); err != nil {
 		t.Fatalf("restarting %s: %v\n%s", name, err, b)
 	}
 }

@@ -124,13 +124,13 @@ spec: {replicas: 0, sandboxTemplateRef: {name: `+name+`}}
 // to the router's pod, and calls fault once every command has started. Each
 // sandbox must end with its output or one error line, the exit code must say
 // whether one failed, and a new exec on each must work afterwards.
-func execAllDuring(t *testing.T, prefix string, n int, fault func()) {
+func execAllDuring(t *testing.T, prefix string, n int, fault func(), via ...string) {
 	t.Helper()
 	label := "e2e-fault=" + prefix
 	names := manyClaims(t, prefix, label, n)
 	marker := prefix + "-started"
-	wait := background(t, Sandbox(t, "exec", "-l", label, "--max-parallel", "20", "--",
-		"sh", "-c", "touch "+marker+"; sleep 4; echo done"), 3*time.Minute)
+	wait := background(t, Sandbox(t, append(append([]string{"exec", "-l", label, "--max-parallel", "20"}, via...), "--",
+		"sh", "-c", "touch "+marker+"; sleep 4; echo done")...), 3*time.Minute)
 	eventually(t, 60*time.Second, "every command to start", func() bool { return podFiles(t, marker) == n })
 	fault()
 	res := wait()
@@ -155,7 +155,7 @@ func execAllDuring(t *testing.T, prefix string, n int, fault func()) {
 		}
 	}
 	eventually(t, 90*time.Second, "a new exec -l to work on every sandbox", func() bool {
-		return Sandbox(t, "exec", "-l", label, "--", "true").Run().ExitCode == 0
+		return Sandbox(t, append(append([]string{"exec", "-l", label}, via...), "--", "true")...).Run().ExitCode == 0
 	})
 	t.Logf("RESULT %d of %d sandboxes finished, %d reported an error; exit %d; stderr %q", n-failed, n, failed, res.ExitCode, res.Stderr)
 }
@@ -175,6 +175,20 @@ func TestFaultRouterPodDeletedDuringExecAll(t *testing.T) {
 		Kubectl(t, "-n", "agent-sandbox-system", "delete", "pod", "-l", "app.kubernetes.io/name=sandbox-router", "--wait=false").RunOrFail()
 	})
 	Kubectl(t, "-n", "agent-sandbox-system", "rollout", "status", "deployment", "sandbox-router", "--timeout=90s").RunOrFail()
+}
+
+// TestFaultGatewayRestartDuringExecAll: Traefik, the Gateway API
+// implementation, restarts while `exec -l` runs over 10 sandboxes through
+// the Gateway. Restarted (SIGTERM), it drains the requests it holds; killed
+// (SIGKILL), the commands already sent say they may have run. Either way,
+// once Traefik has programmed the Gateway again, new commands work.
+func TestFaultGatewayRestartDuringExecAll(t *testing.T) {
+	t.Run("restarted", func(t *testing.T) {
+		execAllDuring(t, "e2e-gateway-restart", 10, func() { restartComponent(t, "traefik") }, "--gateway", gatewayName)
+	})
+	t.Run("killed", func(t *testing.T) {
+		execAllDuring(t, "e2e-gateway-crash", 10, func() { restartComponent(t, "traefik", "--crash") }, "--gateway", gatewayName)
+	})
 }
 
 // TestFaultKubeletRestartDuringInteractiveExec: an `exec -it` session on
