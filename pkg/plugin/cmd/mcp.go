@@ -35,6 +35,7 @@ type MCPOptions struct {
 	HTTPCertFile, HTTPKeyFile  string
 	HTTPAllowPlaintext         bool
 	HTTPMaxBodyBytes           int64
+	DebugAddr                  string
 
 	namespace string
 	listen    string // --http, with its host
@@ -101,6 +102,8 @@ they are cancelled.`,
 	fs.StringVar(&o.HTTPKeyFile, "tls-key-file", "", "With --http, the private key of --tls-cert-file (PEM)")
 	fs.BoolVar(&o.HTTPAllowPlaintext, "http-allow-plaintext", false, "Allow --http off loopback without TLS (behind a proxy that terminates TLS)")
 	fs.Int64Var(&o.HTTPMaxBodyBytes, "http-max-body-bytes", o.HTTPMaxBodyBytes, "With --http, refuse request bodies larger than this (413)")
+	fs.StringVar(&o.DebugAddr, "debug-addr", "", "Serve the server's profiles (pprof, /debug/pprof/) on this loopback HOST:PORT")
+	_ = fs.MarkHidden("debug-addr")
 	fs.StringArrayVar(&o.AllowPools, "allow-pool", nil, "Allow claiming only from this pool (repeatable; with --allow-template, either may match)")
 	fs.StringArrayVar(&o.AllowTemplates, "allow-template", nil, "Allow claiming only pools of this template (repeatable)")
 	fs.DurationVar(&o.HTTPSessionTimeout, "http-session-timeout", o.HTTPSessionTimeout, "With --http, end a session idle this long (its sandboxes are then deleted); 0: never")
@@ -186,6 +189,11 @@ func (o *MCPOptions) Validate() error {
 	case o.HTTPSessionTimeout < 0:
 		return errors.New("--http-session-timeout must not be negative")
 	}
+	if o.DebugAddr != "" {
+		if host, _, err := net.SplitHostPort(o.DebugAddr); err != nil || !router.IsLoopback(host) {
+			return fmt.Errorf("invalid --debug-addr %q: use a loopback HOST:PORT (profiles show the server's insides)", o.DebugAddr)
+		}
+	}
 	return o.validateHTTP()
 }
 
@@ -228,6 +236,13 @@ func (o *MCPOptions) Run(ctx context.Context) error {
 		Session: o.session, Version: version.Get().Version, Describe: describeToolError, Now: clock,
 	})
 	m := srv.MCP()
+	if o.DebugAddr != "" {
+		stop, err := o.serveDebug()
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if o.listen == "" {
 		err = m.Run(ctx, mcp.StdioTransport(o.In, o.Out, shutdownGrace))
 	} else {
@@ -282,4 +297,23 @@ func (o *MCPOptions) serveHTTP(ctx context.Context, m *sdk.Server) error {
 		return err
 	}
 	return nil
+}
+
+// serveDebug serves the server's profiles on --debug-addr until stop.
+func (o *MCPOptions) serveDebug() (stop func(), err error) {
+	ln, err := net.Listen("tcp", o.DebugAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", o.DebugAddr, err)
+	}
+	hs := &http.Server{Handler: mcp.DebugHandler(), ReadHeaderTimeout: 30 * time.Second}
+	fmt.Fprintf(o.ErrOut, "Serving profiles on http://%s/debug/pprof/\n", ln.Addr())
+	done := make(chan struct{})
+	go func() {
+		_ = hs.Serve(ln)
+		close(done)
+	}()
+	return func() {
+		_ = hs.Close()
+		<-done
+	}, nil
 }

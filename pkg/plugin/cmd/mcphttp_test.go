@@ -197,3 +197,56 @@ func TestMCPHTTPOverTLSWithToken(t *testing.T) {
 		resp.Body.Close()
 	}
 }
+
+// TestMCPDebugAddr: the hidden --debug-addr serves the server's profiles
+// and a forced collection on loopback only.
+func TestMCPDebugAddr(t *testing.T) {
+	f := newFakeFactory()
+	res := runWith(t, f, NewCmdMCP, "", []string{"--http", ":0", "--debug-addr", "0.0.0.0:0"})
+	if want := `invalid --debug-addr "0.0.0.0:0": use a loopback HOST:PORT (profiles show the server's insides)`; res.err == nil || res.err.Error() != want {
+		t.Errorf("error %v, want %s", res.err, want)
+	}
+
+	errOut := &signalWriter{want: "Serving MCP on ", seen: make(chan struct{})}
+	cmd := NewCmdMCP(newFakeFactory(), genericiooptions.IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: errOut})
+	cmd.SetArgs([]string{"--http", "127.0.0.1:0", "--debug-addr", "127.0.0.1:0"})
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	defer func() {
+		stop()
+		<-done
+	}()
+	select {
+	case <-errOut.seen:
+	case err := <-done:
+		t.Fatalf("mcp ended: %v", err)
+	}
+	var base string
+	for _, line := range strings.Split(errOut.String(), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Serving profiles on "); ok {
+			base = strings.TrimSuffix(rest, "/debug/pprof/")
+		}
+	}
+	if !strings.HasPrefix(base, "http://127.0.0.1:") {
+		t.Fatalf("stderr %q", errOut.String())
+	}
+	resp, err := http.Get(base + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.HasPrefix(string(body), "goroutine profile: total ") {
+		t.Errorf("goroutine profile: %q", body)
+	}
+	resp, err = http.Post(base+"/debug/free", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Errorf("/debug/free: %s", resp.Status)
+	}
+}
