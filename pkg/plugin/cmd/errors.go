@@ -11,6 +11,7 @@ import (
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/jobs"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
@@ -84,8 +85,20 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		noStart    *claims.PodCannotStartError
 		oom        *claims.OOMKilledError
 		changed    *session.ChangedError
+		noJob      *jobs.NotFoundError
+		jobExists  *jobs.ExistsError
+		jobRuns    *jobs.RunningError
+		stillRuns  *StillRunningError
 	)
 	switch {
+	case errors.As(err, &noJob):
+		return fe.say(" (list them with: kubectl sandbox jobs CLAIM)", " (list them with sandbox_job_list)")
+	case errors.As(err, &jobExists):
+		return fe.say(": give --job another name, or none for a generated one", ": give job another name, or none for a generated one")
+	case errors.As(err, &jobRuns):
+		return fe.say(" (stop it with: kubectl sandbox kill CLAIM "+jobRuns.ID+")", " (stop it with sandbox_job_kill)")
+	case errors.As(err, &stillRuns):
+		return ": kill it outright with: kubectl sandbox kill " + stillRuns.Claim + " " + stillRuns.Job + " -s KILL (or wait longer: --timeout)"
 	case errors.As(err, &changed):
 		return fe.say(" (see what it is now with: kubectl sandbox describe "+changed.Claim+")", " (see what it is now with sandbox_list)")
 	case errors.Is(err, sandbox.ErrNoTar):

@@ -327,20 +327,22 @@ func CheckSignal(s string) (string, error) {
 }
 
 // Kill sends signal (see CheckSignal) to the process group of job id,
-// unless it has ended, and returns the job as it is then.
-func Kill(ctx context.Context, rt sandbox.Runtime, id, signal string) (*Job, error) {
+// unless it has ended, and returns the job as it is then, and whether the
+// signal was sent.
+func Kill(ctx context.Context, rt sandbox.Runtime, id, signal string) (*Job, bool, error) {
 	if err := CheckID(id); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	sig, err := CheckSignal(signal)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	res, err := script(ctx, rt, "killing job "+id, killScript, id, []string{id, sig})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return one(res.Stdout, id)
+	j, err := one(res.Stdout, id)
+	return j, strings.HasPrefix(res.Stdout, "sent\n"), err
 }
 
 // Wait waits until job id is no longer running, asking every poll

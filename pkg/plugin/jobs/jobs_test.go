@@ -175,12 +175,12 @@ func TestKillEndsTheWholeProcessGroup(t *testing.T) {
 	if j.ID != "web" {
 		t.Errorf("id %q", j.ID)
 	}
-	k, err := Kill(ctx, l, "web", "sigterm")
+	k, sent, err := Kill(ctx, l, "web", "sigterm")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k.ID != "web" {
-		t.Errorf("kill answered %+v", k)
+	if k.ID != "web" || !sent {
+		t.Errorf("kill answered %+v, sent %v", k, sent)
 	}
 	ended, err := Wait(ctx, l, "web", 10*time.Millisecond)
 	if err != nil || ended.State != Exited || ended.ExitCode == nil || *ended.ExitCode != 143 {
@@ -189,8 +189,8 @@ func TestKillEndsTheWholeProcessGroup(t *testing.T) {
 	if live := liveInGroup(t, j.PID); len(live) > 0 {
 		t.Errorf("processes of the job's group %d live on: %v", j.PID, live)
 	}
-	if again, err := Kill(ctx, l, "web", "KILL"); err != nil || again.State != Exited || *again.ExitCode != 143 {
-		t.Errorf("a second kill: %+v, %v", again, err)
+	if again, sent, err := Kill(ctx, l, "web", "KILL"); err != nil || sent || again.State != Exited || *again.ExitCode != 143 {
+		t.Errorf("a second kill: %+v, sent %v, %v", again, sent, err)
 	}
 }
 
@@ -261,7 +261,7 @@ func TestJobsThatAreNot(t *testing.T) {
 	if _, err := Read(ctx, l, "job-nope", 0, 0); !errors.As(err, &nf) {
 		t.Errorf("Read: %v", err)
 	}
-	if _, err := Kill(ctx, l, "job-nope", "TERM"); !errors.As(err, &nf) {
+	if _, _, err := Kill(ctx, l, "job-nope", "TERM"); !errors.As(err, &nf) {
 		t.Errorf("Kill: %v", err)
 	}
 	if err := Remove(ctx, l, "job-nope"); !errors.As(err, &nf) {
@@ -273,7 +273,7 @@ func TestJobsThatAreNot(t *testing.T) {
 			t.Errorf("Get(%q): %v", bad, err)
 		}
 	}
-	if _, err := Kill(ctx, l, "x", "STOP"); err == nil || err.Error() != `invalid signal "STOP": use one of TERM, INT, KILL, HUP, QUIT, USR1, USR2` {
+	if _, _, err := Kill(ctx, l, "x", "STOP"); err == nil || err.Error() != `invalid signal "STOP": use one of TERM, INT, KILL, HUP, QUIT, USR1, USR2` {
 		t.Errorf("Kill STOP: %v", err)
 	}
 	if _, err := Read(ctx, l, "x", -1, 0); err == nil {

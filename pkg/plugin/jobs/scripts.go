@@ -105,12 +105,14 @@ tail -c +"$(($2 + 1))" "$d/out" | head -c "$3" | base64
 `
 
 // killScript sends signal $2 to the process group of job $1, unless it
-// has ended; then prints its record.
+// has ended, and then says "sent"; then prints its record.
 var killScript = stateFunc + `d=` + Dir + `/$1
 [ -d "$d" ] || exit ` + strconv.Itoa(exitNoJob) + `
 pid=$(cat "$d/pid" 2>/dev/null || true)
 if [ ! -e "$d/exit" ] && [ -n "$pid" ]; then
-  kill -s "$2" -- "-$pid" 2>/dev/null || kill -s "$2" "-$pid" 2>/dev/null || kill -s "$2" "$pid" 2>/dev/null || true
+  if kill -s "$2" -- "-$pid" 2>/dev/null || kill -s "$2" "-$pid" 2>/dev/null || kill -s "$2" "$pid" 2>/dev/null; then
+    echo sent
+  fi
 fi
 state "$d"
 `
