@@ -28,8 +28,8 @@ import (
 // other test uses it, so "no claim has it" means the server cleaned up.
 const mcpSessionLabel = "kubectl-sandbox/mcp-session"
 
-var mcpTools = []string{"sandbox_create", "sandbox_delete", "sandbox_exec", "sandbox_list",
-	"sandbox_list_files", "sandbox_read_file", "sandbox_run", "sandbox_write_file"}
+var mcpTools = []string{"sandbox_create", "sandbox_delete", "sandbox_exec", "sandbox_job_kill", "sandbox_job_list",
+	"sandbox_job_output", "sandbox_job_start", "sandbox_list", "sandbox_list_files", "sandbox_read_file", "sandbox_run", "sandbox_write_file"}
 
 var (
 	mcpDepsOnce sync.Once
@@ -206,7 +206,7 @@ func runMCPClient(t *testing.T, env []string, args ...string) mcpReport {
 	return rep
 }
 
-// checkTools: the eight tools, each with an input and an output schema.
+// checkTools: the twelve tools, each with an input and an output schema.
 func checkTools(t *testing.T, rep mcpReport) {
 	t.Helper()
 	var names []string

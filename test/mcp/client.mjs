@@ -63,6 +63,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 const EXPECTED_TOOLS = [
   'sandbox_create', 'sandbox_list', 'sandbox_exec', 'sandbox_write_file',
   'sandbox_read_file', 'sandbox_list_files', 'sandbox_delete', 'sandbox_run',
+  'sandbox_job_start', 'sandbox_job_list', 'sandbox_job_output', 'sandbox_job_kill',
 ];
 const CALL_TIMEOUT_MS = 180_000; // a cold pool may take a while to be Ready
 const EXIT_WAIT_MS = 30_000;

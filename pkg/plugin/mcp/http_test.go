@@ -42,7 +42,7 @@ func post(t *testing.T, srv *httptest.Server, method, body string, header map[st
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if id := resp.Header.Get("Mcp-Session-Id"); id != "" {
 		// End the session that the request started.
 		t.Cleanup(func() {

@@ -107,7 +107,8 @@ func (s *Server) MCP() *sdk.Server {
 	srv := sdk.NewServer(&sdk.Implementation{Name: "kubectl-sandbox", Title: "kubectl sandbox", Version: s.opts.Version}, &sdk.ServerOptions{
 		Instructions: "Isolated sandboxes (agent-sandbox) on a Kubernetes cluster, with the user's own identity. " +
 			"Create one with sandbox_create (it expires by itself and is deleted when this session ends), run commands with sandbox_exec, " +
-			"move files with sandbox_write_file and sandbox_read_file, and delete it with sandbox_delete; sandbox_run does all of it in one call.",
+			"move files with sandbox_write_file and sandbox_read_file, and delete it with sandbox_delete; sandbox_run does all of it in one call. " +
+			"Start servers and long commands in the background with sandbox_job_start, and follow, list and kill them with sandbox_job_output, sandbox_job_list and sandbox_job_kill.",
 		InitializedHandler: func(ctx context.Context, req *sdk.InitializedRequest) {
 			s.sessionID(req.Session)
 		},

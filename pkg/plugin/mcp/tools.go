@@ -170,6 +170,7 @@ func (s *Server) addTools(srv *sdk.Server) {
 	sdk.AddTool(srv, &sdk.Tool{Name: "sandbox_list_files", Description: "List a directory in a sandbox."}, s.listFiles)
 	sdk.AddTool(srv, &sdk.Tool{Name: "sandbox_delete", Description: "Delete a sandbox this server created (in this session or another)."}, s.delete)
 	sdk.AddTool(srv, &sdk.Tool{Name: "sandbox_run", Description: "One shot: claim a sandbox, write files, run a command, read files back, delete the sandbox."}, s.run)
+	s.addJobTools(srv)
 }
 
 func (s *Server) create(ctx context.Context, req *sdk.CallToolRequest, in CreateIn) (*sdk.CallToolResult, SandboxOut, error) {
