@@ -280,8 +280,8 @@ func (b *bench) soak() {
 	var t strings.Builder
 	t.WriteString("### MCP soak\n\n")
 	fmt.Fprintf(&t, "One `kubectl sandbox mcp --http` (`--router-url R --http-session-timeout %s`); the official TypeScript client runs %d sessions at once over HTTP, "+
-		"each creating a sandbox (pool python) and making calls of mixed tools (`sandbox_exec` of `true` and of `echo` with its output checked, "+
-		"`sandbox_write_file`, `sandbox_read_file` of what was written, `sandbox_list_files`, `sandbox_list`); every 4th session goes without ending its session "+
+		"each creating a sandbox (pool python), starting a background job in it and making calls of mixed tools (`sandbox_exec` of `true` and of `echo` with its output checked, "+
+		"`sandbox_write_file`, `sandbox_read_file` of what was written, `sandbox_list_files`, `sandbox_job_output`, `sandbox_list`); every 4th session goes without ending its session "+
 		"(no DELETE: the server ends it when it has been idle for the timeout), half of the others delete their sandbox, the rest leave it to the session's end. "+
 		"A warm-up with 10 calls per session comes first. Goroutines and RSS of the server are taken once no claim is left, after a forced collection that returns freed memory "+
 		"(the hidden `--debug-addr`).\n\n", idle, sessions)

@@ -42,8 +42,9 @@
 //                   sandbox $MCP_SANDBOX after $MCP_WARMUP (default 3)
 //                   untimed ones: "durationsMs".
 //   soak            (http) $SOAK_SESSIONS sessions at once (default 20), each
-//                   creating a sandbox on $MCP_POOL and making $SOAK_CALLS
-//                   calls (default 100) of mixed tools; every
+//                   creating a sandbox on $MCP_POOL, starting a job in it
+//                   and making $SOAK_CALLS calls in all (default 100) of
+//                   mixed tools; every
 //                   $SOAK_DROP_EVERY-th session (default 4) goes without
 //                   ending its session (no DELETE), the others delete their
 //                   sandbox and end theirs: "soak" counts calls and errors.
@@ -401,9 +402,10 @@ async function soakSession(i, calls, drop) {
     return res;
   }
   const name = created.name;
-  for (let k = 1; k < calls; k++) {
+  await tool('sandbox_job_start', { name, job: 'soak', command: ['sh', '-c', `echo soak ${i}`] });
+  for (let k = 2; k < calls; k++) {
     const word = `s${i}-c${k}`;
-    switch (k % 6) {
+    switch (k % 7) {
       case 0: {
         const r = await tool('sandbox_exec', { name, command: ['true'] });
         if (r && r.exitCode !== 0) fail(`true exited ${r.exitCode}`);
@@ -425,6 +427,11 @@ async function soakSession(i, calls, drop) {
       case 4:
         await tool('sandbox_list_files', { name, path: 'soak' });
         break;
+      case 5: {
+        const r = await tool('sandbox_job_output', { name, id: 'soak', waitSeconds: 10 });
+        if (r && r.output !== `soak ${i}\n`.slice(0, r.output.length)) fail(`job output ${JSON.stringify(r.output)}`);
+        break;
+      }
       default:
         await tool('sandbox_list', { mine: true });
     }
