@@ -138,7 +138,8 @@ func TestMCPStdio(t *testing.T) {
 		}
 	}
 	slices.Sort(names)
-	want := []string{"sandbox_create", "sandbox_delete", "sandbox_exec", "sandbox_list", "sandbox_list_files", "sandbox_read_file", "sandbox_run", "sandbox_write_file"}
+	want := []string{"sandbox_create", "sandbox_delete", "sandbox_exec", "sandbox_job_kill", "sandbox_job_list", "sandbox_job_output", "sandbox_job_start",
+		"sandbox_list", "sandbox_list_files", "sandbox_read_file", "sandbox_run", "sandbox_write_file"}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("tools %q\nwant %q", names, want)
 	}

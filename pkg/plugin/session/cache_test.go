@@ -17,6 +17,9 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	k8stesting "k8s.io/client-go/testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	agentsfake "sigs.k8s.io/agent-sandbox/clients/k8s/clientset/versioned/fake"
 	extfake "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned/fake"
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
@@ -28,6 +31,7 @@ import (
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python/pythontest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandboxd"
 )
 
 var claimsGVR = extv1beta1.GroupVersion.WithResource("sandboxclaims")
@@ -407,4 +411,88 @@ func TestCacheDropsWhatIsIdle(t *testing.T) {
 		t.Fatal("kept while idle")
 	}
 	f.waitDropped()
+}
+
+// streaming is a kept runtime that streams: each command prints "streamed".
+type streaming struct{ failing }
+
+func (s *streaming) Stream(_ context.Context, _ sandbox.Command, st sandbox.Streams) (int, error) {
+	_, _ = io.WriteString(st.Stdout, "streamed")
+	return 0, nil
+}
+
+// TestCacheRuntimeKeepsWhatTheRuntimeCan: a kept runtime streams, or
+// refuses upload names, when the runtime of the claim does; the other
+// calls go to it too; a claim that no longer streams says so.
+func TestCacheRuntimeKeepsWhatTheRuntimeCan(t *testing.T) {
+	f := newCacheFixture(t, nil, boxClaim("u1", "sb-1", "7", "10.0.0.1"))
+	ctx := context.Background()
+	rt, err := f.c.Runtime(ctx, "box")
+	if err != nil {
+		t.Fatal(err)
+	}
+	un, ok := rt.(sandbox.UploadNames)
+	if !ok || un.UploadsName("a\nb") || !un.UploadsName("a b") {
+		t.Errorf("%T: upload names as the python runtime's", rt)
+	}
+	if ok, err := rt.Exists(ctx, "nothing"); err != nil || ok {
+		t.Errorf("Exists = %v, %v", ok, err)
+	}
+	f.kept(&streaming{})
+	rt, err = f.c.Runtime(ctx, "box")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, ok := rt.(sandbox.Streamer)
+	var out strings.Builder
+	if !ok {
+		t.Fatalf("%T does not stream", rt)
+	}
+	if code, err := st.Stream(ctx, sandbox.Command{Argv: []string{"x"}}, sandbox.Streams{Stdout: &out}); code != 0 || err != nil || out.String() != "streamed" {
+		t.Errorf("Stream = %d, %v, %q", code, err, out.String())
+	}
+	f.kept(&failing{})
+	if _, err := st.Stream(ctx, sandbox.Command{Argv: []string{"x"}}, sandbox.Streams{Stdout: &out}); !errors.Is(err, errNoStream) {
+		t.Errorf("Stream on a runtime that no longer streams: %v", err)
+	}
+}
+
+// TestCacheAfterClose: a closed cache opens nothing; Forget drops a claim.
+func TestCacheAfterClose(t *testing.T) {
+	f := newCacheFixture(t, nil, boxClaim("u1", "sb-1", "7", "10.0.0.1"))
+	f.execOK()
+	f.c.Forget("box")
+	f.waitDropped()
+	f.c.Forget("box") // nothing kept: nothing to do
+	f.c.Close()
+	if _, err := f.exec(); !errors.Is(err, errCacheClosed) {
+		t.Errorf("after Close: %v", err)
+	}
+}
+
+func TestSuspect(t *testing.T) {
+	ctx := context.Background()
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	for _, tc := range []struct {
+		ctx  context.Context
+		err  error
+		want bool
+	}{
+		{ctx, &python.SentError{Op: "execute", Err: io.EOF}, true},
+		{ctx, &python.ConnError{Op: "execute", Err: io.EOF}, true},
+		{ctx, &sandbox.HTTPError{Status: 502}, true},
+		{ctx, &sandbox.HTTPError{Status: 404, FromRuntime: true}, false},
+		{ctx, &sandboxd.ProcessError{Op: "start", Err: status.Error(codes.Unavailable, "x")}, true},
+		{ctx, &sandboxd.ProcessError{Op: "start", Err: status.Error(codes.NotFound, "no such command")}, false},
+		{ctx, &sandboxd.LostError{Err: io.EOF}, true},
+		{ctx, &sandbox.CommandTimeoutError{}, false},
+		{ctx, &claims.OOMKilledError{}, false},
+		{ctx, errNoStream, false},
+		{done, io.EOF, false},
+	} {
+		if got := suspect(tc.ctx, tc.err); got != tc.want {
+			t.Errorf("suspect(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
 }
