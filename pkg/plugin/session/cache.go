@@ -423,9 +423,26 @@ func (r reused) Execute(ctx context.Context, cmd sandbox.Command) (res *sandbox.
 	return res, err
 }
 
-// Upload is never sent twice: its content is read as it is sent.
+// Upload is sent again (when it never left) only if its content can be
+// read again from where it started: its content is read as it is sent.
 func (r reused) Upload(ctx context.Context, path string, content io.Reader) error {
-	_, err := r.c.do(ctx, r.claim, r.first, false, func(rt sandbox.Runtime) error { return rt.Upload(ctx, path, content) })
+	seeker, resend := content.(io.Seeker)
+	var start int64
+	if resend {
+		var err error
+		if start, err = seeker.Seek(0, io.SeekCurrent); err != nil {
+			resend = false
+		}
+	}
+	tries := 0
+	_, err := r.c.do(ctx, r.claim, r.first, resend, func(rt sandbox.Runtime) error {
+		if tries++; tries > 1 {
+			if _, err := seeker.Seek(start, io.SeekStart); err != nil {
+				return err
+			}
+		}
+		return rt.Upload(ctx, path, content)
+	})
 	return err
 }
 

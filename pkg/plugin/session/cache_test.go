@@ -166,10 +166,12 @@ func (f *cacheFixture) kept(rt sandbox.Runtime) {
 	f.c.mu.Unlock()
 }
 
-// failing is a kept runtime whose every call fails with err.
+// failing is a kept runtime whose every call fails with err; an upload
+// reads read bytes of its content first.
 type failing struct {
 	sandbox.Runtime
 	err   error
+	read  int
 	mu    sync.Mutex
 	calls int
 }
@@ -181,11 +183,20 @@ func (r *failing) Execute(context.Context, sandbox.Command) (*sandbox.Result, er
 	return nil, r.err
 }
 
-func (r *failing) Upload(context.Context, string, io.Reader) error {
+func (r *failing) Upload(_ context.Context, _ string, content io.Reader) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls++
+	_, _ = io.CopyN(io.Discard, content, int64(r.read))
 	return r.err
+}
+
+// claimsSandbox is the sandbox of c, or sb-1 for nil.
+func claimsSandbox(c *extv1beta1.SandboxClaim) string {
+	if c == nil {
+		return "sb-1"
+	}
+	return c.Status.SandboxStatus.Name
 }
 
 // TestCacheKeepsAClaimsRuntime: the second call on a claim makes no API
@@ -322,8 +333,9 @@ func TestCacheAnswersWithTheClaimsStateNotAStaleError(t *testing.T) {
 
 // TestCacheSendsAgainOnlyWhatNeverLeft: a command that provably never left
 // (the router's port-forward is gone: nothing listens) is sent once more,
-// on what the claim names now, the same claim or a new one; an upload,
-// whose content is read as it goes, is not.
+// on what the claim names now, the same claim or a new one; an upload too
+// when its content can be read again from where it started, not when it
+// is a stream.
 func TestCacheSendsAgainOnlyWhatNeverLeft(t *testing.T) {
 	neverLeft := &python.ConnError{Op: "execute", Err: errors.New("dial tcp 127.0.0.1:1: connect: connection refused")}
 	for _, tc := range []struct {
@@ -350,14 +362,29 @@ func TestCacheSendsAgainOnlyWhatNeverLeft(t *testing.T) {
 				t.Errorf("%d GETs, want 2", n)
 			}
 
-			stale = &failing{err: neverLeft}
+			// An upload whose content can be read again from where it
+			// started is sent again; one that cannot, is not.
+			stale = &failing{err: neverLeft, read: 2}
 			f.kept(stale)
 			rt, err := f.c.Runtime(context.Background(), "box")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := rt.Upload(context.Background(), "f", strings.NewReader("data")); !errors.Is(err, neverLeft) || stale.calls != 1 {
-				t.Errorf("upload: %v after %d calls, want the connection's error after 1", err, stale.calls)
+			content := strings.NewReader("xxdata")
+			_, _ = content.Seek(2, io.SeekStart)
+			if err := rt.Upload(context.Background(), "f", content); err != nil || stale.calls != 1 {
+				t.Errorf("upload: %v after %d calls, want it sent again", err, stale.calls)
+			}
+			if got, ok := f.router.File(claimsSandbox(tc.now), "f"); !ok || string(got) != "data" {
+				t.Errorf("uploaded %q", got)
+			}
+			stale = &failing{err: neverLeft, read: 2}
+			f.kept(stale)
+			if rt, err = f.c.Runtime(context.Background(), "box"); err != nil {
+				t.Fatal(err)
+			}
+			if err := rt.Upload(context.Background(), "f", io.MultiReader(strings.NewReader("data"))); !errors.Is(err, neverLeft) || stale.calls != 1 {
+				t.Errorf("upload of a stream: %v after %d calls, want the connection's error after 1", err, stale.calls)
 			}
 		})
 	}
