@@ -186,9 +186,15 @@ func (b *bench) startMCPServer(args ...string) *mcpServer {
 	return s
 }
 
-// settled frees what the server's heap no longer holds, waits a moment,
-// and returns its goroutines and RSS (KiB).
-func (s *mcpServer) settled() (goroutines int, rssKiB int64) {
+// idleConns is how long the server's idle HTTP connections to the router
+// live (net/http's default IdleConnTimeout, 90 s), and a margin.
+const idleConns = 95 * time.Second
+
+// settled waits until the idle connections of the last calls (made by
+// last) are closed, frees what the server's heap no longer holds, waits a
+// moment, and returns its goroutines and RSS (KiB).
+func (s *mcpServer) settled(last time.Time) (goroutines int, rssKiB int64) {
+	time.Sleep(time.Until(last.Add(idleConns)))
 	for range 3 {
 		resp, err := http.Post(s.prof+"/debug/free", "", nil)
 		if err != nil {
@@ -268,13 +274,13 @@ func (b *bench) soak() {
 	var warm soakReport
 	b.mcpClient(&warm, env(10), "http", s.url, "--flow", "soak")
 	leftWarm := b.waitNoMCPClaims()
-	g0, rss0 := s.settled()
+	g0, rss0 := s.settled(time.Now())
 	var rep soakReport
 	start := time.Now()
 	b.mcpClient(&rep, env(b.n(calls)), "http", s.url, "--flow", "soak")
 	took := time.Since(start)
 	left := b.waitNoMCPClaims()
-	g1, rss1 := s.settled()
+	g1, rss1 := s.settled(time.Now())
 	ok := rep.Soak.Errors == 0 && warm.Soak.Errors == 0 && left == 0 && leftWarm == 0 &&
 		float64(g1) <= 1.1*float64(g0) && float64(rss1) <= 1.1*float64(rss0)
 	var t strings.Builder
@@ -283,8 +289,8 @@ func (b *bench) soak() {
 		"each creating a sandbox (pool python), starting a background job in it and making calls of mixed tools (`sandbox_exec` of `true` and of `echo` with its output checked, "+
 		"`sandbox_write_file`, `sandbox_read_file` of what was written, `sandbox_list_files`, `sandbox_job_output`, `sandbox_list`); every 4th session goes without ending its session "+
 		"(no DELETE: the server ends it when it has been idle for the timeout), half of the others delete their sandbox, the rest leave it to the session's end. "+
-		"A warm-up with 10 calls per session comes first. Goroutines and RSS of the server are taken once no claim is left, after a forced collection that returns freed memory "+
-		"(the hidden `--debug-addr`).\n\n", idle, sessions)
+		"A warm-up with 10 calls per session comes first. Goroutines and RSS of the server are taken once no claim is left and its idle connections to the router have timed out (90 s), "+
+		"after a forced collection that returns freed memory (the hidden `--debug-addr`).\n\n", idle, sessions)
 	t.WriteString("| sessions × calls | calls | errors | dropped sessions | time | claims left | goroutines after warm-up → after | RSS after warm-up → after | target | met |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	fmt.Fprintf(&t, "| %d × %d | %d | %d | %d | %s | %d | %d → %d | %d MiB → %d MiB | no error, no claim left, goroutines and RSS within 10%% | %s |\n\n",
 		sessions, b.n(calls), rep.Soak.Calls, rep.Soak.Errors, rep.Soak.Dropped, took.Round(100*time.Millisecond), left, g0, g1, rss0/1024, rss1/1024, yesNo(ok))
