@@ -1,10 +1,15 @@
+//go:build unix
+
 package cmd
 
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -120,4 +125,59 @@ func TestJobVerbsRefuse(t *testing.T) {
 		{[]string{"a", "j", "--timeout", "-1s"}, "--timeout must not be negative"},
 		{[]string{"a", "j/k"}, `invalid job id "j/k"`},
 	})
+}
+
+// TestKillWaits: kill waits for a job that takes its time to end; one that
+// does not end in --timeout is an error with a hint; --timeout 0 does not
+// wait.
+func TestKillWaits(t *testing.T) {
+	f, r, router := dataPlane(t)
+	local := jobstest.NewLocal(t)
+	r.Exec = local.Exec
+	start := func(name, script string) {
+		t.Helper()
+		if res := runWith(t, f, NewCmdExec, "", append(router, "a", "-d", "--job", name, "--", "sh", "-c", script)); res.err != nil {
+			t.Fatal(res.err)
+		}
+	}
+	// Each traps TERM: it ends 0.3 s later, or not at all. Signalled before
+	// its trap is set, it would end at once: it says it is ready through a
+	// FIFO, which the test reads.
+	for _, name := range []string{"slow", "stubborn"} {
+		if err := syscall.Mkfifo(filepath.Join(local.Dir("sb-a"), name+".ready"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start("slow", `trap 'sleep 0.3; exit 5' TERM; echo up > slow.ready; while :; do sleep 0.05; done`)
+	start("stubborn", `trap '' TERM; echo up > stubborn.ready; while :; do sleep 0.05; done`)
+	for _, name := range []string{"slow", "stubborn"} {
+		if b, err := os.ReadFile(filepath.Join(local.Dir("sb-a"), name+".ready")); err != nil || string(b) != "up\n" {
+			t.Fatalf("%s ready: %q, %v", name, b, err)
+		}
+	}
+	res := runWith(t, f, newFastKill, "", append(router, "a", "slow"))
+	if res.err != nil || res.out != "job/slow killed (exit code 5)\n" {
+		t.Errorf("kill slow: %q, %v", res.out, res.err)
+	}
+	res = runWith(t, f, newFastKill, "", append(router, "a", "stubborn", "--timeout", "300ms"))
+	if res.err == nil || describeError(res.err, "kill") != "job stubborn still runs 300ms after SIGTERM: kill it outright with: kubectl sandbox kill a stubborn -s KILL (or wait longer: --timeout)" {
+		t.Errorf("kill stubborn: %q, %v", res.out, res.err)
+	}
+	res = runWith(t, f, newFastKill, "", append(router, "a", "stubborn", "--timeout", "0"))
+	if res.err != nil || res.out != "job/stubborn signalled (SIGTERM)\n" {
+		t.Errorf("kill --timeout 0: %q, %v", res.out, res.err)
+	}
+	res = runWith(t, f, newFastKill, "", append(router, "a", "stubborn", "-s", "9"))
+	if res.err != nil || res.out != "job/stubborn killed (exit code 137)\n" {
+		t.Errorf("kill -s 9: %q, %v", res.out, res.err)
+	}
+	if got := (&LostJobError{Claim: "a", Job: "j"}).Error(); got != `job j of sandboxclaim "a" was lost: it is not running and no exit code was written (its monitor was killed)` {
+		t.Errorf("LostJobError: %q", got)
+	}
+	if got := endedHow(&jobs.Job{State: jobs.Lost}); got != "lost: no exit code was written" {
+		t.Errorf("endedHow of a lost job: %q", got)
+	}
+	if got := commandLine(nil); got != "<unknown>" {
+		t.Errorf("commandLine(nil) = %q", got)
+	}
 }

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package jobstest runs the commands of fake sandboxes on this machine, in
 // a directory per sandbox, as the python runtime runs them (the directory
 // as working directory, a session of their own, output buffered until
