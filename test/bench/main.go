@@ -35,6 +35,7 @@ func main() {
 	plugin := flag.String("plugin", "bin/kubectl-sandbox", "plugin binary")
 	kubeconfig := flag.String("kubeconfig", "_output/cluster/kubeconfig", "kubeconfig of the local cluster")
 	scale := flag.Int("scale", 1, "multiply the iteration counts")
+	only := flag.String("only", "", "run only these parts, comma-separated (version, exec, sandboxd, mcp, soak, create, copy, tree, run, growth, get, size, coldbuild); the report then holds only their rows")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "kubectl-sandbox-bench-")
 	if err != nil {
@@ -46,19 +47,36 @@ func main() {
 	b := &bench{plugin: pluginAbs, kubeconfig: kcAbs, dir: dir, scale: *scale,
 		env: []string{"KUBECONFIG=" + kcAbs, "PATH=" + filepath.Dir(pluginAbs) + ":" + os.Getenv("PATH")}}
 	started := time.Now()
-	b.version()
-	b.exec()
-	b.sandboxd()
-	b.gateway()
-	b.create("python", "warm")
-	b.create("python-cold", "cold")
-	b.copy()
-	b.tree()
-	b.runCycle()
-	b.execGrowth()
-	b.get()
-	b.size()
-	b.coldBuild()
+	parts := []struct {
+		name string
+		run  func()
+	}{
+		{"version", b.version},
+		{"exec", b.exec},
+		{"sandboxd", b.sandboxd},
+		{"gateway", b.gateway},
+		{"mcp", b.mcpExec},
+		{"soak", b.soak},
+		{"create", func() { b.create("python", "warm"); b.create("python-cold", "cold") }},
+		{"copy", b.copy},
+		{"tree", b.tree},
+		{"run", b.runCycle},
+		{"growth", b.execGrowth},
+		{"get", b.get},
+		{"size", b.size},
+		{"coldbuild", b.coldBuild},
+	}
+	selected := map[string]bool{}
+	for _, p := range strings.Split(*only, ",") {
+		if p != "" {
+			selected[p] = true
+		}
+	}
+	for _, p := range parts {
+		if len(selected) == 0 || selected[p.name] {
+			p.run()
+		}
+	}
 	b.notes = append(b.notes, "Run cycle vs the Go SDK: `run` now waits as the SDK does, for the claim to name its Sandbox and that Sandbox to be Ready "+
 		"(a warm sandbox is Ready when it is adopted), instead of the claim's own Ready, which the claim controller copies one reconcile (about 100 ms) later; "+
 		"its wait watches from the create's resourceVersion (no list), and the deletion does not wait when the DELETE's answer shows the claim gone. "+

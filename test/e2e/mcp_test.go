@@ -28,8 +28,8 @@ import (
 // other test uses it, so "no claim has it" means the server cleaned up.
 const mcpSessionLabel = "kubectl-sandbox/mcp-session"
 
-var mcpTools = []string{"sandbox_create", "sandbox_delete", "sandbox_exec", "sandbox_list",
-	"sandbox_list_files", "sandbox_read_file", "sandbox_run", "sandbox_write_file"}
+var mcpTools = []string{"sandbox_create", "sandbox_delete", "sandbox_exec", "sandbox_job_kill", "sandbox_job_list",
+	"sandbox_job_output", "sandbox_job_start", "sandbox_list", "sandbox_list_files", "sandbox_read_file", "sandbox_run", "sandbox_write_file"}
 
 var (
 	mcpDepsOnce sync.Once
@@ -156,6 +156,25 @@ type mcpReport struct {
 		Message string `json:"message"`
 	} `json:"progress"`
 	ResultAtMs int `json:"resultAtMs"`
+
+	// The security flow: each refusal's HTTP status.
+	NoToken          mcpRefusal `json:"noToken"`
+	WrongToken       mcpRefusal `json:"wrongToken"`
+	ForeignOrigin    mcpRefusal `json:"foreignOrigin"`
+	BigBody          mcpRefusal `json:"bigBody"`
+	ListAfterBigBody struct {
+		IsError bool `json:"isError"`
+	} `json:"listAfterBigBody"`
+
+	// The bench flow.
+	DurationsMs []float64 `json:"durationsMs"`
+}
+
+// mcpRefusal is the HTTP status of a request the client's transport saw
+// refused (200: not refused), with the start of its message.
+type mcpRefusal struct {
+	Status  int    `json:"status"`
+	Message string `json:"message"`
 }
 
 // runMCPClient runs `node test/mcp/client.mjs ARGS...` with kubectl's
@@ -187,7 +206,7 @@ func runMCPClient(t *testing.T, env []string, args ...string) mcpReport {
 	return rep
 }
 
-// checkTools: the eight tools, each with an input and an output schema.
+// checkTools: the twelve tools, each with an input and an output schema.
 func checkTools(t *testing.T, rep mcpReport) {
 	t.Helper()
 	var names []string
@@ -320,12 +339,19 @@ type mcpHTTPServer struct {
 	err    error
 }
 
-var servingRE = regexp.MustCompile(`^Serving MCP on (http://127\.0\.0\.1:\d+/mcp)$`)
+var servingRE = regexp.MustCompile(`^Serving MCP on (https?)://([0-9.]+):(\d+)/mcp$`)
 
 func startMCPHTTP(t *testing.T, args ...string) *mcpHTTPServer {
 	t.Helper()
+	return startMCPHTTPOn(t, "127.0.0.1:0", nil, args...)
+}
+
+// startMCPHTTPOn is `kubectl sandbox mcp --http ADDR ARGS...` with env
+// added to its environment; its url is on 127.0.0.1 whatever the address.
+func startMCPHTTPOn(t *testing.T, addr string, env []string, args ...string) *mcpHTTPServer {
+	t.Helper()
 	s := &mcpHTTPServer{done: make(chan struct{})}
-	s.cmd = Sandbox(t, append([]string{"mcp", "--http", "127.0.0.1:0"}, args...)...).command()
+	s.cmd = Sandbox(t, append([]string{"mcp", "--http", addr}, args...)...).WithEnv(env...).command()
 	pipe, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -365,11 +391,12 @@ func startMCPHTTP(t *testing.T, args ...string) *mcpHTTPServer {
 	})
 	select {
 	case line := <-first:
+		host, _, _ := strings.Cut(addr, ":")
 		m := servingRE.FindStringSubmatch(line)
-		if m == nil {
-			t.Fatalf("the server's first line is %q, want %q", line, "Serving MCP on http://127.0.0.1:PORT/mcp")
+		if m == nil || m[2] != host {
+			t.Fatalf("the server's first line is %q, want %q", line, "Serving MCP on http(s)://"+host+":PORT/mcp")
 		}
-		s.url = m[1]
+		s.url = m[1] + "://127.0.0.1:" + m[3] + "/mcp"
 	case <-time.After(30 * time.Second):
 		t.Fatal("the server printed no address within 30s")
 	}

@@ -29,10 +29,33 @@
 //   progress        create on $MCP_POOL, then exec `echo a; sleep 1; echo b`
 //                   with a progress token (onprogress): the notifications
 //                   and when they came relative to the result.
+//   security        (http) connects without a token, with a wrong one, with
+//                   the right one ($MCP_TOKEN) and a foreign Origin: each
+//                   refusal's HTTP status; then with the right one lists the
+//                   tools and sends a sandbox_write_file of $MCP_BIG_BYTES
+//                   (a body over the server's bound): its status.
+//   repl            one tool call per line of stdin ({"tool","args"}), one
+//                   answer per line of stdout ({"isError","text",
+//                   "structuredContent","ms"}); ends at end of input. The
+//                   final report follows the answers.
+//   bench           $MCP_CALLS (default 30) timed sandbox_exec of `true` on
+//                   sandbox $MCP_SANDBOX after $MCP_WARMUP (default 3)
+//                   untimed ones: "durationsMs".
+//   soak            (http) $SOAK_SESSIONS sessions at once (default 20), each
+//                   creating a sandbox on $MCP_POOL, starting a job in it
+//                   and making $SOAK_CALLS calls in all (default 100) of
+//                   mixed tools; every
+//                   $SOAK_DROP_EVERY-th session (default 4) goes without
+//                   ending its session (no DELETE), the others delete their
+//                   sandbox and end theirs: "soak" counts calls and errors.
+// $MCP_TOKEN, when set, is sent as a bearer token over http; a server with a
+// certificate of a private CA needs NODE_EXTRA_CA_CERTS.
 // Then the client closes: over stdio, the server's stdin is closed and its
 // exit awaited (up to 30s, before the SDK's own SIGTERM); over HTTP, the
 // session is terminated (DELETE, unless --keep-session) and the client closed.
 import { createHash, randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -41,12 +64,13 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 const EXPECTED_TOOLS = [
   'sandbox_create', 'sandbox_list', 'sandbox_exec', 'sandbox_write_file',
   'sandbox_read_file', 'sandbox_list_files', 'sandbox_delete', 'sandbox_run',
+  'sandbox_job_start', 'sandbox_job_list', 'sandbox_job_output', 'sandbox_job_kill',
 ];
 const CALL_TIMEOUT_MS = 180_000; // a cold pool may take a while to be Ready
 const EXIT_WAIT_MS = 30_000;
 
 function usage(msg) {
-  process.stderr.write(`client.mjs: ${msg}\nusage: node client.mjs stdio [--flow FLOW] [-- server args...]\n       node client.mjs http URL [--flow FLOW] [--keep-session]\nFLOW: full (default), restricted, create, progress\n`);
+  process.stderr.write(`client.mjs: ${msg}\nusage: node client.mjs stdio [--flow FLOW] [-- server args...]\n       node client.mjs http URL [--flow FLOW] [--keep-session]\nFLOW: full (default), restricted, create, progress, security, repl, bench, soak\n`);
   process.exit(2);
 }
 
@@ -71,8 +95,9 @@ function parseArgs(argv) {
       usage(`unexpected argument ${JSON.stringify(a)}`);
     }
   }
-  if (!['full', 'restricted', 'create', 'progress'].includes(opts.flow)) usage(`unknown flow ${JSON.stringify(opts.flow)}`);
+  if (!['full', 'restricted', 'create', 'progress', 'security', 'repl', 'bench', 'soak'].includes(opts.flow)) usage(`unknown flow ${JSON.stringify(opts.flow)}`);
   if (opts.transport === 'http' && !opts.url) usage('http needs the server URL');
+  if ((opts.flow === 'security' || opts.flow === 'soak') && opts.transport !== 'http') usage(`flow ${opts.flow} is for http only`);
   return opts;
 }
 
@@ -235,7 +260,212 @@ async function progressFlow(client) {
   out.exec = { ...r.structuredContent, isError: !!r.isError };
 }
 
+// authHeaders are the headers of an http request: the bearer token of
+// $MCP_TOKEN, when set.
+function authHeaders(token = process.env.MCP_TOKEN) {
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+function httpTransport(headers) {
+  return new StreamableHTTPClientTransport(new URL(opts.url), { requestInit: { headers } });
+}
+
+// refusal is the HTTP status (and the start of the message) of an error of
+// the SDK's http transport, or of a call that did not fail (200).
+function refusal(err) {
+  if (!err) return { status: 200 };
+  return { status: typeof err.code === 'number' ? err.code : null, message: String(err.message ?? err).slice(0, 300) };
+}
+
+// tryConnect connects with headers and lists the tools: 200, or the
+// refusal's status.
+async function tryConnect(headers) {
+  const client = new Client({ name: 'kubectl-sandbox-e2e-probe', version: '0.0.0' });
+  const transport = httpTransport(headers);
+  try {
+    await client.connect(transport);
+    await client.listTools();
+    await transport.terminateSession();
+    return refusal(null);
+  } catch (err) {
+    return refusal(err);
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
+
+async function securityFlow() {
+  const token = process.env.MCP_TOKEN ?? '';
+  // A wrong token differs from the right one in its last character only.
+  const wrong = token.slice(0, -1) + (token.endsWith('0') ? '1' : '0');
+  step = 'connect without a token';
+  out.noToken = await tryConnect({});
+  step = 'connect with a wrong token';
+  out.wrongToken = await tryConnect(authHeaders(wrong));
+  step = 'connect with a foreign Origin';
+  out.foreignOrigin = await tryConnect({ ...authHeaders(token), Origin: 'http://evil.example' });
+  step = 'connect with the token';
+  const client = new Client({ name: 'kubectl-sandbox-e2e', version: '0.0.0' });
+  const transport = httpTransport(authHeaders(token));
+  await client.connect(transport);
+  out.server = client.getServerVersion();
+  try {
+    await listTools(client);
+    step = 'a body over the bound';
+    const big = Number(process.env.MCP_BIG_BYTES || 0);
+    try {
+      await client.callTool({ name: 'sandbox_write_file', arguments: { name: 'none', path: 'big.txt', content: 'x'.repeat(big) } });
+      out.bigBody = refusal(null);
+    } catch (err) {
+      out.bigBody = refusal(err);
+    }
+    step = 'sandbox_list after the refused body';
+    const r = await call(client, 'sandbox_list', {}, { allowError: true });
+    out.listAfterBigBody = { isError: !!r.isError };
+    await transport.terminateSession();
+    out.sessionTerminated = true;
+  } finally {
+    await client.close();
+  }
+}
+
+// replFlow answers one tool call per line of stdin.
+async function replFlow(client) {
+  out.answers = 0;
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    const req = JSON.parse(line);
+    step = `repl: ${req.tool}`;
+    const start = performance.now();
+    let answer;
+    try {
+      const r = await call(client, req.tool, req.args ?? {}, { allowError: true });
+      answer = { isError: !!r.isError, text: textOf(r), structuredContent: r.structuredContent ?? null };
+    } catch (err) {
+      answer = { isError: true, protocolError: String(err) };
+    }
+    answer.ms = performance.now() - start;
+    process.stdout.write(JSON.stringify(answer) + '\n');
+    out.answers++;
+  }
+}
+
+async function benchFlow(client) {
+  const name = process.env.MCP_SANDBOX;
+  if (!name) throw new Error('the bench flow needs $MCP_SANDBOX');
+  const calls = Number(process.env.MCP_CALLS || 30);
+  const warmup = Number(process.env.MCP_WARMUP || 3);
+  const exec = async () => {
+    const r = await call(client, 'sandbox_exec', { name, command: ['true'] });
+    if (r.structuredContent.exitCode !== 0) throw new Error(`true exited ${r.structuredContent.exitCode}`);
+  };
+  step = 'bench: warm-up';
+  for (let i = 0; i < warmup; i++) await exec();
+  step = 'bench: timed calls';
+  out.durationsMs = [];
+  for (let i = 0; i < calls; i++) {
+    const start = performance.now();
+    await exec();
+    out.durationsMs.push(performance.now() - start);
+  }
+}
+
+// soakSession is one session of the soak: a sandbox, calls of mixed tools
+// (each answer checked), then the session ends, or goes without a word.
+async function soakSession(i, calls, drop) {
+  const res = { calls: 0, errors: 0, firstErrors: [], dropped: drop };
+  const fail = (what) => {
+    res.errors++;
+    if (res.firstErrors.length < 3) res.firstErrors.push(`session ${i}: ${what}`.slice(0, 300));
+  };
+  const client = new Client({ name: `kubectl-sandbox-soak-${i}`, version: '0.0.0' });
+  const transport = httpTransport(authHeaders());
+  await client.connect(transport);
+  const tool = async (name, args) => {
+    res.calls++;
+    try {
+      const r = await call(client, name, args, { allowError: true });
+      if (r.isError) {
+        fail(`${name}: ${textOf(r)}`);
+        return null;
+      }
+      return r.structuredContent;
+    } catch (err) {
+      fail(`${name}: ${err}`);
+      return null;
+    }
+  };
+  const created = await tool('sandbox_create', { pool, ttl: '30m', labels: { 'e2e-soak': 'yes' } });
+  if (!created) {
+    await client.close();
+    return res;
+  }
+  const name = created.name;
+  await tool('sandbox_job_start', { name, job: 'soak', command: ['sh', '-c', `echo soak ${i}`] });
+  for (let k = 2; k < calls; k++) {
+    const word = `s${i}-c${k}`;
+    switch (k % 7) {
+      case 0: {
+        const r = await tool('sandbox_exec', { name, command: ['true'] });
+        if (r && r.exitCode !== 0) fail(`true exited ${r.exitCode}`);
+        break;
+      }
+      case 1: {
+        const r = await tool('sandbox_exec', { name, command: ['echo', word] });
+        if (r && r.stdout !== `${word}\n`) fail(`echo ${word}: ${JSON.stringify(r.stdout)}`);
+        break;
+      }
+      case 2:
+        await tool('sandbox_write_file', { name, path: 'soak/word.txt', content: word });
+        break;
+      case 3: {
+        const r = await tool('sandbox_read_file', { name, path: 'soak/word.txt' });
+        if (r && r.content !== `s${i}-c${k - 1}`) fail(`read back ${JSON.stringify(r.content)}`);
+        break;
+      }
+      case 4:
+        await tool('sandbox_list_files', { name, path: 'soak' });
+        break;
+      case 5: {
+        const r = await tool('sandbox_job_output', { name, id: 'soak', waitSeconds: 10 });
+        if (r && r.output !== `soak ${i}\n`.slice(0, r.output.length)) fail(`job output ${JSON.stringify(r.output)}`);
+        break;
+      }
+      default:
+        await tool('sandbox_list', { mine: true });
+    }
+  }
+  if (drop) {
+    // Gone without a DELETE: the server ends the session when it has been
+    // idle for its --http-session-timeout.
+    await client.close();
+    return res;
+  }
+  if (i % 2 === 0) await tool('sandbox_delete', { name });
+  await transport.terminateSession().catch((err) => fail(`ending the session: ${err}`));
+  await client.close();
+  return res;
+}
+
+async function soakFlow() {
+  const sessions = Number(process.env.SOAK_SESSIONS || 20);
+  const calls = Number(process.env.SOAK_CALLS || 100);
+  const dropEvery = Number(process.env.SOAK_DROP_EVERY || 4);
+  step = 'soak';
+  const all = await Promise.all(Array.from({ length: sessions }, (_, i) => soakSession(i, calls, i % dropEvery === dropEvery - 1)));
+  out.soak = {
+    sessions,
+    calls: all.reduce((n, r) => n + r.calls, 0),
+    errors: all.reduce((n, r) => n + r.errors, 0),
+    dropped: all.filter((r) => r.dropped).length,
+    firstErrors: all.flatMap((r) => r.firstErrors).slice(0, 10),
+  };
+}
+
 async function main() {
+  if (opts.flow === 'security') return securityFlow();
+  if (opts.flow === 'soak') return soakFlow();
   const client = new Client({ name: 'kubectl-sandbox-e2e', version: '0.0.0' });
   let transport;
   let child; // the server process, over stdio
@@ -243,7 +473,7 @@ async function main() {
     const env = Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined));
     transport = new StdioClientTransport({ command: 'kubectl', args: ['sandbox', 'mcp', ...opts.serverArgs], env, stderr: 'inherit' });
   } else {
-    transport = new StreamableHTTPClientTransport(new URL(opts.url));
+    transport = httpTransport(authHeaders());
   }
   await client.connect(transport);
   out.server = client.getServerVersion();
@@ -253,6 +483,8 @@ async function main() {
     if (opts.flow === 'full') await fullFlow(client);
     else if (opts.flow === 'restricted') await restrictedFlow(client);
     else if (opts.flow === 'create') await createFlow(client);
+    else if (opts.flow === 'repl') await replFlow(client);
+    else if (opts.flow === 'bench') await benchFlow(client);
     else await progressFlow(client);
   } catch (err) {
     out.step = step; // the step that failed, before the close below

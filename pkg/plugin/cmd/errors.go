@@ -12,10 +12,12 @@ import (
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/jobs"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandboxd"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
 
 // describeError turns err, returned by verb, into the one line a user sees
@@ -87,8 +89,23 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		unrepr     *sandbox.UnrepresentableError
 		noStart    *claims.PodCannotStartError
 		oom        *claims.OOMKilledError
+		changed    *session.ChangedError
+		noJob      *jobs.NotFoundError
+		jobExists  *jobs.ExistsError
+		jobRuns    *jobs.RunningError
+		stillRuns  *StillRunningError
 	)
 	switch {
+	case errors.As(err, &noJob):
+		return fe.say(" (list them with: kubectl sandbox jobs CLAIM)", " (list them with sandbox_job_list)")
+	case errors.As(err, &jobExists):
+		return fe.say(": give --job another name, or none for a generated one", ": give job another name, or none for a generated one")
+	case errors.As(err, &jobRuns):
+		return fe.say(" (stop it with: kubectl sandbox kill CLAIM "+jobRuns.ID+")", " (stop it with sandbox_job_kill)")
+	case errors.As(err, &stillRuns):
+		return ": kill it outright with: kubectl sandbox kill " + stillRuns.Claim + " " + stillRuns.Job + " -s KILL (or wait longer: --timeout)"
+	case errors.As(err, &changed):
+		return fe.say(" (see what it is now with: kubectl sandbox describe "+changed.Claim+")", " (see what it is now with sandbox_list)")
 	case errors.Is(err, sandbox.ErrNoTar):
 		return " (copy it file by file: --method files)"
 	case errors.As(err, &unrepr):
@@ -121,6 +138,9 @@ func hintFor(err error, verb string, fe frontEnd) string {
 			return " (fix the image of the pool's template, or make its registry reachable from the cluster's nodes)"
 		}
 		return " (fix the container's configuration in the pool's template)"
+	case errors.As(err, &notReady) && strings.HasPrefix(notReady.Reason, claims.ReasonSandboxSuspended):
+		return fe.say(": it is suspended; resume it with: kubectl sandbox resume "+notReady.Name,
+			": it is suspended (no tool resumes it; a user can, with: kubectl sandbox resume "+notReady.Name+")")
 	case errors.As(err, &notReady):
 		return fe.say(": wait for it with: kubectl sandbox wait "+notReady.Name+" --for=condition=Ready",
 			": it may still be starting; check with sandbox_list")

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/jobs"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
@@ -27,6 +28,8 @@ type ExecOptions struct {
 	Env         []string
 	Workdir     string
 	MaxOutput   int
+	Detach      bool
+	JobName     string
 
 	claims    []string // before the --
 	argv      []string
@@ -66,7 +69,10 @@ at most 16 MiB of input, buffered, and -t is refused.`,
   kubectl sandbox exec -i my-sandbox --env MODE=fast --workdir src -- sha256sum < data.bin
 
   # Run on every ready sandbox labelled team=a, for an agent
-  kubectl sandbox exec -l team=a -o json -- uname -a`,
+  kubectl sandbox exec -l team=a -o json -- uname -a
+
+  # Start a server in the background: prints the job's name (see jobs, logs --job, kill)
+  kubectl sandbox exec my-sandbox --detach -- python3 -m http.server 8000`,
 		ValidArgsFunction: completeNames(f, listClaimNames),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args, cmd.ArgsLenAtDash()); err != nil {
@@ -85,6 +91,8 @@ at most 16 MiB of input, buffered, and -t is refused.`,
 	cmd.Flags().IntVar(&o.MaxParallel, "max-parallel", o.MaxParallel, "With -l, how many sandboxes run the command at once")
 	addStreamFlags(cmd, &o.Stdin, &o.TTY, &o.Env, &o.Workdir)
 	cmd.Flags().IntVar(&o.MaxOutput, "max-output", 0, "Keep at most this many bytes of stdout and of stderr each: the head and the tail, with a marker between (0: everything); -o json then says \"truncated\": true")
+	cmd.Flags().BoolVarP(&o.Detach, "detach", "d", false, "Start the command as a background job that outlives this call (its own process group, input empty, output kept in the sandbox) and print its name")
+	cmd.Flags().StringVar(&o.JobName, "job", "", "With --detach, the job's name (default: generated)")
 	return cmd
 }
 
@@ -176,7 +184,32 @@ func (o *ExecOptions) Validate() error {
 	if o.Timeout < 0 || o.MaxParallel < 1 {
 		return errors.New("--timeout must not be negative and --max-parallel must be at least 1")
 	}
+	return o.validateDetach()
+}
+
+// validateDetach refuses what a background job cannot have: input, a
+// terminal, a timeout, an output budget, many sandboxes.
+func (o *ExecOptions) validateDetach() error {
+	switch {
+	case !o.Detach && o.JobName != "":
+		return errors.New("--job names a job that --detach starts")
+	case !o.Detach:
+		return nil
+	case o.Stdin || o.TTY:
+		return errors.New("--detach takes no -i or -t: a background job's input is empty (write what it needs to a file first)")
+	case o.Selector != "":
+		return errors.New("--detach starts a job in one sandbox: give a claim, not -l")
+	case o.Timeout != 0 || o.MaxOutput != 0:
+		return errors.New("--detach takes no --timeout or --max-output: stop a job with kubectl sandbox kill, read its output with kubectl sandbox logs --job")
+	case o.JobName != "":
+		return jobs.CheckID(o.JobName)
+	}
 	return nil
+}
+
+// command is the command to run.
+func (o *ExecOptions) command() sandbox.Command {
+	return sandbox.Command{Argv: o.argv, Env: o.env, Workdir: o.workdir}
 }
 
 // Run executes the command and returns an *ExitError carrying a non-zero
@@ -191,11 +224,14 @@ func (o *ExecOptions) Run(ctx context.Context) error {
 	if o.Selector != "" {
 		return o.runSelected(ctx, clients, s)
 	}
+	if o.Detach {
+		return o.runDetached(ctx, s)
+	}
 	rt, _, err := s.Open(ctx, o.claims[0])
 	if err != nil {
 		return err
 	}
-	cmd := sandbox.Command{Argv: o.argv, Env: o.env, Workdir: o.workdir}
+	cmd := o.command()
 	run := sandbox.IO{Budget: o.MaxOutput, Timeout: o.Timeout}
 	if o.Stdin {
 		run.Stdin = o.In

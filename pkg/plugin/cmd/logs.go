@@ -15,6 +15,8 @@ import (
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/jobs"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
 
 // LogsOptions prints the logs of a claim's sandbox pod, as kubectl logs.
@@ -23,6 +25,11 @@ type LogsOptions struct {
 	Since                        time.Duration
 	SinceTime, Container         string
 	Tail, LimitBytes             int64
+	// Job, when set, prints a background job's output (from byte Offset)
+	// instead, through the runtime (Connect).
+	Job     string
+	Offset  int64
+	Connect ConnectFlags
 
 	claim, namespace string
 	opts             corev1.PodLogOptions
@@ -33,6 +40,9 @@ type LogsOptions struct {
 	// Drain is how long a follow goes on after the pod is gone, for the
 	// last lines to arrive, when the server does not end it itself.
 	Drain time.Duration
+	// JobPoll is how often a followed job is asked for more output.
+	JobPoll    time.Duration
+	jobSession session.Options
 	genericiooptions.IOStreams
 }
 
@@ -57,12 +67,19 @@ func newLogsCommand(o *LogsOptions) *cobra.Command {
 		Use:   "logs CLAIM [-f] [--since=DURATION|--since-time=TIME] [--tail=N] [--timestamps] [-c CONTAINER]",
 		Short: "Print the logs of a sandbox's pod",
 		Long: `Print the logs of the pod of a claim's sandbox (pods/log), with kubectl logs'
-flags. With -f it follows them until Ctrl-C or until the pod goes away.`,
+flags. With -f it follows them until Ctrl-C or until the pod goes away.
+
+With --job, print the output (stdout and stderr together, as written) of a
+background job that exec --detach started, from byte --offset; with -f
+follow it until the job ends, and exit with its exit code.`,
 		Example: `  # The runtime's log
   kubectl sandbox logs my-sandbox
 
   # Follow it, starting from the last 10 lines, with timestamps
-  kubectl sandbox logs my-sandbox -f --tail 10 --timestamps`,
+  kubectl sandbox logs my-sandbox -f --tail 10 --timestamps
+
+  # Follow a background job's output from its start to its end
+  kubectl sandbox logs my-sandbox --job job-1a2b3c4d -f`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeNames(f, listClaimNames),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -84,6 +101,9 @@ flags. With -f it follows them until Ctrl-C or until the pod goes away.`,
 	fs.Int64Var(&o.Tail, "tail", o.Tail, "Lines of recent log file to display. Defaults to -1, showing all log lines.")
 	fs.Int64Var(&o.LimitBytes, "limit-bytes", 0, "Maximum bytes of logs to return. Defaults to no limit.")
 	fs.StringVarP(&o.Container, "container", "c", "", "Print the logs of this container (default: the pod's first)")
+	fs.StringVar(&o.Job, "job", "", "Print the output of this background job (exec --detach) instead")
+	fs.Int64Var(&o.Offset, "offset", 0, "With --job, start at this byte of the job's output")
+	o.Connect.AddFlags(cmd)
 	return cmd
 }
 
@@ -92,6 +112,10 @@ flags. With -f it follows them until Ctrl-C or until the pod goes away.`,
 func (o *LogsOptions) Complete(args []string) error {
 	o.claim = args[0]
 	var err error
+	if o.Job != "" {
+		o.jobSession, o.namespace, err = o.Connect.Complete(o.Clients)
+		return err
+	}
 	if o.namespace, err = o.Clients.Namespace(); err != nil {
 		return err
 	}
@@ -132,12 +156,31 @@ func (o *LogsOptions) Validate() error {
 	case o.LimitBytes < 0:
 		return errors.New("--limit-bytes must not be negative")
 	}
-	return nil
+	return o.validateJob()
+}
+
+// validateJob checks --job and --offset, which take none of the pod log's
+// own flags.
+func (o *LogsOptions) validateJob() error {
+	switch {
+	case o.Job == "" && o.Offset != 0:
+		return errors.New("--offset is for a job's output: give --job")
+	case o.Job == "":
+		return nil
+	case o.Offset < 0:
+		return errors.New("--offset must not be negative")
+	case o.Previous || o.Timestamps || o.Since != 0 || o.SinceTime != "" || o.Tail != -1 || o.LimitBytes != 0 || o.Container != "":
+		return errors.New("--job takes only -f and --offset: a job's output is a file in the sandbox, not a container's log")
+	}
+	return jobs.CheckID(o.Job)
 }
 
 // Run streams the logs. A follow ends when the server ends it, when the pod
 // goes (deleted, replaced or ended: a success), or on Ctrl-C.
 func (o *LogsOptions) Run(ctx context.Context) error {
+	if o.Job != "" {
+		return o.runJob(ctx)
+	}
 	clients, err := o.Clients.Clients()
 	if err != nil {
 		return err

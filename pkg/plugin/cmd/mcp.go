@@ -2,11 +2,14 @@ package cmd
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -14,6 +17,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/mcp"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/version"
 )
@@ -27,10 +31,19 @@ type MCPOptions struct {
 	TTL, ReadyTimeout          time.Duration
 	HTTPSessionTimeout         time.Duration
 	MaxOutput, MaxReadBytes    int
+	HTTPTokenFile              string
+	HTTPCertFile, HTTPKeyFile  string
+	HTTPAllowPlaintext         bool
+	HTTPMaxBodyBytes           int64
+	DebugAddr                  string
 
 	namespace string
 	listen    string // --http, with its host
 	session   session.Options
+	// token is read from --http-token-file or the environment, never
+	// from a flag's value (process lists show those).
+	token string
+	tls   *tls.Config
 
 	Clients Factory
 	genericiooptions.IOStreams
@@ -39,13 +52,21 @@ type MCPOptions struct {
 // NewCmdMCP returns `kubectl sandbox mcp`.
 func NewCmdMCP(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &MCPOptions{Clients: f, IOStreams: streams, TTL: mcp.DefaultTTL, ReadyTimeout: mcp.DefaultReadyTimeout,
-		MaxOutput: mcp.DefaultMaxOutput, MaxReadBytes: mcp.DefaultMaxReadBytes, HTTPSessionTimeout: 10 * time.Minute}
+		MaxOutput: mcp.DefaultMaxOutput, MaxReadBytes: mcp.DefaultMaxReadBytes, HTTPSessionTimeout: 10 * time.Minute,
+		HTTPMaxBodyBytes: mcp.DefaultMaxBodyBytes}
 	cmd := &cobra.Command{
 		Use:   "mcp [--http ADDR]",
 		Short: "Serve sandboxes to AI agents over the Model Context Protocol",
 		Long: `Serve tools to create sandboxes, run commands, move files and delete them
 over the Model Context Protocol: on stdin and stdout, or with --http ADDR
 over the streamable HTTP transport (on loopback unless ADDR names a host).
+
+Over HTTP, a request must carry the bearer token of --http-token-file or
+$KUBECTL_SANDBOX_MCP_TOKEN when one is set (401 otherwise); on an address
+that is not loopback the token is required, and so is TLS (--tls-cert-file
+and --tls-key-file) unless --http-allow-plaintext. Cross-origin requests
+(from a browser's page) are refused (403), and request bodies are bounded
+(--http-max-body-bytes, 413).
 
 The tools act with your kubeconfig's identity, context and namespace: the
 cluster's RBAC decides what an agent may do. Every sandbox the server
@@ -58,7 +79,10 @@ they are cancelled.`,
   kubectl sandbox mcp
 
   # Only the python pool, over HTTP on 127.0.0.1:8765 (endpoint /mcp)
-  kubectl sandbox mcp --http :8765 --allow-pool python`,
+  kubectl sandbox mcp --http :8765 --allow-pool python
+
+  # For agents on other machines: every address, a token, TLS
+  kubectl sandbox mcp --http 0.0.0.0:8765 --http-token-file token --tls-cert-file tls.crt --tls-key-file tls.key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(); err != nil {
@@ -73,6 +97,13 @@ they are cancelled.`,
 	o.Connect.AddFlags(cmd)
 	fs := cmd.Flags()
 	fs.StringVar(&o.HTTP, "http", "", "Serve the streamable HTTP transport on this address (HOST:PORT; :PORT means 127.0.0.1:PORT) instead of stdio")
+	fs.StringVar(&o.HTTPTokenFile, "http-token-file", "", "With --http, a file holding the bearer token every request must carry (or $"+envMCPToken+"); required off loopback")
+	fs.StringVar(&o.HTTPCertFile, "tls-cert-file", "", "With --http, serve HTTPS with this certificate (PEM; with --tls-key-file); required off loopback")
+	fs.StringVar(&o.HTTPKeyFile, "tls-key-file", "", "With --http, the private key of --tls-cert-file (PEM)")
+	fs.BoolVar(&o.HTTPAllowPlaintext, "http-allow-plaintext", false, "Allow --http off loopback without TLS (behind a proxy that terminates TLS)")
+	fs.Int64Var(&o.HTTPMaxBodyBytes, "http-max-body-bytes", o.HTTPMaxBodyBytes, "With --http, refuse request bodies larger than this (413)")
+	fs.StringVar(&o.DebugAddr, "debug-addr", "", "Serve the server's profiles (pprof, /debug/pprof/) on this loopback HOST:PORT")
+	_ = fs.MarkHidden("debug-addr")
 	fs.StringArrayVar(&o.AllowPools, "allow-pool", nil, "Allow claiming only from this pool (repeatable; with --allow-template, either may match)")
 	fs.StringArrayVar(&o.AllowTemplates, "allow-template", nil, "Allow claiming only pools of this template (repeatable)")
 	fs.DurationVar(&o.HTTPSessionTimeout, "http-session-timeout", o.HTTPSessionTimeout, "With --http, end a session idle this long (its sandboxes are then deleted); 0: never")
@@ -85,17 +116,45 @@ they are cancelled.`,
 	return cmd
 }
 
-// Complete reads the router flags and the namespace, and the address to
-// serve HTTP on (:PORT is 127.0.0.1:PORT).
+// envMCPToken gives the bearer token of --http when --http-token-file
+// does not.
+const envMCPToken = "KUBECTL_SANDBOX_MCP_TOKEN"
+
+// minTokenLength is the shortest bearer token taken: a guessable one would
+// protect nothing.
+const minTokenLength = 16
+
+// Complete reads the router flags and the namespace, the address to serve
+// HTTP on (:PORT is 127.0.0.1:PORT), its token (from --http-token-file or
+// the environment) and its TLS certificate.
 func (o *MCPOptions) Complete() error {
 	var err error
 	if o.session, o.namespace, err = o.Connect.Complete(o.Clients); err != nil {
 		return err
 	}
-	if o.HTTP != "" {
-		o.listen, err = listenAddress(o.HTTP)
+	if o.HTTP == "" {
+		return nil
 	}
-	return err
+	if o.listen, err = listenAddress(o.HTTP); err != nil {
+		return err
+	}
+	o.token = os.Getenv(envMCPToken)
+	if o.HTTPTokenFile != "" {
+		b, err := os.ReadFile(o.HTTPTokenFile)
+		if err != nil {
+			return fmt.Errorf("reading --http-token-file: %w", err)
+		}
+		o.token = string(b)
+	}
+	o.token = strings.TrimSpace(o.token)
+	if o.HTTPCertFile != "" && o.HTTPKeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.HTTPCertFile, o.HTTPKeyFile)
+		if err != nil {
+			return fmt.Errorf("loading --tls-cert-file and --tls-key-file: %w", err)
+		}
+		o.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return nil
 }
 
 // listenAddress is the address of --http: HOST:PORT, or :PORT on loopback.
@@ -130,6 +189,37 @@ func (o *MCPOptions) Validate() error {
 	case o.HTTPSessionTimeout < 0:
 		return errors.New("--http-session-timeout must not be negative")
 	}
+	if o.DebugAddr != "" {
+		if host, _, err := net.SplitHostPort(o.DebugAddr); err != nil || !router.IsLoopback(host) {
+			return fmt.Errorf("invalid --debug-addr %q: use a loopback HOST:PORT (profiles show the server's insides)", o.DebugAddr)
+		}
+	}
+	return o.validateHTTP()
+}
+
+// validateHTTP checks what keeps --http safe: off loopback, a token and
+// TLS (unless --http-allow-plaintext).
+func (o *MCPOptions) validateHTTP() error {
+	if o.HTTP == "" {
+		if o.HTTPTokenFile != "" || o.HTTPCertFile != "" || o.HTTPKeyFile != "" {
+			return errors.New("--http-token-file, --tls-cert-file and --tls-key-file need --http")
+		}
+		return nil
+	}
+	host, _, _ := net.SplitHostPort(o.listen)
+	exposed := !router.IsLoopback(host)
+	switch {
+	case (o.HTTPCertFile == "") != (o.HTTPKeyFile == ""):
+		return errors.New("give both --tls-cert-file and --tls-key-file, or neither")
+	case o.HTTPMaxBodyBytes <= 0:
+		return errors.New("--http-max-body-bytes must be positive")
+	case o.token != "" && (len(o.token) < minTokenLength || strings.ContainsAny(o.token, " \t\r\n")):
+		return fmt.Errorf("the bearer token of --http-token-file or $%s must be at least %d characters, without white space (make one with: openssl rand -hex 32)", envMCPToken, minTokenLength)
+	case exposed && o.token == "":
+		return fmt.Errorf("--http %s serves other machines: it needs a bearer token in a file (--http-token-file) or in $%s (make one with: openssl rand -hex 32)", o.listen, envMCPToken)
+	case exposed && o.tls == nil && !o.HTTPAllowPlaintext:
+		return fmt.Errorf("--http %s serves other machines: it needs TLS (--tls-cert-file and --tls-key-file), or --http-allow-plaintext behind a proxy that terminates TLS", o.listen)
+	}
 	return nil
 }
 
@@ -146,6 +236,13 @@ func (o *MCPOptions) Run(ctx context.Context) error {
 		Session: o.session, Version: version.Get().Version, Describe: describeToolError, Now: clock,
 	})
 	m := srv.MCP()
+	if o.DebugAddr != "" {
+		stop, err := o.serveDebug()
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if o.listen == "" {
 		err = m.Run(ctx, mcp.StdioTransport(o.In, o.Out, shutdownGrace))
 	} else {
@@ -171,11 +268,21 @@ func (o *MCPOptions) serveHTTP(ctx context.Context, m *sdk.Server) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", o.listen, err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/mcp", sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return m },
-		&sdk.StreamableHTTPOptions{SessionTimeout: o.HTTPSessionTimeout}))
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
-	fmt.Fprintf(o.ErrOut, "Serving MCP on http://%s/mcp\n", ln.Addr())
+	scheme := "http"
+	if o.tls != nil {
+		scheme = "https"
+		ln = tls.NewListener(ln, o.tls)
+	}
+	hs := &http.Server{
+		Handler: mcp.HTTPHandler(m, mcp.HTTPOptions{Token: o.token, MaxBodyBytes: o.HTTPMaxBodyBytes, SessionTimeout: o.HTTPSessionTimeout}),
+		// Bounded headers, and no client may hold a connection open
+		// without sending them.
+		ReadHeaderTimeout: 30 * time.Second, MaxHeaderBytes: 64 << 10,
+	}
+	// The address asked for, with the port the system picked for :0.
+	host, _, _ := net.SplitHostPort(o.listen)
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	fmt.Fprintf(o.ErrOut, "Serving MCP on %s://%s%s\n", scheme, net.JoinHostPort(host, port), mcp.Path)
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
 	select {
@@ -190,4 +297,23 @@ func (o *MCPOptions) serveHTTP(ctx context.Context, m *sdk.Server) error {
 		return err
 	}
 	return nil
+}
+
+// serveDebug serves the server's profiles on --debug-addr until stop.
+func (o *MCPOptions) serveDebug() (stop func(), err error) {
+	ln, err := net.Listen("tcp", o.DebugAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", o.DebugAddr, err)
+	}
+	hs := &http.Server{Handler: mcp.DebugHandler(), ReadHeaderTimeout: 30 * time.Second}
+	fmt.Fprintf(o.ErrOut, "Serving profiles on http://%s/debug/pprof/\n", ln.Addr())
+	done := make(chan struct{})
+	go func() {
+		_ = hs.Serve(ln)
+		close(done)
+	}()
+	return func() {
+		_ = hs.Close()
+		<-done
+	}, nil
 }

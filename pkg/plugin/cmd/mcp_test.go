@@ -29,6 +29,7 @@ import (
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandboxd"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
 
 // TestMCPValidation: bad flags are refused before any API call.
@@ -138,7 +139,8 @@ func TestMCPStdio(t *testing.T) {
 		}
 	}
 	slices.Sort(names)
-	want := []string{"sandbox_create", "sandbox_delete", "sandbox_exec", "sandbox_list", "sandbox_list_files", "sandbox_read_file", "sandbox_run", "sandbox_write_file"}
+	want := []string{"sandbox_create", "sandbox_delete", "sandbox_exec", "sandbox_job_kill", "sandbox_job_list", "sandbox_job_output", "sandbox_job_start",
+		"sandbox_list", "sandbox_list_files", "sandbox_read_file", "sandbox_run", "sandbox_write_file"}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("tools %q\nwant %q", names, want)
 	}
@@ -336,6 +338,9 @@ func TestToolErrorsNameToolFields(t *testing.T) {
 		{&claims.TimeoutError{Name: "c", For: "become Ready", After: 2 * time.Minute}, "create",
 			`timed out after 2m0s waiting for sandboxclaim "c" to become Ready (the server gives a sandbox its --ready-timeout to become Ready: start it with a longer one, or use a warm pool with ready sandboxes)`},
 		{&claims.NotReadyError{Name: "c", Reason: "SandboxNotReady"}, "exec", `sandboxclaim "c" is not Ready (SandboxNotReady): it may still be starting; check with sandbox_list`},
+		{&claims.NotReadyError{Name: "c", Reason: "SandboxSuspended: Sandbox is suspended"}, "exec", `sandboxclaim "c" is not Ready (SandboxSuspended: Sandbox is suspended): it is suspended (no tool resumes it; a user can, with: kubectl sandbox resume c)`},
+		{&session.ChangedError{Claim: "c", Err: &python.SentError{Op: "execute", Err: io.ErrUnexpectedEOF}}, "exec",
+			`sandboxclaim "c" changed while the request was under way (it names another sandbox or pod now): execute: the connection to the sandbox router failed after the request was sent: unexpected EOF: the command may have run; it was not retried (see what it is now with sandbox_list)`},
 		{&claims.CleanupError{Name: "c", Err: errors.New("boom")}, "run", `deleting sandboxclaim "c" failed: boom (it expires at its TTL; delete it with sandbox_delete, name "c")`},
 		{&claims.NoPoolError{Namespace: "d", Template: "t", Templates: []string{"t"}}, "create", `no SandboxWarmPool in namespace "d" uses SandboxTemplate "t"; pools: none; templates: t; create a pool for it (spec.sandboxTemplateRef.name: t, replicas: 0 for cold starts) or give pool`},
 		{&claims.NoPoolError{Namespace: "d", Template: "t"}, "run", `no SandboxWarmPool in namespace "d" uses SandboxTemplate "t"; pools: none; templates: none; check the template name, or give pool`},

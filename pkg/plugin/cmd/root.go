@@ -99,6 +99,8 @@ func addVerbs(root *cobra.Command, f Factory, streams genericiooptions.IOStreams
 		NewCmdRm(f, streams),
 		NewCmdShell(f, streams),
 		NewCmdLogs(f, streams),
+		NewCmdJobs(f, streams),
+		NewCmdKill(f, streams),
 		NewCmdPortForward(f, streams),
 		NewCmdProxy(f, streams),
 		NewCmdSuspend(f, streams),

@@ -32,6 +32,7 @@ import (
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandboxd"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
 
 func TestWait(t *testing.T) {
@@ -389,6 +390,9 @@ func TestHintsNameTheFlags(t *testing.T) {
 		{&python.NoAnswerError{Op: "list d", After: 30 * time.Second}, "ls", "list d: the sandbox router did not answer within 30s (is the router running and reachable? check --router-url, --gateway or the router's port-forward)"},
 		{&sandbox.CommandTimeoutError{After: time.Second}, "run", "the command did not finish within 1s; it may still be running in the sandbox (raise --command-timeout)"},
 		{&claims.NotReadyError{Name: "c", Reason: "SandboxNotReady"}, "exec", `sandboxclaim "c" is not Ready (SandboxNotReady): wait for it with: kubectl sandbox wait c --for=condition=Ready`},
+		{&claims.NotReadyError{Name: "c", Reason: "SandboxSuspended"}, "exec", `sandboxclaim "c" is not Ready (SandboxSuspended): it is suspended; resume it with: kubectl sandbox resume c`},
+		{&session.ChangedError{Claim: "c", Err: &sandbox.HTTPError{Op: "execute", Status: 502, Sandbox: "s"}}, "exec",
+			`sandboxclaim "c" changed while the request was under way (it names another sandbox or pod now): execute: HTTP 502 (see what it is now with: kubectl sandbox describe c)`},
 		{&claims.CleanupError{Name: "c", Err: errors.New("boom")}, "run", `deleting sandboxclaim "c" failed: boom (it expires at its TTL; delete it with: kubectl sandbox delete c)`},
 		{&claims.NoPoolError{Namespace: "d", Template: "t", Templates: []string{"t"}}, "create", `no SandboxWarmPool in namespace "d" uses SandboxTemplate "t"; pools: none; templates: t; create a pool for it (spec.sandboxTemplateRef.name: t, replicas: 0 for cold starts) or use --pool`},
 		{&router.GatewayError{Namespace: "d", Name: "g", NotFound: true}, "exec", `gateway "g" not found in namespace "d": check --gateway and --gateway-namespace`},

@@ -44,7 +44,7 @@ var claimsKind = extv1beta1.GroupVersion.WithKind("SandboxClaim")
 // bound to the sandbox "sb-<claim>" behind a fake router with the python
 // runtime. Deletions are reported on deletes.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	ext    *extfake.Clientset
 	router *pythontest.Router
 
@@ -81,7 +81,7 @@ func foreignClaim(name string) *extv1beta1.SandboxClaim {
 	return c
 }
 
-func newCluster(t *testing.T, objs ...runtime.Object) *cluster {
+func newCluster(t testing.TB, objs ...runtime.Object) *cluster {
 	if len(objs) == 0 {
 		objs = []runtime.Object{pool("default", "python", "python-tmpl"), pool("default", "go", "go-tmpl")}
 	}
@@ -200,7 +200,7 @@ func (c *cluster) noDeletes() {
 
 // newServer is a server acting in namespace default of c, reaching its
 // router by URL, with the clock pinned.
-func newServer(t *testing.T, c *cluster, opts Options) *Server {
+func newServer(t testing.TB, c *cluster, opts Options) *Server {
 	t.Helper()
 	u, err := url.Parse(c.router.URL)
 	if err != nil {
@@ -218,25 +218,25 @@ func newServer(t *testing.T, c *cluster, opts Options) *Server {
 
 // client is one MCP client session connected in process.
 type client struct {
-	t  *testing.T
+	t  testing.TB
 	cs *sdk.ClientSession
 	ss *sdk.ServerSession
 }
 
 // connect opens a session to m with the legacy handshake.
-func connect(t *testing.T, m *sdk.Server) *client {
+func connect(t testing.TB, m *sdk.Server) *client {
 	return connectVersion(t, m, legacyProtocol)
 }
 
 // connectVersion opens a session to m asking for a protocol version ("":
 // the SDK's newest). The session is closed when the test ends.
-func connectVersion(t *testing.T, m *sdk.Server, version string) *client {
+func connectVersion(t testing.TB, m *sdk.Server, version string) *client {
 	t.Helper()
 	return connectWith(t, m, version, nil)
 }
 
 // connectWith opens a session with client options.
-func connectWith(t *testing.T, m *sdk.Server, version string, opts *sdk.ClientOptions) *client {
+func connectWith(t testing.TB, m *sdk.Server, version string, opts *sdk.ClientOptions) *client {
 	t.Helper()
 	ctx := context.Background()
 	st, ct := sdk.NewInMemoryTransports()

@@ -75,6 +75,9 @@ type Server struct {
 	created  map[string]map[string]string  // label value -> "ns/name" -> name
 	// cleaning is closed when a session's cleanup under way is over.
 	cleaning map[string]chan struct{}
+	// caches keep, per namespace, what the tools learned of claims and
+	// their connections, across calls and MCP sessions.
+	caches map[string]*session.Cache
 }
 
 // New returns a server acting with clients.
@@ -95,7 +98,7 @@ func New(clients *kube.Clients, opts Options) *Server {
 		opts.Now = time.Now
 	}
 	return &Server{clients: clients, opts: opts, sessions: map[*sdk.ServerSession]string{},
-		created: map[string]map[string]string{}, cleaning: map[string]chan struct{}{}}
+		created: map[string]map[string]string{}, cleaning: map[string]chan struct{}{}, caches: map[string]*session.Cache{}}
 }
 
 // MCP returns the MCP server with the tools. Each session's sandboxes are
@@ -104,7 +107,8 @@ func (s *Server) MCP() *sdk.Server {
 	srv := sdk.NewServer(&sdk.Implementation{Name: "kubectl-sandbox", Title: "kubectl sandbox", Version: s.opts.Version}, &sdk.ServerOptions{
 		Instructions: "Isolated sandboxes (agent-sandbox) on a Kubernetes cluster, with the user's own identity. " +
 			"Create one with sandbox_create (it expires by itself and is deleted when this session ends), run commands with sandbox_exec, " +
-			"move files with sandbox_write_file and sandbox_read_file, and delete it with sandbox_delete; sandbox_run does all of it in one call.",
+			"move files with sandbox_write_file and sandbox_read_file, and delete it with sandbox_delete; sandbox_run does all of it in one call. " +
+			"Start servers and long commands in the background with sandbox_job_start, and follow, list and kill them with sandbox_job_output, sandbox_job_list and sandbox_job_kill.",
 		InitializedHandler: func(ctx context.Context, req *sdk.InitializedRequest) {
 			s.sessionID(req.Session)
 		},
@@ -178,10 +182,35 @@ func (s *Server) endSession(ss *sdk.ServerSession) {
 	}
 }
 
+// cache is the cache of namespace ns, made on first use.
+func (s *Server) cache(ns string) *session.Cache {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.caches[ns]
+	if c == nil {
+		c = session.NewCache(session.New(s.clients, ns, s.opts.Session), 0)
+		s.caches[ns] = c
+	}
+	return c
+}
+
+// closeCaches closes the connections the tools kept.
+func (s *Server) closeCaches() {
+	s.mu.Lock()
+	caches := s.caches
+	s.caches = map[string]*session.Cache{}
+	s.mu.Unlock()
+	for _, c := range caches {
+		c.Close()
+	}
+}
+
 // Cleanup deletes what every session created (unless Keep), waiting for
-// cleanups under way; it is what a shutting-down server calls. A claim
-// created meanwhile (a call that outlived the shutdown) is deleted too.
+// cleanups under way, and closes the connections the tools kept; it is
+// what a shutting-down server calls. A claim created meanwhile (a call
+// that outlived the shutdown) is deleted too.
 func (s *Server) Cleanup() error {
+	defer s.closeCaches()
 	var errs []error
 	for range 3 {
 		s.mu.Lock()

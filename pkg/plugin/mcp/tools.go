@@ -170,6 +170,7 @@ func (s *Server) addTools(srv *sdk.Server) {
 	sdk.AddTool(srv, &sdk.Tool{Name: "sandbox_list_files", Description: "List a directory in a sandbox."}, s.listFiles)
 	sdk.AddTool(srv, &sdk.Tool{Name: "sandbox_delete", Description: "Delete a sandbox this server created (in this session or another)."}, s.delete)
 	sdk.AddTool(srv, &sdk.Tool{Name: "sandbox_run", Description: "One shot: claim a sandbox, write files, run a command, read files back, delete the sandbox."}, s.run)
+	s.addJobTools(srv)
 }
 
 func (s *Server) create(ctx context.Context, req *sdk.CallToolRequest, in CreateIn) (*sdk.CallToolResult, SandboxOut, error) {
@@ -290,15 +291,10 @@ func (s *Server) list(ctx context.Context, req *sdk.CallToolRequest, in ListIn) 
 	return nil, out, nil
 }
 
-// runtime opens a Ready claim's runtime; done releases it.
-func (s *Server) runtime(ctx context.Context, ns, name string) (sandbox.Runtime, func(), error) {
-	sess := session.New(s.clients, ns, s.opts.Session)
-	rt, _, err := sess.Open(ctx, name)
-	if err != nil {
-		sess.Close()
-		return nil, nil, err
-	}
-	return rt, sess.Close, nil
+// runtime is a Ready claim's runtime, kept across calls (see
+// session.Cache).
+func (s *Server) runtime(ctx context.Context, ns, name string) (sandbox.Runtime, error) {
+	return s.cache(ns).Runtime(ctx, name)
 }
 
 func (s *Server) budget(asked int) int {
@@ -320,11 +316,10 @@ func (s *Server) exec(ctx context.Context, req *sdk.CallToolRequest, in ExecIn) 
 	if err != nil {
 		return nil, ExecOut{}, err
 	}
-	rt, done, err := s.runtime(ctx, ns, in.Name)
+	rt, err := s.runtime(ctx, ns, in.Name)
 	if err != nil {
 		return nil, ExecOut{}, s.describe(err, "exec")
 	}
-	defer done()
 	out, err := s.runCommand(ctx, req, rt, cmd, in.Stdin, in.TimeoutSeconds, in.MaxOutputBytes)
 	return nil, out, s.describe(err, "exec")
 }
@@ -415,11 +410,10 @@ func (s *Server) writeFile(ctx context.Context, req *sdk.CallToolRequest, in Wri
 	if err != nil {
 		return nil, WriteOut{}, err
 	}
-	rt, done, err := s.runtime(ctx, ns, in.Name)
+	rt, err := s.runtime(ctx, ns, in.Name)
 	if err != nil {
 		return nil, WriteOut{}, s.describe(err, "cp")
 	}
-	defer done()
 	if err := sandbox.WriteFile(ctx, rt, p, bytes.NewReader(data)); err != nil {
 		return nil, WriteOut{}, s.describe(err, "cp")
 	}
@@ -461,11 +455,10 @@ func (s *Server) readFile(ctx context.Context, req *sdk.CallToolRequest, in Read
 	if err != nil {
 		return nil, ReadOut{}, err
 	}
-	rt, done, err := s.runtime(ctx, ns, in.Name)
+	rt, err := s.runtime(ctx, ns, in.Name)
 	if err != nil {
 		return nil, ReadOut{}, s.describe(err, "cat")
 	}
-	defer done()
 	out, err := s.read(ctx, rt, in.Path, p, in.MaxBytes)
 	return nil, out, s.describe(err, "cat")
 }
@@ -507,11 +500,10 @@ func (s *Server) listFiles(ctx context.Context, req *sdk.CallToolRequest, in Fil
 	if err != nil {
 		return nil, out, err
 	}
-	rt, done, err := s.runtime(ctx, ns, in.Name)
+	rt, err := s.runtime(ctx, ns, in.Name)
 	if err != nil {
 		return nil, out, s.describe(err, "ls")
 	}
-	defer done()
 	entries, err := rt.List(ctx, p)
 	if err != nil {
 		return nil, out, s.describe(err, "ls")
@@ -539,6 +531,7 @@ func (s *Server) delete(ctx context.Context, req *sdk.CallToolRequest, in Delete
 		return nil, DeleteOut{}, s.describe(err, "delete")
 	}
 	s.untrack(id, ns, in.Name)
+	s.cache(ns).Forget(in.Name)
 	return nil, DeleteOut{Deleted: in.Name}, nil
 }
 

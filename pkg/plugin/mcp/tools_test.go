@@ -48,15 +48,19 @@ func TestToolsList(t *testing.T) {
 		}
 	}
 	slices.Sort(names)
-	want := []string{"sandbox_create", "sandbox_delete", "sandbox_exec", "sandbox_list", "sandbox_list_files", "sandbox_read_file", "sandbox_run", "sandbox_write_file"}
+	want := []string{"sandbox_create", "sandbox_delete", "sandbox_exec", "sandbox_job_kill", "sandbox_job_list", "sandbox_job_output", "sandbox_job_start",
+		"sandbox_list", "sandbox_list_files", "sandbox_read_file", "sandbox_run", "sandbox_write_file"}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("tools %q\nwant %q", names, want)
 	}
 	// A few properties the agents rely on.
 	for tool, props := range map[string][]string{
-		"sandbox_create": {"pool", "template", "ttl", "labels", "name"},
-		"sandbox_exec":   {"name", "command", "stdin", "env", "workdir", "maxOutputBytes", "timeoutSeconds"},
-		"sandbox_run":    {"command", "files", "read"},
+		"sandbox_create":     {"pool", "template", "ttl", "labels", "name"},
+		"sandbox_exec":       {"name", "command", "stdin", "env", "workdir", "maxOutputBytes", "timeoutSeconds"},
+		"sandbox_run":        {"command", "files", "read"},
+		"sandbox_job_start":  {"name", "command", "env", "workdir", "job"},
+		"sandbox_job_output": {"name", "id", "offset", "maxBytes", "waitSeconds"},
+		"sandbox_job_kill":   {"name", "id", "signal", "waitSeconds"},
 	} {
 		i := slices.IndexFunc(res.Tools, func(x *sdk.Tool) bool { return x.Name == tool })
 		b, _ := json.Marshal(res.Tools[i].InputSchema)

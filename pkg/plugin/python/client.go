@@ -121,17 +121,15 @@ func (t Target) SetHeaders(h http.Header, token string) {
 // been carried out), one that never left a *ConnError.
 func (c *Client) send(req *http.Request, op string) (*http.Response, error) {
 	var sent atomic.Bool
-	if req.Method != http.MethodGet {
-		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
-			WroteHeaders: func() { sent.Store(true) },
-		}))
-	}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		WroteHeaders: func() { sent.Store(true) },
+	}))
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if sent.Load() {
+		if sent.Load() && req.Method != http.MethodGet {
 			return nil, &SentError{Op: op, Err: err}
 		}
-		return nil, &ConnError{Op: op, Err: err}
+		return nil, &ConnError{Op: op, Err: err, wrote: sent.Load()}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, nil

@@ -13,11 +13,17 @@ import (
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 )
 
-// ConnError is a failure to reach the router at all.
+// ConnError is a failure to reach the router at all (or, for a GET, a
+// failure after it was sent: GETs are sent again).
 type ConnError struct {
 	Op  string
 	Err error
+	// wrote says the request's headers were written (for a GET).
+	wrote bool
 }
+
+// NotSent says whether the request never left (see sandbox.NotSent).
+func (e *ConnError) NotSent() bool { return !e.wrote }
 
 func (e *ConnError) Error() string {
 	return fmt.Sprintf("%s: cannot reach the sandbox router: %v", e.Op, e.Err)

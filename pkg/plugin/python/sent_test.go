@@ -32,8 +32,8 @@ func TestExecuteThatBreaksAfterSendingSaysItMayHaveRun(t *testing.T) {
 	_, err := c.Execute(context.Background(), sandbox.Command{Argv: []string{"true"}})
 	var sent *SentError
 	var conn *ConnError
-	if !errors.As(err, &sent) || errors.As(err, &conn) || calls.Load() != 1 {
-		t.Fatalf("got %T %v after %d calls", err, err, calls.Load())
+	if !errors.As(err, &sent) || errors.As(err, &conn) || calls.Load() != 1 || sandbox.NotSent(err) {
+		t.Fatalf("got %T %v after %d calls (NotSent %v)", err, err, calls.Load(), sandbox.NotSent(err))
 	}
 	if want := "execute: the connection to the sandbox router failed after the request was sent: "; !strings.HasPrefix(err.Error(), want) ||
 		!strings.HasSuffix(err.Error(), ": the command may have run; it was not retried") {
@@ -58,8 +58,28 @@ func TestExecuteThatCannotConnectSaysSo(t *testing.T) {
 	_, err = c.Execute(context.Background(), sandbox.Command{Argv: []string{"true"}})
 	var sent *SentError
 	var conn *ConnError
-	if !errors.As(err, &conn) || errors.As(err, &sent) {
-		t.Fatalf("got %T %v", err, err)
+	if !errors.As(err, &conn) || errors.As(err, &sent) || !sandbox.NotSent(err) {
+		t.Fatalf("got %T %v (NotSent %v)", err, err, sandbox.NotSent(err))
+	}
+}
+
+// TestAGetThatWasSentIsNotUnsent: a GET whose connection breaks after it
+// was sent is a *ConnError (GETs are sent again) that does not claim it
+// never left.
+func TestAGetThatWasSentIsNotUnsent(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close()
+		}
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	c := NewClient(u, http.DefaultTransport.(*http.Transport).Clone(), "", Target{SandboxID: "sb"})
+	c.Retries = 0
+	_, err := c.Exists(context.Background(), "f")
+	var conn *ConnError
+	if !errors.As(err, &conn) || sandbox.NotSent(err) {
+		t.Fatalf("got %T %v (NotSent %v), want a *ConnError that was sent", err, err, sandbox.NotSent(err))
 	}
 }
 

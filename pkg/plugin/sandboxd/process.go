@@ -29,7 +29,13 @@ const killTimeout = 5 * time.Second
 type ProcessError struct {
 	Op  string
 	Err error
+	// unsent says the call never left: gRPC could not open its stream.
+	unsent bool
 }
+
+// NotSent says whether the call never reached sandboxd (see
+// sandbox.NotSent).
+func (e *ProcessError) NotSent() bool { return e.unsent }
 
 func (e *ProcessError) Error() string {
 	st, ok := status.FromError(e.Err)
@@ -104,7 +110,7 @@ func (c *Client) Stream(ctx context.Context, cmd sandbox.Command, s sandbox.Stre
 		if ctx.Err() != nil {
 			return 0, context.Cause(ctx)
 		}
-		return 0, &ProcessError{Op: "start", Err: err}
+		return 0, &ProcessError{Op: "start", Err: err, unsent: streamNotOpened(err)}
 	}
 	first, err := stream.Recv()
 	if err != nil {
@@ -166,6 +172,16 @@ func (c *Client) Stream(ctx context.Context, cmd sandbox.Command, s sandbox.Stre
 			return 0, fmt.Errorf("writing the command's output: %w", err)
 		}
 	}
+}
+
+// streamNotOpened says whether Start's error is gRPC's failure to open the
+// stream, before anything was sent: no connection (Unavailable), or a
+// connection closed under it (Canceled, the caller's context being live).
+// A stream that opened and then broke fails later, in Recv, or with
+// io.EOF, which is no status.
+func streamNotOpened(err error) bool {
+	st, ok := status.FromError(err)
+	return ok && (st.Code() == codes.Unavailable || st.Code() == codes.Canceled)
 }
 
 func write(w io.Writer, b []byte) error {

@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -13,7 +16,9 @@ import (
 	"testing/iotest"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	processv1 "sigs.k8s.io/agent-sandbox/packages/sandboxd/spec/process/v1"
@@ -617,5 +622,49 @@ func TestMkdirAll(t *testing.T) {
 	}
 	if got := recv(t, argvs); len(got) != 4 || got[3] != "ro" {
 		t.Errorf("argv %q", got)
+	}
+}
+
+// TestStartThatNeverLeftSaysSo: a command whose stream cannot be opened
+// (nothing listens: the port-forward is gone) was provably not sent
+// (sandbox.NotSent); one that sandboxd refused, or whose stream broke
+// after it started, may have been.
+func TestStartThatNeverLeftSaysSo(t *testing.T) {
+	conn, err := grpc.NewClient("passthrough:///sandboxd",
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) {
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, err = New(conn, &url.URL{Scheme: "http", Host: "127.0.0.1:1"}, http.DefaultClient, "team/box").Stream(context.Background(), sh, sandbox.Streams{})
+	var pe *ProcessError
+	if !errors.As(err, &pe) || status.Code(pe.Err) != codes.Unavailable || !sandbox.NotSent(err) {
+		t.Errorf("Stream without a connection = %v (NotSent %v), want an Unavailable *ProcessError that was not sent", err, sandbox.NotSent(err))
+	}
+
+	refused := newFixture(t, &fakeProcesses{refuse: func(*processv1.StartRequest) error {
+		return status.Error(codes.Unavailable, "sandboxd is shutting down")
+	}})
+	if _, err := refused.Stream(context.Background(), sh, sandbox.Streams{}); err == nil || sandbox.NotSent(err) {
+		t.Errorf("a start that sandboxd refused: %v, NotSent %v; want an error that may have been sent", err, sandbox.NotSent(err))
+	}
+
+	fx := newFixture(t, &fakeProcesses{run: func(p *fakeProc) error {
+		p.stdout("partial")
+		select {
+		case <-p.stream.Context().Done():
+		case <-p.f.quit:
+		}
+		return nil
+	}})
+	out := make(chan string, 16)
+	done := goStream(context.Background(), fx.Client, sh, sandbox.Streams{Stdout: chanWriter(out)})
+	recv(t, out)
+	fx.dropConnections()
+	if res := recv(t, done); res.err == nil || sandbox.NotSent(res.err) {
+		t.Errorf("a stream that broke after the start: %v, NotSent %v", res.err, sandbox.NotSent(res.err))
 	}
 }

@@ -133,6 +133,27 @@ func (s *Session) Open(ctx context.Context, claim string) (sandbox.Runtime, *ext
 // Runtime returns the runtime of a Ready claim already read. Unless the
 // runtime is set, it reads the claim's Sandbox to tell which one it runs.
 func (s *Session) Runtime(ctx context.Context, c *extv1beta1.SandboxClaim) (sandbox.Runtime, error) {
+	o, err := s.open(ctx, c)
+	if o.dial != nil {
+		s.mu.Lock()
+		s.dials = append(s.dials, o.dial)
+		s.mu.Unlock()
+	}
+	return o.rt, err
+}
+
+// opened is a claim's runtime, and what it goes through.
+type opened struct {
+	rt sandbox.Runtime
+	// dial is the sandboxd connection dialled for it (the caller's to
+	// close), via the router connection of the python runtime.
+	dial *sandboxd.Conn
+	via  *router.Conn
+}
+
+// open is Runtime, but the sandboxd connection it dials, if any, is the
+// caller's to close.
+func (s *Session) open(ctx context.Context, c *extv1beta1.SandboxClaim) (opened, error) {
 	if s.opts.Runtime == RuntimePython {
 		return s.python(ctx, c)
 	}
@@ -145,7 +166,7 @@ func (s *Session) Runtime(ctx context.Context, c *extv1beta1.SandboxClaim) (sand
 		return s.python(ctx, c)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("getting sandbox %q of sandboxclaim %q: %w", name, c.Name, err)
+		return opened{}, fmt.Errorf("getting sandbox %q of sandboxclaim %q: %w", name, c.Name, err)
 	}
 	ports, ok := sandboxd.Detect(&sb.Spec.PodTemplate.Spec)
 	if !ok && s.opts.Runtime != RuntimeSandboxd {
@@ -161,23 +182,20 @@ func (s *Session) Runtime(ctx context.Context, c *extv1beta1.SandboxClaim) (sand
 	klog.V(2).Infof("sandbox %s runs sandboxd: port-forwarding to pod %s ports %d and %d", name, pod, ports.GRPC, ports.REST)
 	conn, err := sandboxd.Dial(ctx, s.clients, c.Namespace, pod, ports, name)
 	if err != nil {
-		return nil, err
+		return opened{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dials = append(s.dials, conn)
-	return explainOOM(conn, s.clients.Core, c.Namespace, pod), nil
+	return opened{rt: explainOOM(conn, s.clients.Core, c.Namespace, pod), dial: conn}, nil
 }
 
 // python returns the python runtime of a claim, through the router.
-func (s *Session) python(ctx context.Context, c *extv1beta1.SandboxClaim) (sandbox.Runtime, error) {
+func (s *Session) python(ctx context.Context, c *extv1beta1.SandboxClaim) (opened, error) {
 	conn, err := s.router(ctx)
 	if err != nil {
-		return nil, err
+		return opened{}, err
 	}
 	t, err := target(conn, c, s.opts.ServerPort)
 	if err != nil {
-		return nil, err
+		return opened{}, err
 	}
 	// The connection's transport presents the credential: the client sends
 	// no token of its own.
@@ -185,7 +203,7 @@ func (s *Session) python(ctx context.Context, c *extv1beta1.SandboxClaim) (sandb
 	client.Explain = conn.Explain
 	// The pod is named after the Sandbox (the Sandbox itself is not read
 	// for the python runtime).
-	return explainOOM(client, s.clients.Core, c.Namespace, claims.SandboxName(c)), nil
+	return opened{rt: explainOOM(client, s.clients.Core, c.Namespace, claims.SandboxName(c)), via: conn}, nil
 }
 
 // target is where the router sends a request for port of c's sandbox: by
