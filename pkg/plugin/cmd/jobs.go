@@ -185,7 +185,7 @@ func NewCmdKill(f Factory, streams genericiooptions.IOStreams) *cobra.Command {
 func newKillCommand(o *KillOptions) *cobra.Command {
 	f := o.Clients
 	cmd := &cobra.Command{
-		Use:   "kill CLAIM JOB [-s SIGNAL]",
+		Use:   "kill CLAIM JOB [--signal SIGNAL]",
 		Short: "Send a signal to a background job and wait for it to end",
 		Long: `Send a signal (TERM by default) to the whole process group of a job that
 exec --detach started, and wait (--timeout) for it to end; print its exit
@@ -194,7 +194,7 @@ code. A job that has ended already is left alone.`,
   kubectl sandbox kill my-sandbox job-1a2b3c4d
 
   # Kill it outright
-  kubectl sandbox kill my-sandbox job-1a2b3c4d -s KILL`,
+  kubectl sandbox kill my-sandbox job-1a2b3c4d --signal KILL`,
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: completeNames(f, listClaimNames),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -208,7 +208,7 @@ code. A job that has ended already is left alone.`,
 		},
 	}
 	o.Connect.AddFlags(cmd)
-	cmd.Flags().StringVarP(&o.Signal, "signal", "s", o.Signal, "The signal: "+strings.Join(jobs.Signals, ", ")+" (a number, or a SIG prefix, too)")
+	cmd.Flags().StringVar(&o.Signal, "signal", o.Signal, "The signal: "+strings.Join(jobs.Signals, ", ")+" (a number, or a SIG prefix, too)")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the job to end (0: do not wait)")
 	return cmd
 }

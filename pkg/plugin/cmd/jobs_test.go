@@ -70,7 +70,7 @@ func TestJobVerbs(t *testing.T) {
 	if res.err != nil || res.out != "job/web killed (exit code 143)\n" {
 		t.Errorf("kill: %q, %v", res.out, res.err)
 	}
-	res = runWith(t, f, NewCmdKill, "", append(router, "a", "web", "-s", "KILL"))
+	res = runWith(t, f, NewCmdKill, "", append(router, "a", "web", "--signal", "KILL"))
 	if res.err != nil || res.out != "job/web had ended already (exit code 143)\n" {
 		t.Errorf("kill again: %q, %v", res.out, res.err)
 	}
@@ -121,7 +121,7 @@ func TestJobVerbsRefuse(t *testing.T) {
 		{[]string{"a", "-o", "yaml"}, `invalid --output "yaml"`},
 	})
 	checkRefused(t, "kill", NewCmdKill, []refusal{
-		{[]string{"a", "j", "-s", "STOP"}, `invalid signal "STOP"`},
+		{[]string{"a", "j", "--signal", "STOP"}, `invalid signal "STOP"`},
 		{[]string{"a", "j", "--timeout", "-1s"}, "--timeout must not be negative"},
 		{[]string{"a", "j/k"}, `invalid job id "j/k"`},
 	})
@@ -167,7 +167,7 @@ func TestKillWaits(t *testing.T) {
 	if res.err != nil || res.out != "job/stubborn signalled (SIGTERM)\n" {
 		t.Errorf("kill --timeout 0: %q, %v", res.out, res.err)
 	}
-	res = runWith(t, f, newFastKill, "", append(router, "a", "stubborn", "-s", "9"))
+	res = runWith(t, f, newFastKill, "", append(router, "a", "stubborn", "--signal", "9"))
 	if res.err != nil || res.out != "job/stubborn killed (exit code 137)\n" {
 		t.Errorf("kill -s 9: %q, %v", res.out, res.err)
 	}
