@@ -310,4 +310,3 @@ func TestRelayPort(t *testing.T) {
 		}
 	}
 }
-
