@@ -11,6 +11,8 @@ import (
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
@@ -74,7 +76,8 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		gateway    *router.GatewayError
 		noRouter   *router.NoRouterError
 		token      *router.InsecureTokenError
-		forbidden  *sandboxd.ForbiddenError
+		forbidden  *kube.ForbiddenError
+		noRelay    *podexec.NoRelayError
 		unreach    *sandboxd.UnreachableError
 		sdNotReady *sandboxd.NotReadyError
 		lost       *sandboxd.LostError
@@ -93,7 +96,10 @@ func hintFor(err error, verb string, fe frontEnd) string {
 	case errors.Is(err, errNoTerminal):
 		return ": use a sandbox whose template runs sandboxd (e.g. kubectl sandbox create --pool sandboxd), or drop -t"
 	case errors.As(err, &forbidden):
-		return fmt.Sprintf(" (sandboxd is reached by a port-forward: ask for RBAC create on pods/portforward in namespace %s; check with: kubectl auth can-i create pods/portforward -n %s)", forbidden.Namespace, forbidden.Namespace)
+		return forbiddenHint(forbidden, verb, fe)
+	case errors.As(err, &noRelay):
+		return fe.say(" (the relay needs sh, with bash and cat or with python3, in the container; where port-forwards reach the pod, use --transport port-forward)",
+			" (the relay needs sh, with bash and cat or with python3, in the container; where port-forwards reach the pod, start the server with --transport port-forward)")
 	case errors.As(err, &unreach):
 		return fe.say(" (does its pod run sandboxd? use --runtime python for the python runtime, or set --sandboxd-rest-port and --sandboxd-grpc-port)",
 			" (does its pod run sandboxd? start the server with --runtime python for the python runtime, or with --sandboxd-rest-port and --sandboxd-grpc-port)")
@@ -165,6 +171,26 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		return " (is the cluster reachable? check " + fe.say("", "the server's ") + "--context and --kubeconfig)"
 	}
 	return ""
+}
+
+// forbiddenHint names the right a refused port-forward or exec needs, and
+// the transport that needs the other one.
+func forbiddenHint(e *kube.ForbiddenError, verb string, fe frontEnd) string {
+	ns := e.Namespace
+	check := fmt.Sprintf("check with: kubectl auth can-i create pods/%s -n %s", e.Subresource, ns)
+	if e.Subresource == kube.Exec {
+		proxy := ""
+		if verb == "port-forward" {
+			proxy = "; or reach an HTTP port through the router: kubectl sandbox proxy CLAIM PORT"
+		}
+		return fmt.Sprintf(" (the connection is relayed over pods/exec, as for pods under gVisor or Kata, which port-forwards do not reach: ask for RBAC create on pods/exec in namespace %s; %s%s)", ns, check, proxy)
+	}
+	what := "sandboxd is reached by a port-forward: "
+	if verb == "port-forward" {
+		what = ""
+	}
+	return fmt.Sprintf(" (%sask for RBAC create on pods/portforward in namespace %s, or %s with create on pods/exec; %s)",
+		what, ns, fe.say("use --transport exec", "start the server with --transport exec"), check)
 }
 
 // httpHint says what an answer of a runtime, or of the router in front of
