@@ -12,6 +12,7 @@ import (
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podconn"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
@@ -101,8 +102,13 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		return fe.say(" (the relay needs sh, with bash and cat or with python3, in the container; where port-forwards reach the pod, use --transport port-forward)",
 			" (the relay needs sh, with bash and cat or with python3, in the container; where port-forwards reach the pod, start the server with --transport port-forward)")
 	case errors.As(err, &unreach):
-		return fe.say(" (does its pod run sandboxd? use --runtime python for the python runtime, or set --sandboxd-rest-port and --sandboxd-grpc-port)",
-			" (does its pod run sandboxd? start the server with --runtime python for the python runtime, or with --sandboxd-rest-port and --sandboxd-grpc-port)")
+		isolated := ""
+		if unreach.Transport == podconn.PortForward {
+			isolated = fe.say("a port-forward does not reach pods under gVisor or Kata: use --transport auto or exec; ",
+				"a port-forward does not reach pods under gVisor or Kata: start the server with --transport auto or exec; ")
+		}
+		return fe.say(" ("+isolated+"does its pod run sandboxd? use --runtime python for the python runtime, or set --sandboxd-rest-port and --sandboxd-grpc-port)",
+			" ("+isolated+"does its pod run sandboxd? start the server with --runtime python for the python runtime, or with --sandboxd-rest-port and --sandboxd-grpc-port)")
 	case errors.As(err, &sdNotReady):
 		return fe.say(" (is the sandbox Ready? check with: kubectl sandbox describe CLAIM)", " (is the sandbox Ready? check with sandbox_list)")
 	case errors.As(err, &lost):

@@ -102,7 +102,9 @@ func addrPort(addr string) int {
 type UnreachableError struct {
 	Namespace, Pod string
 	Port           int
-	Err            error
+	// Transport is how the port was tried (podconn.PortForward or Exec).
+	Transport string
+	Err       error
 }
 
 func (e *UnreachableError) Error() string {
@@ -228,14 +230,14 @@ func over(ctx context.Context, d podconn.Dialer, pod Pod, ports Ports, name stri
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
-		return nil, unanswered(err, pod, ports.REST)
+		return nil, unanswered(err, pod, ports.REST, d.Transport())
 	}
 	if err := connected(ctx, conn); err != nil {
 		c.Close()
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
-		return nil, &UnreachableError{Namespace: pod.Namespace, Pod: pod.Name, Port: ports.GRPC, Err: err}
+		return nil, &UnreachableError{Namespace: pod.Namespace, Pod: pod.Name, Port: ports.GRPC, Transport: d.Transport(), Err: err}
 	}
 	return c, nil
 }
@@ -243,12 +245,12 @@ func over(ctx context.Context, d podconn.Dialer, pod Pod, ports Ports, name stri
 // unanswered words a failed health check on port: sandboxd's own answer
 // (not ready), a relay that could not start (said as it is), or no
 // answer at all (an *UnreachableError: the port is not sandboxd's).
-func unanswered(err error, pod Pod, port int) error {
+func unanswered(err error, pod Pod, port int, transport string) error {
 	if _, ok := errors.AsType[*sandbox.HTTPError](err); ok {
 		return err
 	}
 	if _, ok := errors.AsType[*podexec.NoListenerError](err); ok {
-		return &UnreachableError{Namespace: pod.Namespace, Pod: pod.Name, Port: port, Err: errors.New("nothing accepts connections on it (seen through pods/exec)")}
+		return &UnreachableError{Namespace: pod.Namespace, Pod: pod.Name, Port: port, Transport: transport, Err: errors.New("nothing accepts connections on it (seen through pods/exec)")}
 	}
 	if e, ok := errors.AsType[*kube.ForbiddenError](err); ok {
 		return e
@@ -259,7 +261,7 @@ func unanswered(err error, pod Pod, port int) error {
 	if e, ok := errors.AsType[*podexec.RelayError](err); ok {
 		return e
 	}
-	return &UnreachableError{Namespace: pod.Namespace, Pod: pod.Name, Port: port, Err: errors.Unwrap(err)}
+	return &UnreachableError{Namespace: pod.Namespace, Pod: pod.Name, Port: port, Transport: transport, Err: errors.Unwrap(err)}
 }
 
 // connected connects conn, which the first call would do anyway, and
