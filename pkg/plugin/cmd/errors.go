@@ -79,6 +79,7 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		token      *router.InsecureTokenError
 		forbidden  *kube.ForbiddenError
 		noRelay    *podexec.NoRelayError
+		noWay      *podconn.FailedError
 		unreach    *sandboxd.UnreachableError
 		sdNotReady *sandboxd.NotReadyError
 		lost       *sandboxd.LostError
@@ -96,6 +97,8 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		return ": use Windows Terminal or another console of Windows 10 or later, or drop -t"
 	case errors.Is(err, errNoTerminal):
 		return ": use a sandbox whose template runs sandboxd (e.g. kubectl sandbox create --pool sandboxd), or drop -t"
+	case errors.As(err, &noWay) && bothForbidden(noWay):
+		return fmt.Sprintf(" (ask for RBAC create on pods/portforward, or on pods/exec, in namespace %s; check with: kubectl auth can-i create pods/portforward -n %s)", noWay.Namespace, noWay.Namespace)
 	case errors.As(err, &forbidden):
 		return forbiddenHint(forbidden, verb, fe)
 	case errors.As(err, &noRelay):
@@ -177,6 +180,13 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		return " (is the cluster reachable? check " + fe.say("", "the server's ") + "--context and --kubeconfig)"
 	}
 	return ""
+}
+
+// bothForbidden says whether RBAC refused both transports.
+func bothForbidden(e *podconn.FailedError) bool {
+	_, pf := errors.AsType[*kube.ForbiddenError](e.PortForward)
+	_, ex := errors.AsType[*kube.ForbiddenError](e.Exec)
+	return pf && ex
 }
 
 // forbiddenHint names the right a refused port-forward or exec needs, and
