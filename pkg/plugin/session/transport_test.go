@@ -4,9 +4,16 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	processv1 "sigs.k8s.io/agent-sandbox/packages/sandboxd/spec/process/v1"
 
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
@@ -20,8 +27,10 @@ import (
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podconn"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec/podexectest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward/podforwardtest"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandboxd"
 )
 
@@ -89,5 +98,61 @@ func TestRuntimeTransport(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRuntimeOverExec: a sandboxd that answers, reached over pods/exec,
+// is the claim's runtime; Close ends its relays.
+func TestRuntimeOverExec(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	processv1.RegisterProcessServiceServer(srv, processv1.UnimplementedProcessServiceServer{})
+	go func() { _ = srv.Serve(lis) }()
+	defer srv.Stop()
+	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, `{"status":"ok"}`) }))
+	defer health.Close()
+	addrs := map[int]string{9090: lis.Addr().String(), 8080: health.Listener.Addr().String()}
+	execs := podexectest.NewAPIServer(t, func(e *podexectest.Exec) (int, error) {
+		port, _ := podexec.RelayPort(e.Command)
+		c, err := net.Dial("tcp", addrs[port])
+		if err != nil {
+			return podexec.ExitRefused, nil
+		}
+		defer c.Close()
+		_, _ = io.WriteString(e.Stdout, podexec.Ready)
+		ended := make(chan struct{}, 2)
+		go func() { _, _ = io.Copy(c, e.Stdin); ended <- struct{}{} }()
+		go func() { _, _ = io.Copy(e.Stdout, c); ended <- struct{}{} }()
+		<-ended
+		return 0, nil
+	}, nil)
+	sb := sandboxObj("sb", corev1.EnvVar{Name: sandboxd.EnvGRPCAddr, Value: "127.0.0.1:9090"})
+	agents := agentsfake.NewSimpleClientset()
+	if _, err := agents.AgentsV1beta1().Sandboxes(ns).Create(context.Background(), sb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &rest.Config{Host: execs.URL}
+	core, err := corev1client.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(&kube.Clients{Config: cfg, Core: core, Ext: extfake.NewSimpleClientset(), Agents: agents}, ns, Options{Transport: podconn.Exec})
+	rt, err := s.Runtime(context.Background(), readyClaim("c", "sb", "10.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rt.(sandbox.Streamer); !ok {
+		t.Errorf("runtime %T does not stream", rt)
+	}
+	s.Close()
+	for range 2 {
+		select {
+		case <-execs.Ended:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a relay's stream did not end after Close")
+		}
 	}
 }
