@@ -116,7 +116,7 @@ func TestGVisorTransports(t *testing.T) {
 func relaysIn(t *testing.T, c string) int {
 	t.Helper()
 	pod, _ := podOf(t, c)
-	res := Kubectl(t, "exec", pod, "--", "sh", "-c", "pgrep -c -f 'kubectl-sandbox-rela[y]|def pum[p]' || true").RunOrFail()
+	res := Kubectl(t, "exec", pod, "--", "sh", "-c", "pgrep -c -f 'kubectl-sandbox-[r]elay|def [p]ump' || true").RunOrFail()
 	n, err := strconv.Atoi(strings.TrimSpace(res.Stdout))
 	if err != nil {
 		t.Fatalf("pgrep in pod %s: %q", pod, res.Stdout)

@@ -116,7 +116,7 @@ func get(ctx context.Context, d podconn.Dialer, port int, path string) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
 	defer stop()
 	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, net.JoinHostPort("127.0.0.1", fmt.Sprint(port))); err != nil {

@@ -58,7 +58,7 @@ func TestRefused(t *testing.T) {
 		"no reviewer":   {context.Background(), &Clients{}},
 		"ctx ended":     {ended, asking},
 	} {
-		if err := Refused(tc.ctx, tc.c, "team", "box-0", Exec, streamErr); err != streamErr {
+		if err := Refused(tc.ctx, tc.c, "team", "box-0", Exec, streamErr); !errors.Is(err, streamErr) || errors.Unwrap(err) != nil { // the very error, not wrapped
 			t.Errorf("%s: %v, want the stream's error", name, err)
 		}
 	}

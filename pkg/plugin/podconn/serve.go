@@ -73,12 +73,12 @@ func fatal(err error) bool {
 // pass copies between local and a new connection to port until either
 // side ends (which ends both) or ctx does.
 func pass(ctx context.Context, d Dialer, local net.Conn, port int) error {
-	defer local.Close()
+	defer func() { _ = local.Close() }()
 	remote, err := d.DialPort(ctx, port)
 	if err != nil {
 		return err
 	}
-	defer remote.Close()
+	defer func() { _ = remote.Close() }()
 	stop := context.AfterFunc(ctx, func() {
 		_ = local.Close()
 		_ = remote.Close()

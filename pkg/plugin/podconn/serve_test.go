@@ -121,7 +121,7 @@ func TestServe(t *testing.T) {
 		t.Fatalf("read %q, %v", buf, err)
 	}
 	_ = local.Close()
-	if n, err := remote.Read(buf); n != 0 || err != io.EOF {
+	if n, err := remote.Read(buf); n != 0 || !errors.Is(err, io.EOF) {
 		t.Errorf("after the local close the pod read %d, %v", n, err)
 	}
 
@@ -150,7 +150,7 @@ func TestServe(t *testing.T) {
 	if err := within(t, done); !errors.Is(err, stopped) {
 		t.Errorf("Serve = %v", err)
 	}
-	if n, err := openRemote.Read(buf); n != 0 || err != io.EOF {
+	if n, err := openRemote.Read(buf); n != 0 || !errors.Is(err, io.EOF) {
 		t.Errorf("after Serve the pod's connection read %d, %v", n, err)
 	}
 	_ = open.Close()
@@ -176,7 +176,7 @@ func TestServeStops(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := within(t, done); err != fatal {
+		if err := within(t, done); !errors.Is(err, fatal) {
 			t.Errorf("Serve = %v, want %v", err, fatal)
 		}
 		_ = c.Close()

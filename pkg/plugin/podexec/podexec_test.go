@@ -161,7 +161,7 @@ func TestDialRelays(t *testing.T) {
 			if err := c.Close(); err != nil {
 				t.Error(err)
 			}
-			if n, err := server.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+			if n, err := server.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
 				t.Errorf("after Close the server read %d, %v; want EOF", n, err)
 			}
 			ended(t, srv)

@@ -208,7 +208,7 @@ func TestRelayEndsWithItsInput(t *testing.T) {
 			server := accept(t, conns)
 			roundTrip(t, r, server)
 			_ = r.stdin.Close()
-			if n, err := server.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+			if n, err := server.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
 				t.Errorf("the server read %d, %v; want EOF", n, err)
 			}
 			if code := r.exitCode(t); code != 0 && code != 143 {
@@ -256,7 +256,7 @@ func TestRelayKilled(t *testing.T) {
 			_ = r.cmd.Process.Kill()
 			r.exitCode(t)
 			_ = r.stdin.Close()
-			if n, err := server.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+			if n, err := server.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
 				t.Errorf("the server read %d, %v; want EOF", n, err)
 			}
 			r.gone(t)
