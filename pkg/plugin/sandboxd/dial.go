@@ -153,37 +153,27 @@ const firstAnswer = time.Second
 // PortForward or Exec) and checks that sandboxd answers its health check
 // and gRPC. name names the sandbox in errors.
 func Dial(ctx context.Context, clients *kube.Clients, pod Pod, ports Ports, name, transport string) (*Conn, error) {
-	relay := func() podconn.Dialer {
-		return podconn.Relay(clients, podexec.Target{Namespace: pod.Namespace, Pod: pod.Name, Container: pod.Container})
-	}
 	switch {
 	case transport == podconn.Exec:
-		return over(ctx, relay(), pod, ports, name, 0)
+		return over(ctx, relay(clients, pod), pod, ports, name, 0)
 	case transport == podconn.PortForward:
-		fw, err := podconn.Forward(ctx, clients, pod.Namespace, pod.Name, ports.GRPC, ports.REST)
-		if err != nil {
-			return nil, err
-		}
-		return over(ctx, fw, pod, ports, name, 0)
+		return forward(ctx, clients, pod, ports, name, 0)
 	case pod.Isolated != "":
 		klog.V(2).Infof("pod %s runs under %s, which port-forwards do not enter: relaying to sandboxd over pods/exec", pod, pod.Isolated)
-		return over(ctx, relay(), pod, ports, name, 0)
+		return over(ctx, relay(clients, pod), pod, ports, name, 0)
 	}
-	var pfErr error
-	fw, err := podconn.Forward(ctx, clients, pod.Namespace, pod.Name, ports.GRPC, ports.REST)
-	if err == nil {
-		c, err := over(ctx, fw, pod, ports, name, firstAnswer)
-		if _, noAnswer := errors.AsType[*UnreachableError](err); !noAnswer || ctx.Err() != nil {
-			return c, err
-		}
-		pfErr = err
-	} else if ctx.Err() != nil {
-		return nil, err
-	} else {
-		pfErr = err
+	return dialAuto(ctx, clients, pod, ports, name)
+}
+
+// dialAuto port-forwards, and relays over pods/exec when sandboxd does not
+// answer through the forward within firstAnswer.
+func dialAuto(ctx context.Context, clients *kube.Clients, pod Pod, ports Ports, name string) (*Conn, error) {
+	c, pfErr := forward(ctx, clients, pod, ports, name, firstAnswer)
+	if _, noAnswer := errors.AsType[*UnreachableError](pfErr); pfErr == nil || ctx.Err() != nil || !noAnswer && !isForbidden(pfErr) {
+		return c, pfErr
 	}
 	klog.V(2).Infof("sandboxd in pod %s not reached through a port-forward (%v): relaying over pods/exec", pod, pfErr)
-	c, err := over(ctx, relay(), pod, ports, name, 0)
+	c, err := over(ctx, relay(clients, pod), pod, ports, name, 0)
 	if err == nil || ctx.Err() != nil {
 		return c, err
 	}
@@ -191,7 +181,37 @@ func Dial(ctx context.Context, clients *kube.Clients, pod Pod, ports Ports, name
 		// Both transports reached the pod, and nothing answered there.
 		return nil, err
 	}
+	if errors.Is(pfErr, context.DeadlineExceeded) {
+		// The forward's connection lived, and sandboxd was only slow to
+		// answer (a busy node): with no relay to fall back to, it gets the
+		// time a health check has.
+		klog.V(2).Infof("no relay over pods/exec to pod %s (%v): port-forwarding again, with time for sandboxd to answer", pod, err)
+		c, ferr := forward(ctx, clients, pod, ports, name, 0)
+		if ferr == nil || ctx.Err() != nil {
+			return c, ferr
+		}
+		pfErr = ferr
+	}
 	return nil, &podconn.FailedError{Namespace: pod.Namespace, Pod: pod.Name, PortForward: pfErr, Exec: err}
+}
+
+func isForbidden(err error) bool {
+	_, ok := errors.AsType[*kube.ForbiddenError](err)
+	return ok
+}
+
+// relay is a dialer of relays in pod's sandboxd container.
+func relay(clients *kube.Clients, pod Pod) podconn.Dialer {
+	return podconn.Relay(clients, podexec.Target{Namespace: pod.Namespace, Pod: pod.Name, Container: pod.Container})
+}
+
+// forward connects to sandboxd through a port-forward (within as over's).
+func forward(ctx context.Context, clients *kube.Clients, pod Pod, ports Ports, name string, within time.Duration) (*Conn, error) {
+	fw, err := podconn.Forward(ctx, clients, pod.Namespace, pod.Name, ports.GRPC, ports.REST)
+	if err != nil {
+		return nil, err
+	}
+	return over(ctx, fw, pod, ports, name, within)
 }
 
 // over connects to sandboxd through d, which it closes on failure; within
@@ -227,8 +247,12 @@ func over(ctx context.Context, d podconn.Dialer, pod Pod, ports Ports, name stri
 	}
 	if err := c.Health(hctx); err != nil {
 		c.Close()
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return nil, context.Cause(ctx)
+		case hctx.Err() != nil:
+			return nil, &UnreachableError{Namespace: pod.Namespace, Pod: pod.Name, Port: ports.REST, Transport: d.Transport(),
+				Err: fmt.Errorf("no answer within %s: %w", within, hctx.Err())}
 		}
 		return nil, unanswered(err, pod, ports.REST, d.Transport())
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -252,5 +253,41 @@ func TestContainer(t *testing.T) {
 		if got := Container(&tc.spec); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestDialAutoSlowSandboxd: a sandboxd slower to answer than firstAnswer,
+// with no relay to fall back to (pods/exec refused): the port-forward is
+// tried again with a health check's time, and serves.
+func TestDialAutoSlowSandboxd(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveProcesses(t, echoProcs(), lis)
+	files := newFakeFiles(t).handler()
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/health" {
+			select {
+			case <-time.After(firstAnswer + 500*time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		files.ServeHTTP(w, r)
+	}))
+	defer slow.Close()
+	addrs := map[string]string{strconv.Itoa(podPorts.GRPC): lis.Addr().String(), strconv.Itoa(podPorts.REST): slow.Listener.Addr().String()}
+	forwards := podforwardtest.NewAPIServer(t, forwardTo(addrs))
+	execs := podexectest.NewAPIServer(t, relayTo(addrs), forwards)
+	execs.Forbidden.Store(true)
+	authz, _ := reviewer(false)
+	conn, err := Dial(context.Background(), clientsOf(t, execs.URL, authz), boxPod, podPorts, "box", podconn.Auto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if conn.Transport() != podconn.PortForward {
+		t.Errorf("transport %s", conn.Transport())
 	}
 }
