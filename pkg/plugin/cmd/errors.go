@@ -182,6 +182,12 @@ func hintFor(err error, verb string, fe frontEnd) string {
 	return ""
 }
 
+// isolatedForwardHint says what reaches a port of claim's pod where a
+// port-forward cannot (gVisor, Kata).
+func isolatedForwardHint(claim string) string {
+	return "use --transport exec, or kubectl sandbox proxy " + claim + " PORT"
+}
+
 // bothForbidden says whether RBAC refused both transports.
 func bothForbidden(e *podconn.FailedError) bool {
 	_, pf := errors.AsType[*kube.ForbiddenError](e.PortForward)

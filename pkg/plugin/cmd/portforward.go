@@ -152,7 +152,7 @@ func (o *PortForwardOptions) Run(ctx context.Context) error {
 	case o.Transport.Name == podconn.Exec, o.Transport.Name == podconn.Auto && isolated != "":
 		return o.relay(ctx, clients, pod)
 	case isolated != "":
-		fmt.Fprintf(o.ErrOut, "Warning: pod %s runs under %s, which port-forwards do not enter: connections through this one will fail (use --transport exec, or kubectl sandbox proxy %s PORT)\n", pod.Name, isolated, o.claim)
+		fmt.Fprintf(o.ErrOut, "Warning: pod %s runs under %s, which port-forwards do not enter: connections through this one will fail (%s)\n", pod.Name, isolated, isolatedForwardHint(o.claim))
 	}
 	fw, err := podforward.Open(ctx, clients.Config, clients.Core, o.namespace, pod.Name, expandLocalhost(o.Addresses), o.ports)
 	if err != nil {
