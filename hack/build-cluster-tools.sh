@@ -72,9 +72,11 @@ build_group() {
 }
 
 # wait_for_pid PID SECONDS: true once PID has ended, false after SECONDS.
+# (By the clock, not by a count of sleeps: on a loaded machine each sleep
+# and kill overruns.)
 wait_for_pid() {
-  local i
-  for ((i = 0; i < $2 * 2; i++)); do
+  local deadline=$((SECONDS + $2))
+  while [ $SECONDS -lt "$deadline" ]; do
     kill -0 "$1" 2>/dev/null || return 0
     sleep 0.5
   done

@@ -14,7 +14,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/hack/lib/tools.sh"
 source "$ROOT/hack/lib/cluster.sh"
 source "$ROOT/hack/lib/node.sh"
-BIN="$(tools_bin_dir)"
+BIN="$(cat "$CLUSTER_DIR/tools-bin" 2>/dev/null || tools_bin_dir)"
 
 pidfiles=()
 if [ -d "$PID_DIR" ]; then

@@ -65,7 +65,12 @@ $(sed 's/^/  /' "$CLUSTER_DIR/env")
 MSG
 }
 
-if alive && kc get --raw /readyz >/dev/null 2>&1; then
+missing=
+[ "${CLUSTER_GVISOR:-1}" != 1 ] || [ -f "$CLUSTER_DIR/gvisor-bin" ] || missing="gVisor"
+[ "${CLUSTER_GATEWAY:-1}" != 1 ] || [ -f "$CLUSTER_DIR/gateway" ] || missing="${missing:+$missing and }the Gateway"
+if alive && kc get --raw /readyz >/dev/null 2>&1 && [ -n "$missing" ]; then
+  log "the running local cluster has no $missing (started by make demo): restarting it with them"
+elif alive && kc get --raw /readyz >/dev/null 2>&1; then
   log "local cluster already running"
   "$ROOT/hack/cluster/smoke.sh"
   print_env
@@ -83,6 +88,24 @@ step "building the images' Debian userland"
 BASE_PID=$!
 step "building the cluster tools"
 BIN="$("$ROOT/hack/build-cluster-tools.sh")"
+# gVisor (the RuntimeClass gvisor and its pools): CLUSTER_GVISOR=1 (the
+# default) builds it when missing; auto (make demo) uses it only when it is
+# already built; 0 leaves it out.
+GVISOR_BIN=
+case "${CLUSTER_GVISOR:-1}" in
+1) step "building gVisor"; GVISOR_BIN="$("$ROOT/hack/build-gvisor.sh")" ;;
+auto) ! tools_complete "$(gvisor_bin_dir)" "${GVISOR_BINARIES[@]}" || GVISOR_BIN="$(gvisor_bin_dir)" ;;
+0) ;;
+*) die "CLUSTER_GVISOR must be 1, auto or 0, not ${CLUSTER_GVISOR}" ;;
+esac
+# Traefik, the Gateway API implementation: CLUSTER_GATEWAY, likewise.
+TRAEFIK_BIN=
+case "${CLUSTER_GATEWAY:-1}" in
+1) step "building Traefik"; TRAEFIK_BIN="$("$ROOT/hack/build-traefik.sh")" ;;
+auto) ! tools_complete "$(traefik_bin_dir)" traefik || TRAEFIK_BIN="$(traefik_bin_dir)" ;;
+0) ;;
+*) die "CLUSTER_GATEWAY must be 1, auto or 0, not ${CLUSTER_GATEWAY}" ;;
+esac
 step "building the images' Debian userland"
 wait "$BASE_PID"
 step "building the images"
@@ -101,7 +124,12 @@ step "creating the PKI"
 "$ROOT/hack/cluster/kubeconfig.sh" "$PKI" "$APISERVER_URL" >"$KUBECONFIG_FILE"
 "$ROOT/hack/cluster/kubeconfig.sh" "$PKI" "$APISERVER_URL" kubelet >"$CLUSTER_DIR/kubelet.kubeconfig"
 "$ROOT/hack/cluster/kubeconfig.sh" "$PKI" "$APISERVER_URL" kube-proxy >"$CLUSTER_DIR/kube-proxy.kubeconfig"
-log "starting (tools: $BIN; images: $IMAGES)"
+# The tools this cluster runs: cluster-down and restart.sh use the same
+# ones, whatever the scripts' cache key says meanwhile.
+echo "$BIN" >"$CLUSTER_DIR/tools-bin"
+if [ -n "$GVISOR_BIN" ]; then echo "$GVISOR_BIN" >"$CLUSTER_DIR/gvisor-bin"; else rm -f "$CLUSTER_DIR/gvisor-bin"; fi
+if [ -n "$TRAEFIK_BIN" ]; then touch "$CLUSTER_DIR/gateway"; else rm -f "$CLUSTER_DIR/gateway"; fi
+log "starting (tools: $BIN; gVisor: ${GVISOR_BIN:-none}; Traefik: ${TRAEFIK_BIN:-none}; images: $IMAGES)"
 
 # 1. the node's namespaces and its link to this host (the API server
 #    listens on the host's end); containerd, which imports the images
@@ -202,12 +230,40 @@ wait_for "node $NODE_NAME to be Ready" 60 kc wait --for=condition=Ready --timeou
 # 8. the router, the Gateway and its route, the seed objects.
 step "8. the router, the Gateway and the seed objects"
 wait_for "the default service account" 30 kc -n default get serviceaccount default
-kc apply -f "$ROOT/hack/cluster/router.yaml" >/dev/null
-kc -n default patch gateway external-http-gateway --subresource=status --type=merge \
-  -p "{\"status\":{\"addresses\":[{\"type\":\"IPAddress\",\"value\":\"$ROUTER_IP\"}]}}" >/dev/null
+kc -n agent-sandbox-system create secret generic sandbox-router-scoped-key \
+  --from-file=key="$PKI/scoped-token.key" >/dev/null
+kc apply -f "$ROOT/hack/cluster/router.yaml" -f "$ROOT/hack/cluster/router-auth.yaml" >/dev/null
+if [ -n "$TRAEFIK_BIN" ]; then
+  kc -n default create secret tls gateway-tls --cert="$PKI/gateway.crt" --key="$PKI/gateway.key" >/dev/null
+  kc apply -f "$ROOT/hack/cluster/gateway.yaml" >/dev/null
+  # Traefik on the host's end of the node's link: it reaches the routers'
+  # pod IPs (the EndpointSlices of their Services) by the host's route. Its
+  # token is in its configuration file, not on its command line.
+  (
+    umask 077
+    echo "entryPoints:"
+    for port in 80 443 8081 8443 8082 8444; do echo "  p$port: {address: \"$HOST_LINK_IP:$port\"}"; done
+    cat <<YAML
+providers:
+  kubernetesGateway:
+    endpoint: "$APISERVER_URL"
+    token: "$(cat "$PKI/traefik.token")"
+    certAuthFilePath: "$PKI/ca.crt"
+    statusAddress: {ip: "$HOST_LINK_IP"}
+global: {checkNewVersion: false, sendAnonymousUsage: false}
+log: {level: INFO}
+YAML
+  ) >"$CLUSTER_DIR/traefik.yaml"
+  start traefik "$TRAEFIK_BIN/traefik" --configFile="$CLUSTER_DIR/traefik.yaml"
+fi
 wait_for "the agent-sandbox controller" 60 curl -fsS http://127.0.0.1:18081/readyz
 wait_for "the seed objects" 30 kc apply -f "$ROOT/hack/cluster/seed.yaml"
+[ -z "$GVISOR_BIN" ] || kc apply -f "$ROOT/hack/cluster/gvisor.yaml" >/dev/null
 wait_for "the sandbox router at $ROUTER_URL" 60 curl -fsS "$ROUTER_URL/healthz"
+if [ -n "$TRAEFIK_BIN" ]; then
+  wait_for "the Gateways to be Programmed by Traefik" 60 kc -n default wait --for=condition=Programmed --timeout=1s \
+    gateway/external-http-gateway gateway/tokenreview-gateway gateway/scoped-token-gateway
+fi
 
 cat >"$CLUSTER_DIR/env" <<ENV
 export KUBECONFIG="$KUBECONFIG_FILE"

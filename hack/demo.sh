@@ -11,7 +11,8 @@ if [ -z "${DEMO_LOCAL:-}" ] && kubectl sandbox templates python -o name >/dev/nu
   echo ">> using the cluster of the current kubeconfig context ($(kubectl config current-context))" >&2
 else
   echo ">> no agent-sandbox cluster with a 'python' template in the current kubeconfig: using the local cluster" >&2
-  "$ROOT/hack/cluster-up.sh"
+  # gVisor and the Gateway only if already built: the demo needs neither.
+  CLUSTER_GVISOR=${CLUSTER_GVISOR:-auto} CLUSTER_GATEWAY=${CLUSTER_GATEWAY:-auto} "$ROOT/hack/cluster-up.sh"
   # shellcheck disable=SC1091
   . "$ROOT/_output/cluster/env"
 fi

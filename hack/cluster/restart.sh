@@ -3,18 +3,23 @@
 # resilience): stops it by its recorded PID (only if that PID is still the
 # process that was started) and starts the same command line again under the
 # same PID file, in the node's namespaces for the node's daemons (kubelet,
-# kube-proxy, containerd). Usage: restart.sh NAME (e.g. kube-apiserver)
+# kube-proxy, containerd). Usage: restart.sh NAME [--crash] (e.g.
+# kube-apiserver); --crash kills it with SIGKILL first, as a crash would.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/hack/lib/tools.sh"
 source "$ROOT/hack/lib/cluster.sh"
 source "$ROOT/hack/lib/node.sh"
-BIN="$(tools_bin_dir)"
+BIN="$(cat "$CLUSTER_DIR/tools-bin" 2>/dev/null || tools_bin_dir)"
 name="${1:?usage: restart.sh NAME}"
 [ "$name" != node ] || die "the node's init cannot be restarted: it is the node"
 pidfile=
 for f in "$PID_DIR"/*-"$name".pid; do [ -f "$f" ] && pidfile=$f && break; done
 [ -n "$pidfile" ] || die "no running component named $name"
+if [ "${2:-}" = --crash ] && recorded_running "$pidfile" >/dev/null; then
+  kill -KILL "$(cat "$pidfile")"
+  log "killed $name ($(cat "$pidfile")) with SIGKILL"
+fi
 stop_recorded "$pidfile" 15
 mapfile -d '' cmd <"${pidfile%.pid}.cmd"
 if [ -f "${pidfile%.pid}.innode" ]; then

@@ -10,6 +10,16 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/hack/lib/cluster.sh"
 
+# router_addr: the open router's HOST:PORT: the Gateway's (Traefik's
+# listener) when the cluster runs Traefik, else the router Service's.
+router_addr() {
+  if [ -f "$CLUSTER_DIR/gateway" ]; then
+    kc -n default get gateway external-http-gateway -o jsonpath='{.status.addresses[0].value}:{.spec.listeners[0].port}'
+  else
+    echo "${ROUTER_URL#http://}"
+  fi
+}
+
 # new_claim POOL: creates a claim on POOL and prints its name.
 new_claim() {
   local claim="smoke-$1-$(openssl rand -hex 3)"
@@ -31,7 +41,7 @@ python_pool() {
   local pool="$1" claim sandbox out gw
   [ "$pool" = python ] &&
     kc -n default wait --for=jsonpath='{.status.readyReplicas}'=2 --timeout=60s sandboxwarmpool/python >/dev/null
-  gw=$(kc -n default get gateway external-http-gateway -o jsonpath='{.status.addresses[0].value}:{.spec.listeners[0].port}')
+  gw=$(router_addr)
   [ "${gw%:*}" != "" ] || die "smoke: the Gateway has no address"
   claim=$(new_claim "$pool")
   trap 'kc -n default delete sandboxclaim "$claim" --ignore-not-found --wait=false >/dev/null 2>&1' EXIT
@@ -50,7 +60,7 @@ python_pool() {
   kc -n default wait --for=delete --timeout=60s "sandbox/$sandbox" >/dev/null ||
     die "smoke: deleting claim $claim did not cascade to sandbox $sandbox"
   trap - EXIT
-  log "smoke: pool $pool: claim $claim -> sandbox $sandbox answered through the Gateway at $gw"
+  log "smoke: pool $pool: claim $claim -> sandbox $sandbox answered through $gw"
 }
 
 # sandboxd_pool: through the API server's port-forward (the kubelet's and
@@ -104,6 +114,50 @@ sandboxd_pool() {
   log "smoke: pool sandboxd: claim $claim -> pod $pod: sandboxd answered through kubectl port-forward (health, 1 MiB PUT/GET)"
 }
 
+# gvisor: when the cluster has gVisor, a claim on python-gvisor runs in
+# gVisor's kernel: its /proc/version is gVisor's, not this host's.
+gvisor() {
+  local claim sandbox out gw want
+  gw=$(router_addr)
+  claim=$(new_claim python-gvisor)
+  trap 'kc -n default delete sandboxclaim "$claim" --ignore-not-found --wait=false >/dev/null 2>&1' EXIT
+  kc -n default wait --for=condition=Ready --timeout=90s "sandboxclaim/$claim" >/dev/null ||
+    die "smoke: claim $claim on pool python-gvisor did not become Ready"
+  sandbox=$(kc -n default get sandboxclaim "$claim" -o jsonpath='{.status.sandbox.name}')
+  out=$(curl -sS --max-time 20 -X POST "http://$gw/execute" -H "X-Sandbox-ID: $sandbox" \
+    -H "X-Sandbox-Namespace: default" -H "Content-Type: application/json" \
+    -d '{"command":"cat /proc/version"}')
+  want=$(cat /proc/version)
+  case "$out" in
+  *'"exit_code":0}') ;;
+  *) die "smoke: unexpected /execute answer from gVisor sandbox $sandbox: $out" ;;
+  esac
+  [[ $out != *"${want:0:40}"* ]] || die "smoke: sandbox $sandbox of python-gvisor sees the host's kernel: $out"
+  kc -n default delete sandboxclaim "$claim" --wait=false >/dev/null
+  trap - EXIT
+  log "smoke: pool python-gvisor: sandbox $sandbox runs in gVisor's kernel: ${out:11:60}"
+}
+
+# gateways: Traefik serves the Gateways' HTTPS listeners with the Gateway's
+# CA, and the tokenreview router behind its Gateway refuses a request
+# without a token (401) and lets the admin's token through.
+gateways() {
+  local code
+  curl -fsS --max-time 10 --cacert "$PKI/gateway-ca.crt" "https://$HOST_LINK_IP:443/healthz" >/dev/null ||
+    die "smoke: https://$HOST_LINK_IP:443/healthz through external-http-gateway failed"
+  # 503 (Traefik has no ready endpoint) until the router's pod is ready.
+  local deadline=$((SECONDS + 60))
+  while code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H "X-Sandbox-ID: none" -X POST "http://$HOST_LINK_IP:8081/execute") &&
+    [ "$code" = 503 ] && [ $SECONDS -lt $deadline ]; do
+    sleep 0.2
+  done
+  [ "$code" = 401 ] || die "smoke: the tokenreview router answered $code, not 401, to a request without a token"
+  code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H "X-Sandbox-ID: none" -H "Authorization: Bearer $(cat "$ADMIN_TOKEN_FILE")" \
+    -X POST "http://$HOST_LINK_IP:8081/execute")
+  [ "$code" != 401 ] || die "smoke: the tokenreview router refused the admin's token"
+  log "smoke: Gateways programmed by Traefik: https with the Gateway's CA; the tokenreview router: 401 without a token, $code with one"
+}
+
 # Reading a v1alpha1 view goes through the conversion webhook on loopback.
 webhook() {
   kc -n default get sandboxwarmpools.v1alpha1.extensions.agents.x-k8s.io python -o name >/dev/null 2>&1 ||
@@ -112,7 +166,10 @@ webhook() {
 }
 
 pids=()
-for check in "python_pool python" "python_pool python-cold" sandboxd_pool webhook; do
+checks=("python_pool python" "python_pool python-cold" sandboxd_pool webhook)
+! kc get runtimeclass gvisor >/dev/null 2>&1 || checks+=(gvisor)
+[ ! -f "$CLUSTER_DIR/gateway" ] || checks+=(gateways)
+for check in "${checks[@]}"; do
   # shellcheck disable=SC2086 # a function and its argument
   ( $check ) &
   pids+=($!)

@@ -194,6 +194,26 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         BinaryName = "$BIN/runc"
         SystemdCgroup = false
 TOML
+  # gVisor (the RuntimeClass gvisor), when cluster-up built it (GVISOR_BIN):
+  # one shim per container (gVisor's grouped mode left containers it could
+  # not remove here).
+  if [ -n "${GVISOR_BIN:-}" ]; then
+    cat >>"$NODE_DIR/containerd.toml" <<TOML
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runsc]
+      runtime_type = "io.containerd.runsc.v1"
+      runtime_path = "$GVISOR_BIN/containerd-shim-runsc-v1"
+      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runsc.options]
+        TypeUrl = "io.containerd.runsc.v1.options"
+        ConfigPath = "$NODE_DIR/runsc.toml"
+TOML
+    # runsc's options: systrap (no /dev/kvm here), gVisor's own network
+    # stack in the pod's namespace (as GKE Sandbox runs it).
+    cat >"$NODE_DIR/runsc.toml" <<TOML
+binary_name = "$GVISOR_BIN/runsc"
+[runsc_config]
+  platform = "systrap"
+TOML
+  fi
   cat >"$NODE_DIR/cni/10-bridge.conflist" <<JSON
 {
   "cniVersion": "1.0.0",

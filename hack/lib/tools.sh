@@ -18,12 +18,43 @@ tools_bin_dir() {
   echo "${TOOLS_CACHE_DIR:-$ROOT/_output/tools}/$(tools_key)/bin"
 }
 
-tools_complete() {
+tools_complete() { # dir [binary...] (default: TOOLS_BINARIES)
   local b
-  for b in "${TOOLS_BINARIES[@]}"; do [ -x "$1/$b" ] || return 1; done
+  local d=$1; shift
+  [ $# -gt 0 ] || set -- "${TOOLS_BINARIES[@]}"
+  for b in "$@"; do [ -x "$d/$b" ] || return 1; done
 }
 
 # module_dir prints the module-cache folder of a module version, downloading it if needed.
 module_dir() {
   (cd "$ROOT/hack/tools/$1" && GOFLAGS=-mod=mod go mod download -json "$2" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+}
+
+# gVisor (runsc and its containerd shim) is built apart from the other
+# tools: `make demo` does not need it, the e2e suite does (hack/build-gvisor.sh).
+GVISOR_BINARIES=(runsc containerd-shim-runsc-v1)
+
+gvisor_bin_dir() {
+  local key
+  key=$( (cd "$ROOT/hack" && cat tools/gvisor/go.mod tools/gvisor/go.sum build-gvisor.sh && go env GOVERSION GOARCH) |
+    sha256sum | cut -c1-16)
+  echo "${TOOLS_CACHE_DIR:-$ROOT/_output/tools}/gvisor-$key/bin"
+}
+
+# heartbeat WHAT CMD...: runs CMD with a progress line every 20 s.
+heartbeat() {
+  local what=$1 t0=$SECONDS
+  shift
+  echo ">> building $what (${SECONDS}s so far)" >&2
+  "$ROOT/hack/heartbeat.sh" "$what" "$@"
+  echo ">>    built $what in $((SECONDS - t0))s" >&2
+}
+
+# Traefik, the Gateway API implementation of the local cluster: built apart
+# (hack/build-traefik.sh), for the same reason as gVisor.
+traefik_bin_dir() {
+  local key
+  key=$( (cd "$ROOT/hack" && cat tools/traefik/go.mod tools/traefik/go.sum build-traefik.sh && go env GOVERSION GOARCH) |
+    sha256sum | cut -c1-16)
+  echo "${TOOLS_CACHE_DIR:-$ROOT/_output/tools}/traefik-$key/bin"
 }

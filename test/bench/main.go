@@ -50,6 +50,7 @@ func main() {
 	b.exec()
 	b.sandboxd()
 	b.transports()
+	b.gateway()
 	b.create("python", "warm")
 	b.create("python-cold", "cold")
 	b.copy()
@@ -199,6 +200,61 @@ func (b *bench) transports() {
 		"each an exec stream through the API server and the kubelet into the pod; a port-forward is one SPDY or WebSocket stream with a data stream per connection. "+
 		"On gVisor a port-forward does not reach the pod (the kubelet forwards in the pod's host-side network namespace, gVisor listens in its own), "+
 		"so gVisor has no port-forward row; `--transport auto` relays over pods/exec there without trying one.")
+}
+
+// The local cluster's Gateways, programmed by Traefik on the host's end of
+// the node's link (hack/cluster/gateway.yaml), and their CA.
+const (
+	gatewayHTTP    = "http://10.200.0.1:80"
+	authHTTPS      = "https://10.200.0.1:8443" // tokenreview-gateway: the router requires a token
+	gatewayCAFile  = "_output/cluster/pki/gateway-ca.crt"
+	benchTokenUser = "bench-router-user"
+)
+
+// gateway times exec through the real Gateway (Traefik) against curl
+// through it, and the cost of the tokenreview router's authentication:
+// with the kubeconfig's token (the router caches a review for 30 s) and,
+// by curl, with a token it has not seen (one TokenReview per call).
+func (b *bench) gateway() {
+	name, sandbox, ip := b.claim("python", "bench=gateway")
+	defer b.sh(b.plugin + " delete -l bench=gateway")
+	body := []string{"-H", "Content-Type: application/json", "-d", `{"command":"true"}`}
+	curl := append(append([]string{"-sS", "-o", "/dev/null", "-X", "POST", gatewayHTTP + "/execute"}, body...), curlHeaders(sandbox, ip)...)
+	a, base := pair(b.n(30), 3, nil, b.p("exec", name, "--gateway", "external-http-gateway", "--", "true"), b.cmd("curl", curl...))
+	b.add("`exec C -- true --gateway` (Traefik, http) vs curl POST /execute through the same Gateway", a, base, 2.5, true)
+
+	// A user with a ServiceAccount token in its kubeconfig (untimed setup).
+	ca, _ := filepath.Abs(gatewayCAFile)
+	kc := filepath.Join(b.dir, "token.kubeconfig")
+	b.sh(fmt.Sprintf("kubectl create serviceaccount %[1]s && kubectl create clusterrolebinding %[1]s --clusterrole=cluster-admin --serviceaccount=default:%[1]s", benchTokenUser))
+	defer b.sh(fmt.Sprintf("kubectl delete serviceaccount %[1]s; kubectl delete clusterrolebinding %[1]s", benchTokenUser))
+	token := b.sh("kubectl create token " + benchTokenUser + " --duration 1h")
+	b.sh(fmt.Sprintf("cp \"$KUBECONFIG\" %[1]s && kubectl --kubeconfig %[1]s config set-credentials %[2]s --token %[3]s && kubectl --kubeconfig %[1]s config set-context --current --user %[2]s", kc, benchTokenUser, token))
+	withToken := func(args ...string) func() sample {
+		return func() sample { return run(append(b.env, "KUBECONFIG="+kc), b.plugin, args...) }
+	}
+	a, base = pair(b.n(30), 3, nil,
+		withToken("exec", name, "--gateway", "tokenreview-gateway", "--router-ca-file", ca, "--", "true"),
+		withToken("exec", name, "--gateway", "external-http-gateway", "--router-ca-file", ca, "--", "true"))
+	b.add("`exec C -- true` over https: the tokenreview router (the kubeconfig's token, review cached) vs the open router (no target)", a, base, 1e9, true)
+
+	// curl with a token the router has seen (cached) vs a new token each call.
+	n := b.n(20)
+	fresh := make([]string, 0, n+2)
+	for i := 0; i < n+2; i++ {
+		fresh = append(fresh, b.sh("kubectl create token "+benchTokenUser+" --duration 1h"))
+	}
+	authCurl := func(tok func() string) func() sample {
+		return func() sample {
+			return run(b.env, "curl", append(append([]string{"-sS", "-f", "-o", "/dev/null", "--cacert", ca, "-X", "POST", authHTTPS + "/execute",
+				"-H", "Authorization: Bearer " + tok()}, body...), curlHeaders(sandbox, ip)...)...)
+		}
+	}
+	next := 0
+	a, base = pair(n, 2, nil,
+		authCurl(func() string { next++; return fresh[next-1] }),
+		authCurl(func() string { return token }))
+	b.add("curl POST /execute to the tokenreview router: a token not yet reviewed (one TokenReview) vs a cached one (no target)", a, base, 1e9, true)
 }
 
 // sandboxd compares the sandboxd runtime (streamed, over a port-forward to

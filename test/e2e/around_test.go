@@ -433,7 +433,7 @@ func TestExtend(t *testing.T) {
 
 func TestDoctor(t *testing.T) {
 	res := Sandbox(t, "doctor", "--gateway", gatewayName, "--probe").RunOrFail()
-	for _, check := range []string{"api", "agent-sandbox-apis", "controller", "templates-and-pools", "router", "gateway", "access", "probe", "transports"} {
+	for _, check := range []string{"api", "agent-sandbox-apis", "controller", "templates-and-pools", "router", "gatewayclass", "gateway", "httproute", "gateway-request", "access", "probe", "transports"} {
 		if !regexp.MustCompile(`(?m)^OK\s+` + check + `\s`).MatchString(res.Stdout) {
 			t.Errorf("check %s is not OK:\n%s", check, res.Stdout)
 		}
@@ -482,7 +482,7 @@ func stopRouter(t *testing.T) {
 		Kubectl(t, "-n", "agent-sandbox-system", "scale", "deployment", "sandbox-router", "--replicas=1").RunOrFail()
 		Kubectl(t, "-n", "agent-sandbox-system", "rollout", "status", "deployment", "sandbox-router", "--timeout=90s").RunOrFail()
 	})
-	Kubectl(t, "-n", "agent-sandbox-system", "wait", "--for=delete", "pod", "-l", "app=sandbox-router", "--timeout=90s").RunOrFail()
+	Kubectl(t, "-n", "agent-sandbox-system", "wait", "--for=delete", "pod", "-l", "app.kubernetes.io/name=sandbox-router", "--timeout=90s").RunOrFail()
 }
 
 func TestAroundBadInput(t *testing.T) {

@@ -21,7 +21,7 @@ import (
 // as a crash would, with no draining); the kubelet starts it again.
 func crashRouter(t *testing.T) {
 	t.Helper()
-	pod := strings.TrimPrefix(Kubectl(t, "-n", "agent-sandbox-system", "get", "pod", "-l", "app=sandbox-router",
+	pod := strings.TrimPrefix(Kubectl(t, "-n", "agent-sandbox-system", "get", "pod", "-l", "app.kubernetes.io/name=sandbox-router",
 		"-o", "name").RunOrFail().Stdout, "pod/")
 	pod = strings.TrimSpace(pod)
 	id := Kubectl(t, "-n", "agent-sandbox-system", "get", "pod", pod, "-o", "jsonpath={.status.containerStatuses[0].containerID}").RunOrFail().Stdout
@@ -31,10 +31,11 @@ func crashRouter(t *testing.T) {
 	}
 }
 
-// restartComponent restarts one process of the local cluster.
-func restartComponent(t *testing.T, name string) {
+// restartComponent restarts one process of the local cluster (flags:
+// --crash kills it first).
+func restartComponent(t *testing.T, name string, flags ...string) {
 	t.Helper()
-	if b, err := script("hack/cluster/restart.sh", name).CombinedOutput(); err != nil {
+	if b, err := script("hack/cluster/restart.sh", append([]string{name}, flags...)...).CombinedOutput(); err != nil {
 		t.Fatalf("restarting %s: %v\n%s", name, err, b)
 	}
 }

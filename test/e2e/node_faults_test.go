@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -42,6 +43,37 @@ func TestNodeIsReal(t *testing.T) {
 			t.Errorf("%s: ls / in the sandbox:\n%s", pool, root)
 		}
 		t.Logf("%s: pod %s, container containerd://%s, IP %s", pool, pod, id, ip)
+	}
+}
+
+// TestGVisorPodsRunInGVisor: the gvisor pools' pods run under the
+// RuntimeClass gvisor, in gVisor's kernel: its banner in dmesg and its
+// /proc/version inside the sandbox, where a runc sandbox sees this
+// machine's kernel. (The data paths on gVisor are tested with the other
+// suites' runtime tables.)
+func TestGVisorPodsRunInGVisor(t *testing.T) {
+	if h := Kubectl(t, "get", "runtimeclass", "gvisor", "-o", "jsonpath={.handler}").RunOrFail().Stdout; h != "runsc" {
+		t.Fatalf("RuntimeClass gvisor has handler %q", h)
+	}
+	version, err := os.ReadFile("/proc/version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostKernel := strings.Fields(string(version))[2]
+	c := readyClaim(t, "e2e-gvisor-kernel", "--pool", "python-gvisor")
+	pod := jsonpath(t, c, "{.status.sandbox.name}")
+	if rc := Kubectl(t, "get", "pod", pod, "-o", "jsonpath={.spec.runtimeClassName}").RunOrFail().Stdout; rc != "gvisor" {
+		t.Errorf("pod %s: runtimeClassName %q", pod, rc)
+	}
+	out := Sandbox(t, "exec", c, "--", "sh", "-c", "cat /proc/version; dmesg | head -1").RunOrFail().Stdout
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "gvisor") || strings.Contains(lines[0], hostKernel) ||
+		!strings.HasSuffix(lines[1], "Starting gVisor...") {
+		t.Errorf("in a python-gvisor sandbox (host kernel %s):\n%s", hostKernel, out)
+	}
+	runc := readyClaim(t, "e2e-runc-kernel", "--pool", "python")
+	if v := Sandbox(t, "exec", runc, "--", "cat", "/proc/version").RunOrFail().Stdout; !strings.Contains(v, hostKernel) {
+		t.Errorf("a runc sandbox does not see the host's kernel %s: %s", hostKernel, v)
 	}
 }
 
@@ -92,13 +124,13 @@ spec: {replicas: 0, sandboxTemplateRef: {name: `+name+`}}
 // to the router's pod, and calls fault once every command has started. Each
 // sandbox must end with its output or one error line, the exit code must say
 // whether one failed, and a new exec on each must work afterwards.
-func execAllDuring(t *testing.T, prefix string, n int, fault func()) {
+func execAllDuring(t *testing.T, prefix string, n int, fault func(), via ...string) {
 	t.Helper()
 	label := "e2e-fault=" + prefix
 	names := manyClaims(t, prefix, label, n)
 	marker := prefix + "-started"
-	wait := background(t, Sandbox(t, "exec", "-l", label, "--max-parallel", "20", "--",
-		"sh", "-c", "touch "+marker+"; sleep 4; echo done"), 3*time.Minute)
+	wait := background(t, Sandbox(t, append(append([]string{"exec", "-l", label, "--max-parallel", "20"}, via...), "--",
+		"sh", "-c", "touch "+marker+"; sleep 4; echo done")...), 3*time.Minute)
 	eventually(t, 60*time.Second, "every command to start", func() bool { return podFiles(t, marker) == n })
 	fault()
 	res := wait()
@@ -123,7 +155,7 @@ func execAllDuring(t *testing.T, prefix string, n int, fault func()) {
 		}
 	}
 	eventually(t, 90*time.Second, "a new exec -l to work on every sandbox", func() bool {
-		return Sandbox(t, "exec", "-l", label, "--", "true").Run().ExitCode == 0
+		return Sandbox(t, append(append([]string{"exec", "-l", label}, via...), "--", "true")...).Run().ExitCode == 0
 	})
 	t.Logf("RESULT %d of %d sandboxes finished, %d reported an error; exit %d; stderr %q", n-failed, n, failed, res.ExitCode, res.Stderr)
 }
@@ -140,9 +172,23 @@ func TestFaultKubeletRestartDuringExecAll(t *testing.T) {
 // commands reach the new pod.
 func TestFaultRouterPodDeletedDuringExecAll(t *testing.T) {
 	execAllDuring(t, "e2e-router-gone", 10, func() {
-		Kubectl(t, "-n", "agent-sandbox-system", "delete", "pod", "-l", "app=sandbox-router", "--wait=false").RunOrFail()
+		Kubectl(t, "-n", "agent-sandbox-system", "delete", "pod", "-l", "app.kubernetes.io/name=sandbox-router", "--wait=false").RunOrFail()
 	})
 	Kubectl(t, "-n", "agent-sandbox-system", "rollout", "status", "deployment", "sandbox-router", "--timeout=90s").RunOrFail()
+}
+
+// TestFaultGatewayRestartDuringExecAll: Traefik, the Gateway API
+// implementation, restarts while `exec -l` runs over 10 sandboxes through
+// the Gateway. Restarted (SIGTERM), it drains the requests it holds; killed
+// (SIGKILL), the commands already sent say they may have run. Either way,
+// once Traefik has programmed the Gateway again, new commands work.
+func TestFaultGatewayRestartDuringExecAll(t *testing.T) {
+	t.Run("restarted", func(t *testing.T) {
+		execAllDuring(t, "e2e-gateway-restart", 10, func() { restartComponent(t, "traefik") }, "--gateway", gatewayName)
+	})
+	t.Run("killed", func(t *testing.T) {
+		execAllDuring(t, "e2e-gateway-crash", 10, func() { restartComponent(t, "traefik", "--crash") }, "--gateway", gatewayName)
+	})
 }
 
 // TestFaultKubeletRestartDuringInteractiveExec: an `exec -it` session on

@@ -124,6 +124,7 @@ func TestExecValidation(t *testing.T) {
 		{[]string{"a", "--router-url", "http://x", "--gateway", "g", "--", "echo"}, "--router-url and --gateway cannot be used together"},
 		{[]string{"a", "--server-port", "0", "--", "echo"}, "invalid --server-port 0: must be 1-65535"},
 		{[]string{"a", "--gateway-timeout", "0s", "--", "echo"}, "--gateway-timeout must be positive"},
+		{[]string{"a", "--gateway", "g", "--gateway-scheme", "tls", "--", "echo"}, `invalid --gateway-scheme "tls": use http or https (check $KUBECTL_SANDBOX_GATEWAY_SCHEME)`},
 		{[]string{"a", "--router-token-file", "/nonexistent/token", "--", "echo"}, "reading --router-token-file: open /nonexistent/token: no such file or directory"},
 		{[]string{"a", "--router-ca-file", "/nonexistent/ca", "--", "echo"}, "reading --router-ca-file: open /nonexistent/ca: no such file or directory"},
 	} {

@@ -46,9 +46,12 @@ func NewCmdDoctor(f Factory, streams genericiooptions.IOStreams) *cobra.Command 
 		Short: "Check that the cluster has what kubectl sandbox needs",
 		Long: `Check, in order, one line each with a verdict and a fix: the API server; the
 agent-sandbox APIs; a controller that reconciles them; templates and pools;
-the sandbox router (its Service's ready pod, and the Gateway or URL when
-given); what you may do in the namespace. --probe then claims a sandbox,
-runs 'true' in it and deletes it, with timings. Exits 1 when a check fails.`,
+the sandbox router (its Service's ready pod, and the URL when given), with
+a routed request that shows whether it takes the credential the verbs
+present; with --gateway, the Gateway's class Accepted, the Gateway
+Programmed, an HTTPRoute attached to it and a request through it; what you
+may do in the namespace. --probe then claims a sandbox, runs 'true' in it
+and deletes it, with timings. Exits 1 when a check fails.`,
 		Example: `  # Check the current namespace
   kubectl sandbox doctor
 
@@ -159,6 +162,12 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 func doctorHint(r doctor.Result, ns string) string {
 	if r.Problem == nil {
 		return ""
+	}
+	if r.Problem == doctor.RouterRefused && r.Err != nil {
+		// The refusal's own hint names the router's mode and the fix.
+		if h := hintFor(r.Err, "doctor", cliUser); strings.HasPrefix(h, ": ") {
+			return " (fix" + h + ")"
+		}
 	}
 	return " (fix: " + r.Problem.Fix(ns) + ")"
 }

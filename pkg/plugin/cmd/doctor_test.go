@@ -10,6 +10,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/doctor"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 )
 
 func TestDoctorValidation(t *testing.T) {
@@ -38,6 +39,16 @@ func TestDoctorHint(t *testing.T) {
 		if got := doctorHint(doctor.Result{Problem: tc.problem}, "team"); got != tc.want {
 			t.Errorf("%v: hint %q, want %q", tc.problem, got, tc.want)
 		}
+	}
+	// A router's refusal is explained as the verbs explain it.
+	refused := routerRefusal(401, router.Credential{Identity: router.IdentityClientCert}, false)
+	want := " (fix: the router asks for tokens (tokenreview mode requiring them, or scoped-token mode); give it one with --router-token-file: " +
+		"a ServiceAccount's for tokenreview mode (kubectl create token NAME > FILE), one minted for the sandbox for scoped-token mode)"
+	if got := doctorHint(doctor.Result{Problem: doctor.RouterRefused, Err: refused}, "team"); got != want {
+		t.Errorf("refusal: hint %q\nwant %q", got, want)
+	}
+	if got, want := doctorHint(doctor.Result{Problem: doctor.RouterRefused}, "team"), " (fix: "+doctor.RouterRefused.Fix("team")+")"; got != want {
+		t.Errorf("refusal without its error: hint %q, want %q", got, want)
 	}
 }
 

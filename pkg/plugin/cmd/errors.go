@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -77,6 +78,10 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		gateway    *router.GatewayError
 		noRouter   *router.NoRouterError
 		token      *router.InsecureTokenError
+		refused    *router.RefusedError
+		scope      *router.ScopeError
+		unknownCA  x509.UnknownAuthorityError
+		wrongHost  x509.HostnameError
 		forbidden  *kube.ForbiddenError
 		noRelay    *podexec.NoRelayError
 		noWay      *podconn.FailedError
@@ -139,6 +144,17 @@ func hintFor(err error, verb string, fe frontEnd) string {
 			return fmt.Sprintf("; create a pool for it (spec.sandboxTemplateRef.name: %s, replicas: 0 for cold starts) or %s", noPool.Template, fe.say("use --pool", "give pool"))
 		}
 		return "; check the template name, or " + fe.say("use --pool", "give pool")
+	case errors.As(err, &refused):
+		return refusedHint(refused, fe)
+	case errors.As(err, &scope):
+		if scope.Expired {
+			return ": mint a new one"
+		}
+		return fmt.Sprintf(": in scoped-token mode the router admits a token only for its own sandbox: mint one for %s/%s", scope.Namespace, scope.Name)
+	case errors.As(err, &unknownCA):
+		return " (the router's certificate is signed by a CA you do not trust: " + fe.say("", "start the server with ") + "--router-ca-file naming the router's CA)"
+	case errors.As(err, &wrongHost):
+		return " (the router's certificate is for another name: check " + fe.say("", "the server's ") + "--router-url, or the Gateway listener's hostname)"
 	case errors.As(err, &conn), errors.As(err, &noAnswer):
 		return " (is the router running and reachable? check " + fe.say("", "the server's ") + "--router-url, --gateway or the router's port-forward)"
 	case errors.As(err, &httpErr):
@@ -150,10 +166,13 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		}
 		return " (raise " + fe.say(flag, "timeoutSeconds") + ")"
 	case errors.As(err, &gateway):
-		if gateway.NotFound {
+		switch {
+		case gateway.NotFound:
 			return ": check " + fe.say("", "the server's ") + "--gateway and --gateway-namespace"
+		case gateway.NoListener:
+			return ": add the listener to the Gateway, or " + fe.say("pick the other with", "start the server with another") + " --gateway-scheme"
 		}
-		return ": is a Gateway controller programming it?"
+		return fmt.Sprintf(": is a Gateway controller running for its GatewayClass? check with: kubectl describe gateway -n %s %s", gateway.Namespace, gateway.Name)
 	case errors.As(err, &noRouter):
 		return fe.say(" (deploy the router, set --router-namespace, or use --gateway or --router-url)",
 			" (deploy the router, or start the server with --router-namespace, --gateway or --router-url)")
@@ -242,6 +261,35 @@ func httpHint(e *sandbox.HTTPError, fe frontEnd) string {
 		return ": is " + fe.say("", "the server's ") + "--router-url right?"
 	}
 	return ""
+}
+
+// refusedHint names the router's mode, as far as the answer tells it, and
+// what to do about a refusal.
+func refusedHint(e *router.RefusedError, fe frontEnd) string {
+	give := fe.say("give it one with --router-token-file", "start the server with --router-token-file")
+	c := e.Credential
+	switch {
+	case e.Unauthenticated() && !e.Sent && c.WithheldFrom != "":
+		return ": the router asks for tokens (tokenreview mode requiring them, or scoped-token mode); " +
+			fe.say("reach it over https (--router-url https://..., or --gateway-scheme https, with --router-ca-file), or allow plain http with --router-allow-insecure-token if the network is trusted",
+				"start the server with an https router (--router-url https://..., or --gateway-scheme https, with --router-ca-file), or with --router-allow-insecure-token if the network is trusted")
+	case e.Unauthenticated() && !e.Sent:
+		return ": the router asks for tokens (tokenreview mode requiring them, or scoped-token mode); " + give +
+			": a ServiceAccount's for tokenreview mode (kubectl create token NAME > FILE), one minted for the sandbox for scoped-token mode"
+	case e.Unauthenticated() && c.Presents == router.PresentScoped:
+		return ": a router in scoped-token mode could not verify it (minted with another secret, or mangled?): mint a new one; a router in tokenreview mode takes Kubernetes tokens: " +
+			fe.say("drop --router-token, --router-token-file and $"+envRouterToken+" to send your kubeconfig's", "start the server without a router token to send its kubeconfig's")
+	case e.Unauthenticated() && c.Presents == router.PresentToken:
+		return ": a router in tokenreview mode found it invalid, expired, revoked or for another audience; a router in scoped-token mode takes only a token minted for the sandbox; check " +
+			fe.say("", "the server's ") + "--router-token, --router-token-file and $" + envRouterToken
+	case e.Unauthenticated():
+		return ": a router in tokenreview mode found it invalid, expired, revoked or for another audience (check it with: kubectl auth whoami); a router in scoped-token mode takes only a token minted for the sandbox: " + give
+	case e.ForItsSandbox():
+		return ": a router in scoped-token mode refuses requests that carry X-Sandbox-Pod-IP or X-Sandbox-UID (the plugin sends neither with a scoped token): does a proxy in front of the router add them?"
+	case c.Presents == router.PresentScoped && c.Scope != nil:
+		return ": the router is in scoped-token mode: mint a token for sandbox " + e.Namespace + "/" + e.Err.Sandbox
+	}
+	return ": a router in scoped-token mode (or a policy in front of the router) refuses it: " + give + ", minted for the sandbox"
 }
 
 // unknownCommand rewrites cobra's multi-line "unknown command" error, with

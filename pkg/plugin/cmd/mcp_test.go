@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -342,6 +343,22 @@ func TestToolErrorsNameToolFields(t *testing.T) {
 		{&sandbox.InputTooLargeError{Max: 16 << 20}, "exec", "standard input is larger than 16 MiB, the most this runtime takes (it cannot stream input): use a sandbox whose template runs sandboxd, or write the input to a file with sandbox_write_file"},
 		{&python.NoAnswerError{Op: "list d", After: 30 * time.Second}, "ls", "list d: the sandbox router did not answer within 30s (is the router running and reachable? check the server's --router-url, --gateway or the router's port-forward)"},
 		{&sandbox.HTTPError{Op: "execute", Status: 401}, "exec", "execute: HTTP 401: the router refused the request (start the server with --router-token, --router-token-file or KUBECTL_SANDBOX_ROUTER_TOKEN)"},
+		{routerRefusal(401, router.Credential{Identity: router.IdentityClientCert}, false), "exec",
+			"execute: the sandbox router asks for a bearer token (HTTP 401: unauthenticated) and none was sent: your kubeconfig's identity is a client certificate, which cannot be sent to the router: " +
+				"the router asks for tokens (tokenreview mode requiring them, or scoped-token mode); start the server with --router-token-file: a ServiceAccount's for tokenreview mode (kubectl create token NAME > FILE), one minted for the sandbox for scoped-token mode"},
+		{routerRefusal(401, router.Credential{Identity: router.IdentityToken, WithheldFrom: "10.96.0.10:8080"}, false), "exec",
+			"execute: the sandbox router asks for a bearer token (HTTP 401: unauthenticated) and none was sent: your kubeconfig's token is not sent over plain http to 10.96.0.10:8080: " +
+				"the router asks for tokens (tokenreview mode requiring them, or scoped-token mode); start the server with an https router (--router-url https://..., or --gateway-scheme https, with --router-ca-file), or with --router-allow-insecure-token if the network is trusted"},
+		{routerRefusal(401, router.Credential{Presents: router.PresentScoped}, true), "exec",
+			"execute: the sandbox router refused the scoped token (HTTP 401: unauthenticated): a router in scoped-token mode could not verify it (minted with another secret, or mangled?): mint a new one; " +
+				"a router in tokenreview mode takes Kubernetes tokens: start the server without a router token to send its kubeconfig's"},
+		{routerRefusal(401, router.Credential{Presents: router.PresentToken}, true), "exec",
+			"execute: the sandbox router refused the router token (HTTP 401: unauthenticated): a router in tokenreview mode found it invalid, expired, revoked or for another audience; " +
+				"a router in scoped-token mode takes only a token minted for the sandbox; check the server's --router-token, --router-token-file and $KUBECTL_SANDBOX_ROUTER_TOKEN"},
+		{x509.UnknownAuthorityError{}, "exec",
+			"x509: certificate signed by unknown authority (the router's certificate is signed by a CA you do not trust: start the server with --router-ca-file naming the router's CA)"},
+		{&router.GatewayError{Namespace: "d", Name: "g", Problem: "has no HTTPS listener", NoListener: true}, "exec",
+			"gateway d/g has no HTTPS listener: add the listener to the Gateway, or start the server with another --gateway-scheme"},
 		{&router.GatewayError{Namespace: "d", Name: "g", NotFound: true}, "exec", `gateway "g" not found in namespace "d": check the server's --gateway and --gateway-namespace`},
 		{&router.NoRouterError{Problems: []string{"x"}}, "exec", "cannot port-forward to the sandbox router: x (deploy the router, or start the server with --router-namespace, --gateway or --router-url)"},
 		{&router.InsecureTokenError{Host: "h"}, "exec", "refusing to send the router token over plain http to h: use https, or start the server with --router-allow-insecure-token if the network is trusted"},

@@ -3,6 +3,7 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -376,6 +377,12 @@ func runCtx(t *testing.T, ctx context.Context, f Factory, newCmd func(Factory, g
 	return result{out: out.String(), errOut: errOut.String(), err: err}
 }
 
+// routerRefusal is the router's 401 or 403 to a request for sandbox d/s.
+func routerRefusal(status int, c router.Credential, sent bool) *router.RefusedError {
+	detail := map[int]string{401: "unauthenticated", 403: "forbidden"}[status]
+	return &router.RefusedError{Err: &sandbox.HTTPError{Op: "execute", Status: status, Detail: detail, Sandbox: "s"}, Namespace: "d", Credential: c, Sent: sent}
+}
+
 func TestHintsNameTheFlags(t *testing.T) {
 	for _, tc := range []struct {
 		err  error
@@ -388,9 +395,21 @@ func TestHintsNameTheFlags(t *testing.T) {
 		{&claims.CleanupError{Name: "c", Err: errors.New("boom")}, "run", `deleting sandboxclaim "c" failed: boom (it expires at its TTL; delete it with: kubectl sandbox delete c)`},
 		{&claims.NoPoolError{Namespace: "d", Template: "t", Templates: []string{"t"}}, "create", `no SandboxWarmPool in namespace "d" uses SandboxTemplate "t"; pools: none; templates: t; create a pool for it (spec.sandboxTemplateRef.name: t, replicas: 0 for cold starts) or use --pool`},
 		{&router.GatewayError{Namespace: "d", Name: "g", NotFound: true}, "exec", `gateway "g" not found in namespace "d": check --gateway and --gateway-namespace`},
-		{&router.GatewayError{Namespace: "d", Name: "g", After: time.Second, Problem: "no address"}, "exec", `gateway d/g has no usable address after 1s (no address): is a Gateway controller programming it?`},
+		{&router.GatewayError{Namespace: "d", Name: "g", After: time.Second, Problem: "is not Programmed", Reason: "Pending: Waiting for controller"}, "exec", `gateway d/g is not Programmed after 1s (Pending: Waiting for controller): is a Gateway controller running for its GatewayClass? check with: kubectl describe gateway -n d g`},
+		{&router.GatewayError{Namespace: "d", Name: "g", Problem: "has no HTTPS listener", NoListener: true}, "exec", `gateway d/g has no HTTPS listener: add the listener to the Gateway, or pick the other with --gateway-scheme`},
 		{&router.NoRouterError{Problems: []string{"x"}}, "exec", "cannot port-forward to the sandbox router: x (deploy the router, set --router-namespace, or use --gateway or --router-url)"},
 		{&router.InsecureTokenError{Host: "h"}, "exec", "refusing to send the router token over plain http to h: use https, or --router-allow-insecure-token if the network is trusted"},
+		{routerRefusal(401, router.Credential{Identity: router.IdentityToken, WithheldFrom: "10.96.0.10:8080"}, false), "exec",
+			"execute: the sandbox router asks for a bearer token (HTTP 401: unauthenticated) and none was sent: your kubeconfig's token is not sent over plain http to 10.96.0.10:8080: " +
+				"the router asks for tokens (tokenreview mode requiring them, or scoped-token mode); reach it over https (--router-url https://..., or --gateway-scheme https, with --router-ca-file), or allow plain http with --router-allow-insecure-token if the network is trusted"},
+		{routerRefusal(403, router.Credential{Presents: router.PresentKubeconfig, Identity: router.IdentityExec}, true), "exec",
+			"execute: the sandbox router refused access to sandbox d/s (HTTP 403: forbidden): a router in scoped-token mode (or a policy in front of the router) refuses it: give it one with --router-token-file, minted for the sandbox"},
+		{routerRefusal(403, router.Credential{Presents: router.PresentScoped, Scope: &router.Scope{Namespace: "d", Name: "other"}}, true), "exec",
+			"execute: the sandbox router refused the scoped token for sandbox d/other access to sandbox d/s (HTTP 403: forbidden): the router is in scoped-token mode: mint a token for sandbox d/s"},
+		{&router.ScopeError{Scope: router.Scope{Namespace: "d", Name: "other"}, Namespace: "d", Name: "s"}, "exec",
+			"the scoped router token is for sandbox d/other, not d/s: in scoped-token mode the router admits a token only for its own sandbox: mint one for d/s"},
+		{x509.HostnameError{Certificate: &x509.Certificate{DNSNames: []string{"example.com"}}, Host: "router.test"}, "exec",
+			"x509: certificate is valid for example.com, not router.test (the router's certificate is for another name: check --router-url, or the Gateway listener's hostname)"},
 		{&sandbox.HTTPError{Op: "execute", Status: 502, Sandbox: "s"}, "exec", "execute: HTTP 502: router could not reach sandbox s: is it Ready? does its NetworkPolicy admit the router?"},
 		{&sandbox.HTTPError{Op: "execute", Status: 401}, "exec", "execute: HTTP 401: the router refused the request (set --router-token, --router-token-file or KUBECTL_SANDBOX_ROUTER_TOKEN)"},
 		{&sandboxd.UnreachableError{Namespace: "d", Pod: "p", Port: 7, Err: errors.New("no gRPC server answered")}, "exec", "pod d/p does not answer on sandboxd's port 7: no gRPC server answered (does its pod run sandboxd? use --runtime python for the python runtime, or set --sandboxd-rest-port and --sandboxd-grpc-port)"},

@@ -6,6 +6,8 @@ package doctor
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -47,10 +49,14 @@ const (
 	CheckController = "controller"
 	CheckPools      = "templates-and-pools"
 	CheckRouter     = "router"
-	CheckGateway    = "gateway"
-	CheckRouterURL  = "router-url"
-	CheckAccess     = "access"
-	CheckProbe      = "probe"
+	// The checks of --gateway.
+	CheckGatewayClass   = "gatewayclass"
+	CheckGateway        = "gateway"
+	CheckHTTPRoute      = "httproute"
+	CheckGatewayRequest = "gateway-request"
+	CheckRouterURL      = "router-url"
+	CheckAccess         = "access"
+	CheckProbe          = "probe"
 	// CheckTransports follows the probe: the ways to its sandbox.
 	CheckTransports = "transports"
 )
@@ -63,6 +69,9 @@ type Result struct {
 	Detail  string        `json:"detail"`
 	Problem *Problem      `json:"problem,omitempty"`
 	Took    time.Duration `json:"-"`
+	// Err is the error behind a failure, when a front-end may explain it
+	// better than Problem's fix (a router's refusal).
+	Err error `json:"-"`
 }
 
 // Options say what to check.
@@ -111,17 +120,29 @@ func Run(ctx context.Context, clients *kube.Clients, disco discovery.DiscoveryIn
 		add(CheckController, func() Result { return checkController(ctx, clients, o) })
 		add(CheckPools, func() Result { return checkPools(ctx, clients, o) })
 	}
+	ro := o.Session.Router
+	ro.URL, ro.Gateway = nil, ""
 	add(CheckRouter, func() Result {
-		return checkRouter(ctx, clients, o.Namespace, router.Options{Namespace: o.Session.Router.Namespace}, UnreachablePortForward, UnhealthyPortForward)
+		return checkRouter(ctx, clients, o.Namespace, ro, UnreachablePortForward, UnhealthyPortForward)
 	})
-	if ro := o.Session.Router; ro.Gateway != "" {
-		add(CheckGateway, func() Result {
-			return checkRouter(ctx, clients, o.Namespace, router.Options{Gateway: ro.Gateway, GatewayNamespace: ro.GatewayNamespace, GatewayTimeout: min(ro.GatewayTimeout, 10*time.Second)}, UnreachableGateway, UnhealthyGateway)
-		})
+	if o.Session.Router.Gateway != "" {
+		gro := o.Session.Router
+		gro.URL = nil
+		gro.GatewayTimeout = min(gro.GatewayTimeout, 10*time.Second)
+		if gro.GatewayNamespace == "" {
+			gro.GatewayNamespace = o.Namespace
+		}
+		gc := &gatewayChecks{clients: clients, ns: o.Namespace, ro: gro}
+		add(CheckGatewayClass, func() Result { return gc.class(ctx) })
+		add(CheckGateway, gc.programmed)
+		add(CheckHTTPRoute, func() Result { return gc.route(ctx) })
+		add(CheckGatewayRequest, func() Result { return gc.request(ctx) })
 	}
-	if ro := o.Session.Router; ro.URL != nil {
+	if o.Session.Router.URL != nil {
+		uro := o.Session.Router
+		uro.Gateway = ""
 		add(CheckRouterURL, func() Result {
-			return checkRouter(ctx, clients, o.Namespace, router.Options{URL: ro.URL, CAData: ro.CAData, InsecureSkipTLSVerify: ro.InsecureSkipTLSVerify}, UnreachableURL, UnhealthyURL)
+			return checkRouter(ctx, clients, o.Namespace, uro, UnreachableURL, UnhealthyURL)
 		})
 	}
 	add(CheckAccess, func() Result { return checkAccess(ctx, clients, o.Namespace) })
@@ -309,28 +330,89 @@ func checkPools(ctx context.Context, clients *kube.Clients, o Options) Result {
 	return Result{Status: OK, Detail: detail}
 }
 
-// checkRouter reaches the router one way and asks its /healthz; the way
-// has its problems when it cannot reach the router, and when the router
-// does not answer as healthy.
+// checkRouter reaches the router one way, asks its /healthz, then has it
+// route a request (see probeCredential); the way has its problems when it
+// cannot reach the router, and when the router does not answer as
+// healthy.
 func checkRouter(ctx context.Context, clients *kube.Clients, ns string, ro router.Options, unreachable, unhealthy *Problem) Result {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	conn, err := router.Open(ctx, clients, ro, ns)
 	if err != nil {
-		return Result{Status: Fail, Detail: err.Error(), Problem: unreachable}
+		return Result{Status: Fail, Detail: err.Error(), Problem: unreachable, Err: err}
 	}
 	defer conn.Close()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(conn.BaseURL.String(), "/")+"/healthz", nil)
 	resp, err := (&http.Client{Transport: conn.Transport}).Do(req)
 	if err != nil {
-		return Result{Status: Fail, Detail: fmt.Sprintf("by %s: %v", conn.Via, err), Problem: unhealthy}
+		return Result{Status: Fail, Detail: fmt.Sprintf("by %s: %v", conn.Via, err), Problem: unhealthy, Err: err}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return Result{Status: Fail, Detail: fmt.Sprintf("by %s: /healthz answered %s", conn.Via, resp.Status), Problem: unhealthy}
 	}
-	return Result{Status: OK, Detail: "healthy, by " + conn.Via}
+	admits, err := probeCredential(ctx, conn, ns)
+	var refused *router.RefusedError
+	var scope *router.ScopeError
+	switch {
+	case errors.As(err, &refused), errors.As(err, &scope):
+		return Result{Status: Fail, Detail: fmt.Sprintf("healthy, by %s, but %v", conn.Via, err), Problem: RouterRefused, Err: err}
+	case err != nil:
+		return Result{Status: Warn, Detail: fmt.Sprintf("healthy, by %s, but a routed request failed: %v", conn.Via, err), Problem: unhealthy, Err: err}
+	}
+	return Result{Status: OK, Detail: "healthy, by " + conn.Via + "; " + admits}
+}
+
+// probeSandbox is the sandbox a routed request of doctor names when no
+// scoped token names one: it does not exist, but the router authorizes a
+// request before it looks for the sandbox.
+const probeSandbox = "kubectl-sandbox-doctor-no-such-sandbox"
+
+// probeCredential has the router route a request with the credential the
+// verbs present: for the sandbox of a scoped token, else for a sandbox
+// that does not exist. A 401 or 403 is a *router.RefusedError; any other
+// answer says the router admits the credential (what it says is
+// returned).
+func probeCredential(ctx context.Context, conn *router.Conn, ns string) (string, error) {
+	name := probeSandbox
+	if s := conn.Credential.Scope; s != nil {
+		ns, name = s.Namespace, s.Name
+		if err := conn.Admits(ns, name); err != nil {
+			return "", err
+		}
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(conn.BaseURL.String(), "/")+"/", nil)
+	req.Header.Set("X-Sandbox-ID", name)
+	req.Header.Set("X-Sandbox-Namespace", ns)
+	req.Header.Set("X-Sandbox-Port", "8888")
+	resp, err := (&http.Client{Transport: conn.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		return "", err
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		var answer struct {
+			Detail string `json:"detail"`
+		}
+		_ = json.Unmarshal(body, &answer)
+		return "", conn.Explain(resp, &sandbox.HTTPError{Op: "a routed request", Status: resp.StatusCode, Detail: answer.Detail, Sandbox: name})
+	}
+	c := conn.Credential
+	switch {
+	case c.Presents == router.PresentKubeconfig:
+		return "it takes your kubeconfig's bearer token", nil
+	case c.Presents == router.PresentToken:
+		return "it takes the router token", nil
+	case c.Presents == router.PresentScoped && c.Scope != nil:
+		return "it takes the scoped token for sandbox " + c.Scope.String(), nil
+	case c.Presents == router.PresentScoped:
+		return "it takes the scoped token", nil
+	case c.WithheldFrom != "":
+		return "it takes requests without a token (your kubeconfig's is not sent over plain http)", nil
+	}
+	return "it takes requests without a token", nil
 }
 
 // access is one permission the plugin's verbs need; an optional one only

@@ -234,7 +234,8 @@ func dataPlane(t *testing.T) (*pythontest.Router, *url.URL) {
 	return r, u
 }
 
-// gatewayAt is Gateway gw in team, addressed at u.
+// gatewayAt is Gateway gw in team, of an Accepted GatewayClass, Programmed,
+// addressed at u, with its HTTPRoute Accepted in agent-sandbox-system.
 func (f *fixture) gatewayAt(t *testing.T, u *url.URL) {
 	t.Helper()
 	port, err := strconv.Atoi(u.Port())
@@ -243,11 +244,50 @@ func (f *fixture) gatewayAt(t *testing.T, u *url.URL) {
 	}
 	g := &gatewayv1.Gateway{
 		ObjectMeta: metav1.ObjectMeta{Name: "gw", Namespace: ns},
-		Spec:       gatewayv1.GatewaySpec{Listeners: []gatewayv1.Listener{{Name: "http", Protocol: gatewayv1.HTTPProtocolType, Port: gatewayv1.PortNumber(port)}}},
-		Status:     gatewayv1.GatewayStatus{Addresses: []gatewayv1.GatewayStatusAddress{{Value: u.Hostname()}}},
+		Spec: gatewayv1.GatewaySpec{GatewayClassName: "traefik", Listeners: []gatewayv1.Listener{
+			{Name: "http", Protocol: gatewayv1.HTTPProtocolType, Port: gatewayv1.PortNumber(port)},
+		}},
+		Status: gatewayv1.GatewayStatus{
+			Addresses:  []gatewayv1.GatewayStatusAddress{{Value: u.Hostname()}},
+			Conditions: []metav1.Condition{{Type: "Programmed", Status: metav1.ConditionTrue, Reason: "Programmed"}},
+			Listeners:  []gatewayv1.ListenerStatus{{Name: "http", AttachedRoutes: 1}},
+		},
+	}
+	class := &gatewayv1.GatewayClass{
+		ObjectMeta: metav1.ObjectMeta{Name: "traefik"},
+		Spec:       gatewayv1.GatewayClassSpec{ControllerName: "traefik.io/gateway-controller"},
+		Status:     gatewayv1.GatewayClassStatus{Conditions: []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted"}}},
 	}
 	if _, err := f.gateway.GatewayV1().Gateways(ns).Create(context.Background(), g, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := f.gateway.GatewayV1().GatewayClasses().Create(context.Background(), class, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.gateway.GatewayV1().HTTPRoutes("agent-sandbox-system").Create(context.Background(), routeTo(metav1.ConditionTrue, metav1.ConditionTrue), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// routeTo is HTTPRoute sandbox-router-route in agent-sandbox-system, with
+// Gateway team/gw as its parent and the Gateway's verdict on it.
+func routeTo(accepted, resolved metav1.ConditionStatus) *gatewayv1.HTTPRoute {
+	ref := gatewayv1.ParentReference{Name: "gw", Namespace: ptr.To(gatewayv1.Namespace(ns))}
+	return &gatewayv1.HTTPRoute{
+		ObjectMeta: metav1.ObjectMeta{Name: "sandbox-router-route", Namespace: "agent-sandbox-system"},
+		Spec: gatewayv1.HTTPRouteSpec{
+			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{ref}},
+			Rules: []gatewayv1.HTTPRouteRule{{BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{
+				BackendObjectReference: gatewayv1.BackendObjectReference{Name: "sandbox-router-svc", Port: ptr.To(gatewayv1.PortNumber(8080))},
+			}}}}},
+		},
+		Status: gatewayv1.HTTPRouteStatus{RouteStatus: gatewayv1.RouteStatus{Parents: []gatewayv1.RouteParentStatus{{
+			ParentRef: ref, ControllerName: "traefik.io/gateway-controller",
+			Conditions: []metav1.Condition{
+				{Type: "Accepted", Status: accepted, Reason: map[bool]string{true: "Accepted", false: "NotAllowedByListeners"}[accepted == metav1.ConditionTrue]},
+				{Type: "ResolvedRefs", Status: resolved, Reason: map[bool]string{true: "ResolvedRefs", false: "BackendNotFound"}[resolved == metav1.ConditionTrue], Message: map[bool]string{true: "", false: "service agent-sandbox-system/sandbox-router-svc not found"}[resolved == metav1.ConditionTrue]},
+			},
+		}}}},
 	}
 }
 
@@ -351,7 +391,8 @@ func TestRunAllOK(t *testing.T) {
 		Session: session.Options{Router: router.Options{URL: routerURL, Gateway: "gw", GatewayTimeout: time.Minute}, ServerPort: 8888},
 		Probe:   true,
 	})
-	want := []string{"api ok", "agent-sandbox-apis ok", "controller ok", "templates-and-pools ok", "router ok", "gateway ok", "router-url ok", "access ok", "probe ok", "transports ok"}
+	want := []string{"api ok", "agent-sandbox-apis ok", "controller ok", "templates-and-pools ok", "router ok",
+		"gatewayclass ok", "gateway ok", "httproute ok", "gateway-request ok", "router-url ok", "access ok", "probe ok", "transports ok"}
 	if got := verdicts(results); !reflect.DeepEqual(got, want) {
 		t.Fatalf("verdicts %q\nwant     %q\n%+v", got, want, results)
 	}
@@ -359,14 +400,17 @@ func TestRunAllOK(t *testing.T) {
 		t.Error("Failed with every check ok")
 	}
 	details := map[string]string{
-		CheckAPI:        srv.URL + ", Kubernetes v1.33.1",
-		CheckAPIs:       "served: sandboxes.agents.x-k8s.io/v1beta1, sandboxclaims.extensions.agents.x-k8s.io/v1beta1, sandboxtemplates.extensions.agents.x-k8s.io/v1beta1, sandboxwarmpools.extensions.agents.x-k8s.io/v1beta1",
-		CheckController: "it reconciles warm pools (pool python: 2/2 ready)" + noDeployment,
-		CheckPools:      "1 template(s); pools ready/desired: python 2/2",
-		CheckRouter:     "healthy, by port-forward to pod team/router-0",
-		CheckGateway:    "healthy, by gateway team/gw at " + routerURL.Host,
-		CheckRouterURL:  "healthy, by router " + routerURL.String(),
-		CheckAccess:     "in namespace team you may do all 8 things the verbs need",
+		CheckAPI:            srv.URL + ", Kubernetes v1.33.1",
+		CheckAPIs:           "served: sandboxes.agents.x-k8s.io/v1beta1, sandboxclaims.extensions.agents.x-k8s.io/v1beta1, sandboxtemplates.extensions.agents.x-k8s.io/v1beta1, sandboxwarmpools.extensions.agents.x-k8s.io/v1beta1",
+		CheckController:     "it reconciles warm pools (pool python: 2/2 ready)" + noDeployment,
+		CheckPools:          "1 template(s); pools ready/desired: python 2/2",
+		CheckRouter:         "healthy, by port-forward to pod team/router-0; it takes requests without a token",
+		CheckGatewayClass:   "gatewayclass traefik (controller traefik.io/gateway-controller): Accepted",
+		CheckGateway:        "Programmed; listener http at " + routerURL.String(),
+		CheckHTTPRoute:      "httproute agent-sandbox-system/sandbox-router-route: Accepted, backends resolved (sandbox-router-svc:8080)",
+		CheckGatewayRequest: "healthy, by gateway team/gw at " + routerURL.Host + " (listener http); it takes requests without a token",
+		CheckRouterURL:      "healthy, by router " + routerURL.String() + "; it takes requests without a token",
+		CheckAccess:         "in namespace team you may do all 8 things the verbs need",
 	}
 	for _, res := range results {
 		if want, ok := details[res.Check]; ok && res.Detail != want {
@@ -633,23 +677,207 @@ func TestRunRouterURL(t *testing.T) {
 	t.Run("a CA bundle that is not PEM", func(t *testing.T) {
 		r := checkRouter(context.Background(), f.clients, ns, router.Options{URL: healthServer(t, http.StatusOK), CAData: []byte("not PEM")}, UnreachableURL, UnhealthyURL)
 		want := Result{Status: Fail, Problem: UnreachableURL, Detail: "the router CA bundle holds no PEM certificate"}
+		r.Err = nil
 		if r != want {
 			t.Errorf("got  %+v\nwant %+v", r, want)
 		}
 	})
 }
 
+// TestRunGateway: with --gateway, doctor checks the GatewayClass, the
+// Gateway, its HTTPRoute and a request through it, one line and one fix
+// each; what a check needs and an earlier one did not find skips it.
 func TestRunGateway(t *testing.T) {
+	gateways := schema.GroupResource{Group: "gateway.networking.k8s.io", Resource: "httproutes"}
+	for _, tc := range []struct {
+		name    string
+		breakIt func(t *testing.T, f *fixture)
+		scheme  string
+		want    []string
+		detail  map[string]string
+	}{
+		{
+			name: "no gateway", breakIt: func(t *testing.T, f *fixture) { f.deleteGateway(t, "gateways", ns, "gw") },
+			want:   []string{"gatewayclass fail gateway-not-found", "gateway skip", "httproute skip", "gateway-request skip"},
+			detail: map[string]string{CheckGatewayClass: "gateway team/gw not found", CheckGateway: "needs the gateway", CheckHTTPRoute: "needs a Programmed gateway"},
+		},
+		{
+			name: "no class", breakIt: func(t *testing.T, f *fixture) { f.deleteGateway(t, "gatewayclasses", "", "traefik") },
+			want:   []string{"gatewayclass fail no-gatewayclass", "gateway ok", "httproute ok", "gateway-request ok"},
+			detail: map[string]string{CheckGatewayClass: "gatewayclass traefik of gateway team/gw not found"},
+		},
+		{
+			name: "a class not accepted", breakIt: func(t *testing.T, f *fixture) {
+				f.update(t, "gatewayclasses", "", "traefik", func(o runtime.Object) {
+					o.(*gatewayv1.GatewayClass).Status.Conditions = []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionUnknown, Reason: "Pending", Message: "Waiting for controller"}}
+				})
+			},
+			want:   []string{"gatewayclass fail gatewayclass-not-accepted", "gateway ok", "httproute ok", "gateway-request ok"},
+			detail: map[string]string{CheckGatewayClass: "gatewayclass traefik (controller traefik.io/gateway-controller) is not Accepted (Pending: Waiting for controller)"},
+		},
+		{
+			name: "a gateway not programmed", breakIt: func(t *testing.T, f *fixture) {
+				f.update(t, "gateways", ns, "gw", func(o runtime.Object) {
+					o.(*gatewayv1.Gateway).Status.Conditions = []metav1.Condition{{Type: "Programmed", Status: metav1.ConditionFalse, Reason: "AddressNotAssigned"}}
+				})
+			},
+			want:   []string{"gatewayclass ok", "gateway fail gateway-not-programmed", "httproute skip", "gateway-request skip"},
+			detail: map[string]string{CheckGateway: "gateway team/gw is not Programmed (AddressNotAssigned)"},
+		},
+		{
+			name: "no https listener", scheme: "https",
+			want:   []string{"gatewayclass ok", "gateway fail gateway-no-listener", "httproute skip", "gateway-request skip"},
+			detail: map[string]string{CheckGateway: "gateway team/gw has no HTTPS listener"},
+		},
+		{
+			name: "no route", breakIt: func(t *testing.T, f *fixture) {
+				f.deleteGateway(t, "httproutes", "agent-sandbox-system", "sandbox-router-route")
+				f.update(t, "gateways", ns, "gw", func(o runtime.Object) { o.(*gatewayv1.Gateway).Status.Listeners[0].AttachedRoutes = 0 })
+			},
+			want:   []string{"gatewayclass ok", "gateway ok", "httproute fail no-httproute", "gateway-request ok"},
+			detail: map[string]string{CheckHTTPRoute: "no httproute names gateway team/gw as its parent (listener http: 0 attached route(s))"},
+		},
+		{
+			name: "a route not accepted", breakIt: func(t *testing.T, f *fixture) {
+				f.update(t, "httproutes", "agent-sandbox-system", "sandbox-router-route", func(o runtime.Object) {
+					o.(*gatewayv1.HTTPRoute).Status = routeTo(metav1.ConditionFalse, metav1.ConditionTrue).Status
+				})
+			},
+			want:   []string{"gatewayclass ok", "gateway ok", "httproute fail httproute-not-accepted", "gateway-request ok"},
+			detail: map[string]string{CheckHTTPRoute: "httproute agent-sandbox-system/sandbox-router-route is not Accepted by gateway team/gw (NotAllowedByListeners)"},
+		},
+		{
+			name: "a route without its backend", breakIt: func(t *testing.T, f *fixture) {
+				f.update(t, "httproutes", "agent-sandbox-system", "sandbox-router-route", func(o runtime.Object) {
+					o.(*gatewayv1.HTTPRoute).Status = routeTo(metav1.ConditionTrue, metav1.ConditionFalse).Status
+				})
+			},
+			want: []string{"gatewayclass ok", "gateway ok", "httproute fail httproute-unresolved", "gateway-request ok"},
+			detail: map[string]string{CheckHTTPRoute: "httproute agent-sandbox-system/sandbox-router-route is Accepted but its backends are not resolved " +
+				"(BackendNotFound: service agent-sandbox-system/sandbox-router-svc not found)"},
+		},
+		{
+			name: "a route without the gateway's status", breakIt: func(t *testing.T, f *fixture) {
+				f.update(t, "httproutes", "agent-sandbox-system", "sandbox-router-route", func(o runtime.Object) { o.(*gatewayv1.HTTPRoute).Status = gatewayv1.HTTPRouteStatus{} })
+			},
+			want:   []string{"gatewayclass ok", "gateway ok", "httproute fail httproute-not-accepted", "gateway-request ok"},
+			detail: map[string]string{CheckHTTPRoute: "httproute agent-sandbox-system/sandbox-router-route is not Accepted (the gateway's controller has not written its status)"},
+		},
+		{
+			name: "routes that cannot be listed everywhere", breakIt: func(t *testing.T, f *fixture) {
+				f.gateway.PrependReactor("list", "httproutes", func(a k8stesting.Action) (bool, runtime.Object, error) {
+					if a.GetNamespace() == "" {
+						return true, nil, apierrors.NewForbidden(gateways, "", errors.New("no"))
+					}
+					return false, nil, nil
+				})
+			},
+			want:   []string{"gatewayclass ok", "gateway ok", "httproute warn httproute-unreadable", "gateway-request ok"},
+			detail: map[string]string{CheckHTTPRoute: "cannot list httproutes in every namespace, and none in team names gateway team/gw; the gateway counts 1 route(s) attached to listener http"},
+		},
+		{
+			name: "routes that cannot be listed at all", breakIt: func(t *testing.T, f *fixture) {
+				f.gateway.PrependReactor("list", "httproutes", func(k8stesting.Action) (bool, runtime.Object, error) {
+					return true, nil, apierrors.NewForbidden(gateways, "", errors.New("no"))
+				})
+			},
+			want:   []string{"gatewayclass ok", "gateway ok", "httproute warn httproute-unreadable", "gateway-request ok"},
+			detail: map[string]string{CheckHTTPRoute: "cannot list httproutes: httproutes.gateway.networking.k8s.io is forbidden: no; the gateway counts 1 route(s) attached to listener http"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := healthy(t)
+			f.gatewayAt(t, healthServer(t, http.StatusOK))
+			if tc.breakIt != nil {
+				tc.breakIt(t, f)
+			}
+			results := f.run(t, Options{Session: session.Options{Router: router.Options{Gateway: "gw", GatewayTimeout: time.Minute, GatewayScheme: tc.scheme}}})
+			var got []string
+			for _, v := range verdicts(results) {
+				if strings.HasPrefix(v, "gateway") || strings.HasPrefix(v, "httproute") {
+					got = append(got, v)
+				}
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("verdicts %q\nwant     %q", got, tc.want)
+			}
+			for check, want := range tc.detail {
+				if d := find(t, results, check).Detail; d != want {
+					t.Errorf("%s: %q\nwant %q", check, d, want)
+				}
+			}
+		})
+	}
+	t.Run("unhealthy through the gateway", func(t *testing.T) {
+		f := healthy(t)
+		f.gatewayAt(t, healthServer(t, http.StatusBadGateway))
+		r := find(t, f.run(t, Options{Session: session.Options{Router: router.Options{Gateway: "gw", GatewayTimeout: time.Minute}}}), CheckGatewayRequest)
+		if r.Status != Fail || r.Problem != UnhealthyGateway || !strings.HasSuffix(r.Detail, ": /healthz answered 502 Bad Gateway") {
+			t.Errorf("gateway %+v", r)
+		}
+	})
+	t.Run("the gateway cannot be read", func(t *testing.T) {
+		f := healthy(t)
+		f.gateway.PrependReactor("get", "gateways", func(k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "gateway.networking.k8s.io", Resource: "gateways"}, "gw", errors.New("no"))
+		})
+		r := find(t, f.run(t, Options{Session: session.Options{Router: router.Options{Gateway: "gw", GatewayTimeout: time.Minute}}}), CheckGatewayClass)
+		if r.Status != Fail || r.Problem != GatewayUnreadable || r.Detail != `reading gateway team/gw: gateways.gateway.networking.k8s.io "gw" is forbidden: no` {
+			t.Errorf("%+v", r)
+		}
+	})
+	t.Run("the class cannot be read", func(t *testing.T) {
+		f := healthy(t)
+		f.gatewayAt(t, healthServer(t, http.StatusOK))
+		f.gateway.PrependReactor("get", "gatewayclasses", func(k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "gateway.networking.k8s.io", Resource: "gatewayclasses"}, "traefik", errors.New("no"))
+		})
+		r := find(t, f.run(t, Options{Session: session.Options{Router: router.Options{Gateway: "gw", GatewayTimeout: time.Minute}}}), CheckGatewayClass)
+		if r.Status != Warn || r.Problem != GatewayClassUnreadable {
+			t.Errorf("%+v", r)
+		}
+	})
+}
+
+// TestRunRouterRefuses: a router that asks for a token the verbs do not
+// present fails its check with the refusal (which the front-end explains),
+// and one that takes it says so.
+func TestRunRouterRefuses(t *testing.T) {
 	f := healthy(t)
-	r := find(t, f.run(t, Options{Session: session.Options{Router: router.Options{Gateway: "gw", GatewayTimeout: time.Minute}}}), CheckGateway)
-	if r.Status != Fail || r.Problem != UnreachableGateway || r.Detail != `gateway "gw" not found in namespace "team"` {
-		t.Errorf("gateway %+v", r)
+	r, u := dataPlane(t)
+	r.Authz = pythontest.RequireTokens("kube-tok")
+	res := find(t, f.run(t, Options{Session: session.Options{Router: router.Options{URL: u}}}), CheckRouterURL)
+	var refused *router.RefusedError
+	if res.Status != Fail || res.Problem != RouterRefused || !errors.As(res.Err, &refused) ||
+		res.Detail != "healthy, by router "+u.String()+", but a routed request: the sandbox router asks for a bearer token (HTTP 401: unauthenticated) and none was sent: your kubeconfig has no credentials" {
+		t.Errorf("%+v", res)
 	}
-	f.gatewayAt(t, healthServer(t, http.StatusBadGateway))
-	r = find(t, f.run(t, Options{Session: session.Options{Router: router.Options{Gateway: "gw", GatewayTimeout: time.Minute}}}), CheckGateway)
-	if r.Status != Fail || r.Problem != UnhealthyGateway || !strings.HasSuffix(r.Detail, ": /healthz answered 502 Bad Gateway") {
-		t.Errorf("gateway %+v", r)
+	if got := r.Requests()[0].Header.Get("X-Sandbox-ID"); got != probeSandbox {
+		t.Errorf("the routed request named sandbox %q", got)
 	}
+	f.clients.Config.BearerToken = "kube-tok"
+	res = find(t, f.run(t, Options{Session: session.Options{Router: router.Options{URL: u}}}), CheckRouterURL)
+	if res.Status != OK || res.Detail != "healthy, by router "+u.String()+"; it takes your kubeconfig's bearer token" {
+		t.Errorf("%+v", res)
+	}
+	t.Run("a scoped token", func(t *testing.T) {
+		secret := []byte("0123456789abcdef0123456789abcdef")
+		r.Authz = pythontest.ScopedTokens(secret, time.Now)
+		for _, tc := range []struct {
+			exp    time.Time
+			status Status
+			detail string
+		}{
+			{time.Now().Add(time.Hour), OK, "healthy, by router " + u.String() + "; it takes the scoped token for sandbox team/sb-1"},
+			{time.Unix(1, 0), Fail, "healthy, by router " + u.String() + ", but the scoped router token for sandbox team/sb-1 expired at 1970-01-01T00:00:01Z"},
+		} {
+			token := pythontest.MintScopedToken(secret, "team", "sb-1", tc.exp)
+			res := checkRouter(context.Background(), f.clients, ns, router.Options{URL: u, Token: token}, UnreachableURL, UnhealthyURL)
+			if res.Status != tc.status || res.Detail != tc.detail {
+				t.Errorf("%+v", res)
+			}
+		}
+	})
 }
 
 func TestCheckAccess(t *testing.T) {
@@ -854,4 +1082,26 @@ func TestProbeFailures(t *testing.T) {
 			t.Errorf("got  %+v\nwant %+v", res, want)
 		}
 	})
+}
+
+// deleteGateway deletes a Gateway API object.
+func (f *fixture) deleteGateway(t *testing.T, resource, namespace, name string) {
+	t.Helper()
+	if err := f.gateway.Tracker().Delete(schema.GroupVersionResource{Group: gatewayv1.GroupName, Version: "v1", Resource: resource}, namespace, name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// update changes a Gateway API object in place.
+func (f *fixture) update(t *testing.T, resource, namespace, name string, change func(runtime.Object)) {
+	t.Helper()
+	gvr := schema.GroupVersionResource{Group: gatewayv1.GroupName, Version: "v1", Resource: resource}
+	o, err := f.gateway.Tracker().Get(gvr, namespace, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	change(o)
+	if err := f.gateway.Tracker().Update(gvr, o, namespace); err != nil {
+		t.Fatal(err)
+	}
 }

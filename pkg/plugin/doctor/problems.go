@@ -50,6 +50,19 @@ var (
 	UnhealthyGateway       = problem("unhealthy-gateway", gatewayFix)
 	UnreachableURL         = problem("unreachable-url", "check --router-url")
 	UnhealthyURL           = problem("unhealthy-url", "check --router-url")
+	RouterRefused          = problem("router-refused", "give the router a token it takes with --router-token-file, or reach it over https or a port-forward so that your kubeconfig's token is sent")
+
+	GatewayNotFound         = problem("gateway-not-found", "check --gateway and --gateway-namespace")
+	GatewayUnreadable       = problem("gateway-unreadable", "ask for get on gateways.gateway.networking.k8s.io in the gateway's namespace")
+	NoGatewayClass          = problem("no-gatewayclass", "install a Gateway API implementation for it, or set the gateway's gatewayClassName to a class that exists (kubectl get gatewayclass)")
+	GatewayClassUnreadable  = problem("gatewayclass-unreadable", "ask for get on gatewayclasses.gateway.networking.k8s.io, or have a cluster admin check the class")
+	GatewayClassNotAccepted = problem("gatewayclass-not-accepted", "is its controller running? check its logs, and: kubectl describe gatewayclass")
+	GatewayNotProgrammed    = problem("gateway-not-programmed", "check the gateway's events and its controller's logs (kubectl describe gateway)")
+	GatewayNoListener       = problem("gateway-no-listener", "add an HTTP or HTTPS listener to the gateway, or pick the other with --gateway-scheme")
+	NoHTTPRoute             = problem("no-httproute", "create an HTTPRoute with the gateway in its parentRefs that sends / to Service sandbox-router-svc port 8080 in the route's namespace")
+	HTTPRouteUnreadable     = problem("httproute-unreadable", "ask for list on httproutes.gateway.networking.k8s.io to check the route")
+	HTTPRouteNotAccepted    = problem("httproute-not-accepted", "let the gateway listener's allowedRoutes admit the route's namespace and kind, or fix its parentRefs (kubectl describe httproute)")
+	HTTPRouteUnresolved     = problem("httproute-unresolved", "point its backendRefs at Service sandbox-router-svc port 8080 in the route's namespace, or add a ReferenceGrant for a Service in another")
 
 	Denied = fixIn("denied", func(ns string) string {
 		return "ask a cluster admin for these RBAC rights in namespace " + ns

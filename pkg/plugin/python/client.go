@@ -58,6 +58,10 @@ type Client struct {
 	// Retries and Backoff apply to idempotent GETs only.
 	Retries int
 	Backoff time.Duration
+	// Explain, when set, turns a non-2xx answer (resp, whose Request is
+	// the request as sent) and the error made of it into the error
+	// returned: the router's refusal, explained.
+	Explain func(resp *http.Response, err *sandbox.HTTPError) error
 	// HeaderTimeout bounds the wait for the headers of the answer to an
 	// idempotent GET (list, download, exists), so that a router that never
 	// answers does not hang the caller; the body may then take as long as
@@ -133,7 +137,11 @@ func (c *Client) send(req *http.Request, op string) (*http.Response, error) {
 		return resp, nil
 	}
 	defer resp.Body.Close()
-	return nil, newHTTPError(op, c.target, resp)
+	e := newHTTPError(op, c.target, resp)
+	if c.Explain != nil {
+		return nil, c.Explain(resp, e)
+	}
+	return nil, e
 }
 
 // get performs an idempotent GET, retrying connection errors and 502, 503

@@ -302,7 +302,6 @@ func TestOpenPortForwardsToTheRouterPod(t *testing.T) {
 	if err != nil || string(body) != "pod port 8081: GET /healthz" {
 		t.Errorf("router answered %q, %v", body, err)
 	}
-	conn.Transport.(*http.Transport).CloseIdleConnections()
 	conn.Close()
 	<-srv.Ended
 }

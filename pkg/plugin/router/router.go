@@ -30,6 +30,10 @@ type Options struct {
 	Gateway          string
 	GatewayNamespace string
 	GatewayTimeout   time.Duration
+	// GatewayScheme picks the Gateway's listener: "http", "https", or ""
+	// for https when CAData or InsecureSkipTLSVerify says how to verify
+	// it, else http when the Gateway has an HTTP listener, else https.
+	GatewayScheme string
 	// Namespace, when set, is the only namespace searched for the router
 	// Service in port-forward mode.
 	Namespace string
@@ -37,23 +41,42 @@ type Options struct {
 	// CAData is a PEM bundle that verifies an https router.
 	CAData                []byte
 	InsecureSkipTLSVerify bool
-	Token                 string
-	// AllowInsecureToken permits sending Token over plain http to a host
-	// that is not loopback.
+	// Token is the router token. Without one, the kubeconfig's bearer
+	// token (as client-go obtains it) is presented, when it has one.
+	Token string
+	// AllowInsecureToken permits sending a token (Token, or the
+	// kubeconfig's) over plain http to a host that is not loopback.
+	// Without it, Token is refused there, and the kubeconfig's withheld.
 	AllowInsecureToken bool
+	// Now is the clock that judges a scoped token's expiry (nil: time.Now).
+	Now func() time.Time
 }
 
 // Conn is an open way to the router.
 type Conn struct {
-	BaseURL   *url.URL
+	BaseURL *url.URL
+	// Transport presents the credential to the router; requests must not
+	// carry an Authorization of their own.
 	Transport http.RoundTripper
 	// Via says how the router is reached, for messages.
-	Via   string
-	close func()
+	Via string
+	// Credential says what Transport presents.
+	Credential Credential
+	// hostname is the Gateway listener's: the name the router's
+	// certificate is verified for, and the requests' Host.
+	hostname string
+	now      func() time.Time
+	idle     func() // closes the transport's idle connections
+	close    func()
 }
 
-// Close tears down what Open set up (a port-forward).
+// Close tears down what Open set up: the transport's idle connections,
+// and a port-forward.
 func (c *Conn) Close() {
+	if c.idle != nil {
+		c.idle()
+		c.idle = nil
+	}
 	if c.close != nil {
 		c.close()
 		c.close = nil
@@ -84,13 +107,25 @@ func Open(ctx context.Context, clients *kube.Clients, o Options, sandboxNamespac
 	if err != nil {
 		return nil, err
 	}
-	if conn.Transport, err = transport(o); err != nil {
+	base, err := newTransport(o, conn.hostname)
+	if err == nil {
+		conn.idle = base.CloseIdleConnections
+		conn.Credential, conn.Transport, err = authenticate(o, clients.Config, conn.BaseURL, base)
+	}
+	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	if err := checkToken(o, conn.BaseURL); err != nil {
-		conn.Close()
-		return nil, err
+	if conn.hostname != "" {
+		host := conn.hostname
+		if p := conn.BaseURL.Port(); p != "" && p != map[string]string{"http": "80", "https": "443"}[conn.BaseURL.Scheme] {
+			host = net.JoinHostPort(host, p)
+		}
+		conn.Transport = hostRoundTripper{host: host, rt: conn.Transport}
+	}
+	conn.now = o.Now
+	if conn.now == nil {
+		conn.now = time.Now
 	}
 	return conn, nil
 }
@@ -104,15 +139,17 @@ func ParseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// transport is a keep-alive transport with the router TLS settings.
-func transport(o Options) (http.RoundTripper, error) {
+// newTransport is a keep-alive transport with the router's TLS settings (its
+// CA, never the API server's); serverName, when set, is the name its
+// certificate is verified for.
+func newTransport(o Options, serverName string) (*http.Transport, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
 	t.Proxy = nil
-	if len(o.CAData) == 0 && !o.InsecureSkipTLSVerify {
+	if len(o.CAData) == 0 && !o.InsecureSkipTLSVerify && serverName == "" {
 		return t, nil
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipTLSVerify} //nolint:gosec // only when asked for
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipTLSVerify, ServerName: serverName} //nolint:gosec // only when asked for
 	if len(o.CAData) > 0 {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(o.CAData) {
@@ -132,11 +169,17 @@ func (e *InsecureTokenError) Error() string {
 	return fmt.Sprintf("refusing to send the router token over plain http to %s", e.Host)
 }
 
-func checkToken(o Options, u *url.URL) error {
-	if o.Token == "" || u.Scheme == "https" || o.AllowInsecureToken || isLoopback(u.Hostname()) {
-		return nil
-	}
-	return &InsecureTokenError{Host: u.Host}
+// hostRoundTripper sends requests to the Gateway's address with the
+// listener's hostname as their Host.
+type hostRoundTripper struct {
+	host string
+	rt   http.RoundTripper
+}
+
+func (h hostRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Host = h.host
+	return h.rt.RoundTrip(req)
 }
 
 func isLoopback(host string) bool {

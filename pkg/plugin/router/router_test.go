@@ -75,7 +75,7 @@ func TestTokenIsNotSentInClearOffLoopback(t *testing.T) {
 		{url: "http://10.0.0.1", token: "t", err: "refusing to send the router token over plain http to 10.0.0.1"},
 		{url: "http://localhost.example.com", token: "t", err: "refusing to send the router token over plain http to localhost.example.com"},
 	} {
-		err := checkToken(Options{Token: tc.token, AllowInsecureToken: tc.allow}, mustURL(t, tc.url))
+		_, _, err := authenticate(Options{Token: tc.token, AllowInsecureToken: tc.allow}, nil, mustURL(t, tc.url), http.DefaultTransport)
 		gotErr := ""
 		if err != nil {
 			gotErr = err.Error()
@@ -108,11 +108,11 @@ func TestTLSIsVerifiedByDefault(t *testing.T) {
 		{name: "verification skipped", o: Options{InsecureSkipTLSVerify: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rt, err := transport(tc.o)
+			rt, err := newTransport(tc.o, "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer rt.(*http.Transport).CloseIdleConnections()
+			defer rt.CloseIdleConnections()
 			resp, err := (&http.Client{Transport: rt}).Get(srv.URL)
 			if err == nil {
 				resp.Body.Close()
@@ -154,7 +154,7 @@ func otherCA(t *testing.T) []byte {
 
 func TestTransportRejectsACABundleWithoutCertificates(t *testing.T) {
 	for _, data := range []string{"not PEM", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"} {
-		_, err := transport(Options{CAData: []byte(data)})
+		_, err := newTransport(Options{CAData: []byte(data)}, "")
 		if want := "the router CA bundle holds no PEM certificate"; err == nil || err.Error() != want {
 			t.Errorf("CA data %q: error %v, want %q", data, err, want)
 		}

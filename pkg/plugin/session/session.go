@@ -197,25 +197,36 @@ func (s *Session) python(ctx context.Context, c *extv1beta1.SandboxClaim) (sandb
 	if err != nil {
 		return nil, err
 	}
+	t, err := target(conn, c, s.opts.ServerPort)
+	if err != nil {
+		return nil, err
+	}
+	// The connection's transport presents the credential: the client sends
+	// no token of its own.
+	client := python.NewClient(conn.BaseURL, conn.Transport, "", t)
+	client.Explain = conn.Explain
 	// The pod is named after the Sandbox (the Sandbox itself is not read
 	// for the python runtime).
-	return explainOOM(python.NewClient(conn.BaseURL, conn.Transport, s.opts.Router.Token, target(c, s.opts.ServerPort)),
-		s.clients.Core, c.Namespace, claims.SandboxName(c)), nil
+	return explainOOM(client, s.clients.Core, c.Namespace, claims.SandboxName(c)), nil
 }
 
-// target is where the router sends a request for port of c's sandbox.
-func target(c *extv1beta1.SandboxClaim, port int) python.Target {
-	return python.Target{
-		SandboxID: claims.SandboxName(c),
-		Namespace: c.Namespace,
-		Port:      port,
-		PodIP:     claims.PreferredIP(c.Status.SandboxStatus.PodIPs),
+// target is where the router sends a request for port of c's sandbox: by
+// the pod's IP too, unless the router's credential is a scoped token,
+// which must admit the sandbox.
+func target(conn *router.Conn, c *extv1beta1.SandboxClaim, port int) (python.Target, error) {
+	t := python.Target{SandboxID: claims.SandboxName(c), Namespace: c.Namespace, Port: port}
+	if err := conn.Admits(t.Namespace, t.SandboxID); err != nil {
+		return t, err
 	}
+	if !conn.ByNameOnly() {
+		t.PodIP = claims.PreferredIP(c.Status.SandboxStatus.PodIPs)
+	}
+	return t, nil
 }
 
 // Proxy returns an HTTP handler that passes every request, WebSocket
 // upgrades included, to port of a Ready claim's sandbox through the router;
-// the router's token, if any, replaces the request's Authorization. errs,
+// the router credential, if any, replaces the request's Authorization. errs,
 // if set, hears of each request that could not be passed on.
 func (s *Session) Proxy(ctx context.Context, claim string, port int, errs func(*http.Request, error)) (http.Handler, error) {
 	c, err := claims.GetReady(ctx, s.clients.Ext, s.ns, claim)
@@ -226,12 +237,17 @@ func (s *Session) Proxy(ctx context.Context, claim string, port int, errs func(*
 	if err != nil {
 		return nil, err
 	}
-	t, token, base := target(c, port), s.opts.Router.Token, conn.BaseURL
+	t, err := target(conn, c, port)
+	if err != nil {
+		return nil, err
+	}
+	base := conn.BaseURL
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(base)
+			// The connection's transport presents the router credential.
 			pr.Out.Header.Del("Authorization")
-			t.SetHeaders(pr.Out.Header, token)
+			t.SetHeaders(pr.Out.Header, "")
 		},
 		Transport:     conn.Transport,
 		FlushInterval: -1,

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -89,7 +91,10 @@ func gateway(t *testing.T, srv *routerServer) *gatewayv1.Gateway {
 	return &gatewayv1.Gateway{
 		ObjectMeta: metav1.ObjectMeta{Name: "router-gw", Namespace: ns},
 		Spec:       gatewayv1.GatewaySpec{Listeners: []gatewayv1.Listener{{Name: "http", Protocol: gatewayv1.HTTPProtocolType, Port: gatewayv1.PortNumber(port)}}},
-		Status:     gatewayv1.GatewayStatus{Addresses: []gatewayv1.GatewayStatusAddress{{Value: u.Hostname()}}},
+		Status: gatewayv1.GatewayStatus{
+			Addresses:  []gatewayv1.GatewayStatusAddress{{Value: u.Hostname()}},
+			Conditions: []metav1.Condition{{Type: "Programmed", Status: metav1.ConditionTrue, Reason: "Programmed"}},
+		},
 	}
 }
 
@@ -154,16 +159,9 @@ func (f *fixture) routerOpens() int {
 	return n
 }
 
-// closeSession closes the idle keep-alive connections of the session's
-// router transport, then the session.
-func closeSession(s *Session) {
-	s.mu.Lock()
-	if s.conn != nil {
-		s.conn.Transport.(*http.Transport).CloseIdleConnections()
-	}
-	s.mu.Unlock()
-	s.Close()
-}
+// closeSession closes the session (the router transport's idle
+// keep-alive connections with it).
+func closeSession(s *Session) { s.Close() }
 
 // TestRuntimeSendsTheSandboxRoutingHeaders: requests name the sandbox (not
 // the claim), its namespace and port, an IPv4 pod IP when there is one,
@@ -425,5 +423,66 @@ func TestEachStopsWhenTheRouterCannotBeOpened(t *testing.T) {
 	}
 	if n := f.routerOpens(); n != 1 {
 		t.Errorf("router open tried %d times, want 1", n)
+	}
+}
+
+// TestAScopedTokenRoutesByNameOnly: with a scoped token, requests name the
+// sandbox but not its pod's IP (the router's scoped-token mode refuses
+// them), and a sandbox the token is not for is refused before anything is
+// sent, by Open and by Proxy alike.
+func TestAScopedTokenRoutesByNameOnly(t *testing.T) {
+	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"ns":"team","name":"python-abcde","exp":4102444800}`))
+	token := "v1." + payload + ".c2ln"
+	f := newFixture(t, true, readyClaim("c1", "python-abcde", "10.0.0.5"), readyClaim("c2", "python-other", "10.0.0.6"))
+	f.s.opts.Router.Token = token
+	rt, _, err := f.s.Open(context.Background(), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := rt.Exists(context.Background(), "f"); err != nil || !ok {
+		t.Fatalf("Exists: %v, %v", ok, err)
+	}
+	h := f.srv.requests()[0]
+	if h.Get("X-Sandbox-Id") != "python-abcde" || h.Get("X-Sandbox-Pod-Ip") != "" || h.Get("Authorization") != "Bearer "+token {
+		t.Errorf("headers %v", h)
+	}
+	want := "the scoped router token is for sandbox team/python-abcde, not team/python-other"
+	if _, _, err := f.s.Open(context.Background(), "c2"); err == nil || err.Error() != want {
+		t.Errorf("Open(c2): %v, want %q", err, want)
+	}
+	if _, err := f.s.Proxy(context.Background(), "c2", 8000, nil); err == nil || err.Error() != want {
+		t.Errorf("Proxy(c2): %v, want %q", err, want)
+	}
+	if n := len(f.srv.requests()); n != 1 {
+		t.Errorf("the router saw %d requests, want 1", n)
+	}
+}
+
+// TestProxyPassesRequestsThroughTheRouter: the proxy's requests go to the
+// router with the sandbox's routing headers and the router credential in
+// place of the client's own; a router it cannot reach is reported.
+func TestProxyPassesRequestsThroughTheRouter(t *testing.T) {
+	f := newFixture(t, true, readyClaim("c1", "python-abcde", "10.0.0.5"))
+	var failed []error
+	h, err := f.s.Proxy(context.Background(), "c1", 8000, func(_ *http.Request, err error) { failed = append(failed, err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/exists/f", nil)
+	req.Header.Set("Authorization", "Bearer the-client's")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	got := f.srv.requests()[0]
+	if w.Code != http.StatusOK || got.Get("Authorization") != "Bearer s3cret" || got.Get("X-Sandbox-Port") != "8000" || got.Get("X-Sandbox-Pod-Ip") != "10.0.0.5" {
+		t.Errorf("%d; the router saw %v", w.Code, got)
+	}
+	f.srv.Close()
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	if w.Code != http.StatusBadGateway || len(failed) != 1 || !strings.HasPrefix(w.Body.String(), "kubectl sandbox proxy: cannot reach the sandbox router: ") {
+		t.Errorf("%d %q, errors %v", w.Code, w.Body, failed)
+	}
+	if _, err := f.s.Proxy(context.Background(), "missing", 8000, nil); err == nil {
+		t.Error("a missing claim was proxied")
 	}
 }

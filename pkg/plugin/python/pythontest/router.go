@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -39,6 +40,9 @@ type Router struct {
 	// Exec answers a command (argv as the runtime splits it) that is not
 	// mkdir -p or rm; nil answers exit code 0 with no output.
 	Exec func(sandboxID string, argv []string) (stdout, stderr string, code int)
+	// Authz, when set, judges each request for a sandbox as the Go
+	// router's --authz-mode does (see RequireTokens, ScopedTokens).
+	Authz Authz
 
 	mu       sync.Mutex
 	files    map[string][]byte // sandboxID + "/" + path
@@ -50,11 +54,27 @@ type Router struct {
 func NewRouter(t testing.TB) *Router {
 	r := &Router{files: map[string][]byte{}, dirs: map[string]bool{}}
 	r.Server = httptest.NewServer(http.HandlerFunc(r.serve))
+	r.cleanup(t)
+	return r
+}
+
+// NewTLSRouter starts a fake router that serves https with the test
+// certificate of httptest (see CAPEM); it is closed when the test ends.
+func NewTLSRouter(t testing.TB) *Router {
+	r := &Router{files: map[string][]byte{}, dirs: map[string]bool{}}
+	r.Server = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
+	// Handshakes that the client's verification ends are the tests' point.
+	r.Config.ErrorLog = log.New(io.Discard, "", 0)
+	r.StartTLS()
+	r.cleanup(t)
+	return r
+}
+
+func (r *Router) cleanup(t testing.TB) {
 	t.Cleanup(func() {
 		r.CloseClientConnections()
 		r.Close()
 	})
-	return r
 }
 
 // WriteFile puts a file in a sandbox, creating its parent directories.
@@ -101,6 +121,16 @@ func (r *Router) serve(w http.ResponseWriter, req *http.Request) {
 	if id == "" {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "X-Sandbox-ID header is required."})
 		return
+	}
+	if r.Authz != nil {
+		switch r.Authz(req.Header) {
+		case http.StatusUnauthorized:
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "unauthenticated"})
+			return
+		case http.StatusForbidden:
+			writeJSON(w, http.StatusForbidden, map[string]string{"detail": "forbidden"})
+			return
+		}
 	}
 	endpoint, rest, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
 	p, _ := url.PathUnescape(rest) // the runtime decodes once more
