@@ -54,6 +54,7 @@ func main() {
 		{"version", b.version},
 		{"exec", b.exec},
 		{"sandboxd", b.sandboxd},
+		{"transports", b.transports},
 		{"gateway", b.gateway},
 		{"mcp", b.mcpExec},
 		{"soak", b.soak},
@@ -187,6 +188,36 @@ func (b *bench) exec() {
 	b.add("`kubectl sandbox exec C -- true` (through kubectl) vs curl (no target)", a, base, 1e9, true)
 	a, base = pair(b.n(15), 2, nil, b.p("exec", name, "--", "true"), b.cmd("curl", curl...))
 	b.add("`exec C -- true` over the default port-forward vs curl (no target)", a, base, 1e9, true)
+}
+
+// transports compares, on runc and on gVisor, `exec C -- true` on
+// sandboxd over the exec transport (a relay over pods/exec), over a
+// port-forward (runc only: it does not reach gVisor pods), and curl POST
+// /execute to the python runtime by the router's URL.
+func (b *bench) transports() {
+	for _, rt := range []struct {
+		name, sandboxd, python string
+		portForward            bool
+	}{
+		{"runc", "sandboxd", "python", true},
+		{"gVisor", "sandboxd-gvisor", "python-gvisor", false},
+	} {
+		sd, _, _ := b.claim(rt.sandboxd, "bench=transports")
+		_, sandbox, ip := b.claim(rt.python, "bench=transports")
+		curl := append([]string{"-sS", "-o", "/dev/null", "-X", "POST", router + "/execute", "-H", "Content-Type: application/json", "-d", `{"command":"true"}`}, curlHeaders(sandbox, ip)...)
+		overExec := b.p("exec", sd, "--transport", "exec", "--", "true")
+		a, base := pair(b.n(30), 3, nil, overExec, b.cmd("curl", curl...))
+		b.add(rt.name+": `exec C -- true` on sandboxd over pods/exec vs curl POST /execute to the python runtime by the router's URL (no target)", a, base, 1e9, true)
+		if rt.portForward {
+			a, base = pair(b.n(30), 3, nil, overExec, b.p("exec", sd, "--transport", "port-forward", "--", "true"))
+			b.add(rt.name+": `exec C -- true` on sandboxd over pods/exec vs over a port-forward to the pod (no target)", a, base, 1e9, true)
+		}
+		b.sh(b.plugin + " delete -l bench=transports")
+	}
+	b.notes = append(b.notes, "Transports: `--transport exec` reaches sandboxd through two relays over pods/exec (one for gRPC, one for the REST health check, started at once), "+
+		"each an exec stream through the API server and the kubelet into the pod; a port-forward is one SPDY or WebSocket stream with a data stream per connection. "+
+		"On gVisor a port-forward does not reach the pod (the kubelet forwards in the pod's host-side network namespace, gVisor listens in its own), "+
+		"so gVisor has no port-forward row; `--transport auto` relays over pods/exec there without trying one.")
 }
 
 // The local cluster's Gateways, programmed by Traefik on the host's end of

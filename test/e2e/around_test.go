@@ -213,75 +213,80 @@ func TestLogsFollowEndsWhenThePodGoes(t *testing.T) {
 	}
 }
 
+// TestPortForwardAndProxy: port-forward (on gVisor, relayed over
+// pods/exec) and proxy (through the router, every way) reach a web server
+// and a WebSocket echo server in the sandbox, on every python pool.
 func TestPortForwardAndProxy(t *testing.T) {
-	c := readyClaim(t, "e2e-pf")
-	data := webServer(t, c, 9123)
-	pf := startLong(t, "port-forward", c, ":9123")
-	m := regexp.MustCompile(`^Forwarding from 127\.0\.0\.1:(\d+) -> 9123\n$`).FindStringSubmatch(pf.line(10 * time.Second))
-	if m == nil {
-		t.Fatal("no Forwarding line")
-	}
-	if got := get(t, "http://127.0.0.1:"+m[1]+"/blob.bin"); !bytes.Equal(got, data) {
-		t.Errorf("port-forward: %d bytes, differing from the %d in the sandbox", len(got), len(data))
-	}
-	if code := pf.stop(); code != 130 {
-		t.Errorf("port-forward ended with %d after Ctrl-C", code)
-	}
-	px := startLong(t, "proxy", c, "9123")
-	m = regexp.MustCompile(`^Serving sandboxclaim e2e-pf port 9123 on (http://127\.0\.0\.1:\d+/)\n$`).FindStringSubmatch(px.line(10 * time.Second))
-	if m == nil {
-		t.Fatal("no Serving line")
-	}
-	if got := get(t, m[1]+"blob.bin"); !bytes.Equal(got, data) {
-		t.Errorf("proxy: %d bytes, differing from the %d in the sandbox", len(got), len(data))
-	}
-	// A WebSocket echo server of the test's own, inside the sandbox.
-	Sandbox(t, "cp", "-", c+":ws.py").WithStdin(strings.NewReader(wsEchoServer)).RunOrFail()
-	Sandbox(t, "exec", c, "--", "sh", "-c", "nohup python3 ws.py 9124 >/dev/null 2>&1 &").RunOrFail()
-	t.Cleanup(func() { Sandbox(t, "exec", c, "--", "pkill", "-f", "ws.py 9124").Run() })
-	ws := startLong(t, "proxy", c, "9124")
-	m = regexp.MustCompile(`on http://(127\.0\.0\.1:\d+)/`).FindStringSubmatch(ws.line(10 * time.Second))
-	if m == nil {
-		t.Fatal("no Serving line")
-	}
-	for _, msg := range []string{"hello", strings.Repeat("ü", 100)} {
-		if got := wsEcho(t, m[1], msg); got != msg {
-			t.Errorf("websocket echo %q, want %q", got, msg)
-		}
-	}
-	ws.stop()
-
-	// The other ways to the router, and other local addresses (127.0.0.0/8
-	// is all loopback).
-	pf = startLong(t, "port-forward", c, ":9123", "--address", "127.0.0.2")
-	m = regexp.MustCompile(`^Forwarding from 127\.0\.0\.2:(\d+) -> 9123\n$`).FindStringSubmatch(pf.line(10 * time.Second))
-	if m == nil {
-		t.Fatal("no Forwarding line for --address 127.0.0.2")
-	}
-	if got := get(t, "http://127.0.0.2:"+m[1]+"/blob.bin"); !bytes.Equal(got, data) {
-		t.Errorf("port-forward --address: %d bytes, differing from the %d in the sandbox", len(got), len(data))
-	}
-	pf.stop()
-	for _, way := range [][]string{{"--gateway", gatewayName}, {"--router-url", routerURL}} {
-		px := startLong(t, append([]string{"proxy", c, "9123", "--address", "127.0.0.3"}, way...)...)
-		m = regexp.MustCompile(`^Serving sandboxclaim e2e-pf port 9123 on (http://127\.0\.0\.3:\d+/)\n$`).FindStringSubmatch(px.line(10 * time.Second))
+	onPools(t, pythonPools, func(t *testing.T, p pool) {
+		c := claimOn(t, p, "e2e-pf")
+		data := webServer(t, c, 9123)
+		pf := startLong(t, "port-forward", c, ":9123")
+		m := regexp.MustCompile(`^Forwarding from 127\.0\.0\.1:(\d+) -> 9123\n$`).FindStringSubmatch(pf.line(10 * time.Second))
 		if m == nil {
-			t.Fatalf("%s: no Serving line on 127.0.0.3", way)
+			t.Fatal("no Forwarding line")
+		}
+		if got := get(t, "http://127.0.0.1:"+m[1]+"/blob.bin"); !bytes.Equal(got, data) {
+			t.Errorf("port-forward: %d bytes, differing from the %d in the sandbox", len(got), len(data))
+		}
+		if code := pf.stop(); code != 130 {
+			t.Errorf("port-forward ended with %d after Ctrl-C", code)
+		}
+		px := startLong(t, "proxy", c, "9123")
+		m = regexp.MustCompile(`^Serving sandboxclaim ` + c + ` port 9123 on (http://127\.0\.0\.1:\d+/)\n$`).FindStringSubmatch(px.line(10 * time.Second))
+		if m == nil {
+			t.Fatal("no Serving line")
 		}
 		if got := get(t, m[1]+"blob.bin"); !bytes.Equal(got, data) {
-			t.Errorf("proxy %s: %d bytes, differing from the %d in the sandbox", way, len(got), len(data))
+			t.Errorf("proxy: %d bytes, differing from the %d in the sandbox", len(got), len(data))
 		}
-		px.stop()
-		ws := startLong(t, append([]string{"proxy", c, "9124"}, way...)...)
+		// A WebSocket echo server of the test's own, inside the sandbox.
+		Sandbox(t, "cp", "-", c+":ws.py").WithStdin(strings.NewReader(wsEchoServer)).RunOrFail()
+		Sandbox(t, "exec", c, "--", "sh", "-c", "nohup python3 ws.py 9124 >/dev/null 2>&1 &").RunOrFail()
+		t.Cleanup(func() { Sandbox(t, "exec", c, "--", "pkill", "-f", "ws.py 9124").Run() })
+		ws := startLong(t, "proxy", c, "9124")
 		m = regexp.MustCompile(`on http://(127\.0\.0\.1:\d+)/`).FindStringSubmatch(ws.line(10 * time.Second))
 		if m == nil {
-			t.Fatalf("%s: no Serving line", way)
+			t.Fatal("no Serving line")
 		}
-		if got := wsEcho(t, m[1], "through "+way[0]); got != "through "+way[0] {
-			t.Errorf("websocket echo %s: %q", way, got)
+		for _, msg := range []string{"hello", strings.Repeat("ü", 100)} {
+			if got := wsEcho(t, m[1], msg); got != msg {
+				t.Errorf("websocket echo %q, want %q", got, msg)
+			}
 		}
 		ws.stop()
-	}
+
+		// The other ways to the router, and other local addresses (127.0.0.0/8
+		// is all loopback).
+		pf = startLong(t, "port-forward", c, ":9123", "--address", "127.0.0.2")
+		m = regexp.MustCompile(`^Forwarding from 127\.0\.0\.2:(\d+) -> 9123\n$`).FindStringSubmatch(pf.line(10 * time.Second))
+		if m == nil {
+			t.Fatal("no Forwarding line for --address 127.0.0.2")
+		}
+		if got := get(t, "http://127.0.0.2:"+m[1]+"/blob.bin"); !bytes.Equal(got, data) {
+			t.Errorf("port-forward --address: %d bytes, differing from the %d in the sandbox", len(got), len(data))
+		}
+		pf.stop()
+		for _, way := range [][]string{{"--gateway", gatewayName}, {"--router-url", routerURL}} {
+			px := startLong(t, append([]string{"proxy", c, "9123", "--address", "127.0.0.3"}, way...)...)
+			m = regexp.MustCompile(`^Serving sandboxclaim ` + c + ` port 9123 on (http://127\.0\.0\.3:\d+/)\n$`).FindStringSubmatch(px.line(10 * time.Second))
+			if m == nil {
+				t.Fatalf("%s: no Serving line on 127.0.0.3", way)
+			}
+			if got := get(t, m[1]+"blob.bin"); !bytes.Equal(got, data) {
+				t.Errorf("proxy %s: %d bytes, differing from the %d in the sandbox", way, len(got), len(data))
+			}
+			px.stop()
+			ws := startLong(t, append([]string{"proxy", c, "9124"}, way...)...)
+			m = regexp.MustCompile(`on http://(127\.0\.0\.1:\d+)/`).FindStringSubmatch(ws.line(10 * time.Second))
+			if m == nil {
+				t.Fatalf("%s: no Serving line", way)
+			}
+			if got := wsEcho(t, m[1], "through "+way[0]); got != "through "+way[0] {
+				t.Errorf("websocket echo %s: %q", way, got)
+			}
+			ws.stop()
+		}
+	})
 }
 
 // wsEchoServer is a minimal WebSocket echo server (text frames under 64
@@ -428,7 +433,7 @@ func TestExtend(t *testing.T) {
 
 func TestDoctor(t *testing.T) {
 	res := Sandbox(t, "doctor", "--gateway", gatewayName, "--probe").RunOrFail()
-	for _, check := range []string{"api", "agent-sandbox-apis", "controller", "templates-and-pools", "router", "gatewayclass", "gateway", "httproute", "gateway-request", "access", "probe"} {
+	for _, check := range []string{"api", "agent-sandbox-apis", "controller", "templates-and-pools", "router", "gatewayclass", "gateway", "httproute", "gateway-request", "access", "probe", "transports"} {
 		if !regexp.MustCompile(`(?m)^OK\s+` + check + `\s`).MatchString(res.Stdout) {
 			t.Errorf("check %s is not OK:\n%s", check, res.Stdout)
 		}

@@ -33,14 +33,11 @@ const (
 	sandboxdImage = "local.test/agent-sandbox/sandboxd:v0.5.6"
 )
 
-// readyClaim creates a Ready claim for the test and deletes it afterwards.
+// readyClaim creates a Ready claim on the (runc) python pool for the test
+// and deletes it afterwards.
 func readyClaim(t *testing.T, name string, extra ...string) string {
 	t.Helper()
-	// A claim of an earlier run may still be going.
-	Kubectl(t, "delete", "sandboxclaim", name, "--ignore-not-found").RunOrFail()
-	cleanupClaim(t, name)
-	Sandbox(t, append([]string{"create", name, "--pool", "python"}, extra...)...).RunOrFail()
-	return name
+	return claimOn(t, pythonPools[0], name, extra...)
 }
 
 func TestExecConnectionModes(t *testing.T) {
@@ -65,40 +62,44 @@ func TestExecConnectionModes(t *testing.T) {
 }
 
 func TestExecExitCodesAndSplitStreams(t *testing.T) {
-	c := readyClaim(t, "e2e-exit")
-	for _, code := range []string{"0", "1", "42"} {
-		res := Sandbox(t, "exec", c, "--router-url", routerURL, "--", "/usr/bin/python3", "-c",
-			"import sys; sys.stdout.write('out\\n'); sys.stderr.write('err\\n'); sys.exit("+code+")").Run()
-		if res.Stdout != "out\n" || res.Stderr != "err\n" || code != itoa(res.ExitCode) {
-			t.Errorf("exit %s: got exit %d stdout %q stderr %q", code, res.ExitCode, res.Stdout, res.Stderr)
+	onPools(t, pythonPools, func(t *testing.T, p pool) {
+		c := claimOn(t, p, "e2e-exit")
+		for _, code := range []string{"0", "1", "42"} {
+			res := Sandbox(t, "exec", c, "--router-url", routerURL, "--", "/usr/bin/python3", "-c",
+				"import sys; sys.stdout.write('out\\n'); sys.stderr.write('err\\n'); sys.exit("+code+")").Run()
+			if res.Stdout != "out\n" || res.Stderr != "err\n" || code != itoa(res.ExitCode) {
+				t.Errorf("exit %s: got exit %d stdout %q stderr %q", code, res.ExitCode, res.Stdout, res.Stderr)
+			}
 		}
-	}
-	res := Sandbox(t, "exec", c, "--router-url", routerURL, "-o", "json", "--", "sh", "-c", "printf 'a\\nb'; echo e >&2; exit 7").Run()
-	if res.ExitCode != 7 || res.Stdout != `{"stdout":"a\nb","stderr":"e\n","exitCode":7}`+"\n" {
-		t.Errorf("-o json: exit %d stdout %q", res.ExitCode, res.Stdout)
-	}
-	res = Sandbox(t, "exec", c, "--timeout", "1s", "--", "sleep", "10").Run()
-	if res.ExitCode != 124 || res.Stderr != "error: the command did not finish within 1s; it may still be running in the sandbox (raise --timeout)\n" {
-		t.Errorf("--timeout: exit %d stderr %q", res.ExitCode, res.Stderr)
-	}
+		res := Sandbox(t, "exec", c, "--router-url", routerURL, "-o", "json", "--", "sh", "-c", "printf 'a\\nb'; echo e >&2; exit 7").Run()
+		if res.ExitCode != 7 || res.Stdout != `{"stdout":"a\nb","stderr":"e\n","exitCode":7}`+"\n" {
+			t.Errorf("-o json: exit %d stdout %q", res.ExitCode, res.Stdout)
+		}
+		res = Sandbox(t, "exec", c, "--timeout", "1s", "--", "sleep", "10").Run()
+		if res.ExitCode != 124 || res.Stderr != "error: the command did not finish within 1s; it may still be running in the sandbox (raise --timeout)\n" {
+			t.Errorf("--timeout: exit %d stderr %q", res.ExitCode, res.Stderr)
+		}
+	})
 }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 // TestExecHostileArgvRoundTrips: each argument reaches the process exactly.
 func TestExecHostileArgvRoundTrips(t *testing.T) {
-	c := readyClaim(t, "e2e-argv")
-	hostile := []string{"hello world", "it's", `"double"`, `back\slash`, `\\`, "$HOME", "`id`", "a;b|c&d",
-		"line1\nline2", "tab\tx", "ünïcødé 日本語 🎉", "", "  ", "-n", "--", "--flag=x", "*", "'", `'"'"'`, "#x", "~"}
-	args := append([]string{"exec", c, "--", "/usr/bin/python3", "-c", "import json,sys; print(json.dumps(sys.argv[1:]))"}, hostile...)
-	res := Sandbox(t, args...).RunOrFail()
-	var got []string
-	if err := json.Unmarshal([]byte(res.Stdout), &got); err != nil {
-		t.Fatalf("%v: %q", err, res.Stdout)
-	}
-	if !reflect.DeepEqual(got, hostile) {
-		t.Errorf("argv\n got %q\nwant %q", got, hostile)
-	}
+	onPools(t, pythonPools, func(t *testing.T, p pool) {
+		c := claimOn(t, p, "e2e-argv")
+		hostile := []string{"hello world", "it's", `"double"`, `back\slash`, `\\`, "$HOME", "`id`", "a;b|c&d",
+			"line1\nline2", "tab\tx", "ünïcødé 日本語 🎉", "", "  ", "-n", "--", "--flag=x", "*", "'", `'"'"'`, "#x", "~"}
+		args := append([]string{"exec", c, "--", "/usr/bin/python3", "-c", "import json,sys; print(json.dumps(sys.argv[1:]))"}, hostile...)
+		res := Sandbox(t, args...).RunOrFail()
+		var got []string
+		if err := json.Unmarshal([]byte(res.Stdout), &got); err != nil {
+			t.Fatalf("%v: %q", err, res.Stdout)
+		}
+		if !reflect.DeepEqual(got, hostile) {
+			t.Errorf("argv\n got %q\nwant %q", got, hostile)
+		}
+	})
 }
 
 func TestExecSelectorRunsInParallelWithPrefixes(t *testing.T) {
@@ -206,26 +207,28 @@ func sums(t *testing.T, root string) map[string]string {
 }
 
 func TestCpTreeRoundTrip(t *testing.T) {
-	c := readyClaim(t, "e2e-cp")
-	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "back")
-	want := writeTree(t, src)
-	Sandbox(t, "cp", src, c+":deep/upload/tree").RunOrFail()
-	Sandbox(t, "cp", c+":deep/upload/tree", dst).RunOrFail()
-	if got := sums(t, dst); !reflect.DeepEqual(got, want) {
-		t.Fatalf("tree differs after a round trip\n got %v\nwant %v", got, want)
-	}
-	ls := Sandbox(t, "ls", c+":deep/upload/tree").RunOrFail().Stdout
-	if !regexp.MustCompile(`(?s)^NAME\s+TYPE\s+SIZE\s+MODIFIED\na\.txt\s+file\s+6\s+\S+\nbin\s+directory`).MatchString(ls) {
-		t.Errorf("ls:\n%s", ls)
-	}
-	if cat := Sandbox(t, "cat", c+":/app/deep/upload/tree/ünïcødé dir/名前 %41.txt").RunOrFail().Stdout; cat != "unicode\n" {
-		t.Errorf("cat %q", cat)
-	}
-	// stdin and stdout
-	Sandbox(t, "cp", "-", c+":streamed/in.txt").WithStdin(bytes.NewBufferString("from stdin")).RunOrFail()
-	if out := Sandbox(t, "cp", c+":streamed/in.txt", "-").RunOrFail().Stdout; out != "from stdin" {
-		t.Errorf("stdout copy %q", out)
-	}
+	onPools(t, pythonPools, func(t *testing.T, p pool) {
+		c := claimOn(t, p, "e2e-cp")
+		src, dst := t.TempDir(), filepath.Join(t.TempDir(), "back")
+		want := writeTree(t, src)
+		Sandbox(t, "cp", src, c+":deep/upload/tree").RunOrFail()
+		Sandbox(t, "cp", c+":deep/upload/tree", dst).RunOrFail()
+		if got := sums(t, dst); !reflect.DeepEqual(got, want) {
+			t.Fatalf("tree differs after a round trip\n got %v\nwant %v", got, want)
+		}
+		ls := Sandbox(t, "ls", c+":deep/upload/tree").RunOrFail().Stdout
+		if !regexp.MustCompile(`(?s)^NAME\s+TYPE\s+SIZE\s+MODIFIED\na\.txt\s+file\s+6\s+\S+\nbin\s+directory`).MatchString(ls) {
+			t.Errorf("ls:\n%s", ls)
+		}
+		if cat := Sandbox(t, "cat", c+":/app/deep/upload/tree/ünïcødé dir/名前 %41.txt").RunOrFail().Stdout; cat != "unicode\n" {
+			t.Errorf("cat %q", cat)
+		}
+		// stdin and stdout
+		Sandbox(t, "cp", "-", c+":streamed/in.txt").WithStdin(bytes.NewBufferString("from stdin")).RunOrFail()
+		if out := Sandbox(t, "cp", c+":streamed/in.txt", "-").RunOrFail().Stdout; out != "from stdin" {
+			t.Errorf("stdout copy %q", out)
+		}
+	})
 }
 
 // TestCpTreeProgressOnATerminal: on a terminal, a tree copy shows the files

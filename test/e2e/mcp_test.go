@@ -520,31 +520,34 @@ subjects:
 	}
 }
 
-// TestMCPSandboxdStreams: on a sandboxd sandbox, an exec with a progress
-// token streams its output as progress notifications while it runs.
+// TestMCPSandboxdStreams: on a sandboxd sandbox (runc's, and gVisor's,
+// reached over pods/exec as the CLI does), an exec with a progress token
+// streams its output as progress notifications while it runs.
 func TestMCPSandboxdStreams(t *testing.T) {
-	noMCPClaimsBefore(t)
-	rep := runMCPClient(t, []string{"MCP_POOL=sandboxd"}, "stdio", "--flow", "progress")
-	if c := rep.Created; c.Pool != "sandboxd" || !c.Ready {
-		t.Errorf("sandbox_create on sandboxd: %+v", c)
-	}
-	if e := rep.Exec; e.ExitCode != 0 || e.Stdout != "a\nb\n" || e.Stderr != "" || e.IsError {
-		t.Errorf("sandbox_exec: %+v", e)
-	}
-	firstA := -1
-	for _, p := range rep.Progress {
-		if strings.Contains(p.Message, "stdout: a") {
-			firstA = p.AtMs
-			break
+	onPools(t, sandboxdPools, func(t *testing.T, p pool) {
+		noMCPClaimsBefore(t)
+		rep := runMCPClient(t, []string{"MCP_POOL=" + p.name}, "stdio", "--flow", "progress")
+		if c := rep.Created; c.Pool != p.name || !c.Ready {
+			t.Errorf("sandbox_create on sandboxd: %+v", c)
 		}
-	}
-	switch {
-	case firstA < 0:
-		t.Errorf("no progress notification with %q: %+v (result at %dms)", "stdout: a", rep.Progress, rep.ResultAtMs)
-	case rep.ResultAtMs-firstA < 500:
-		t.Errorf("%q came at %dms and the result at %dms: not streamed while the command ran (it sleeps 1s)", "stdout: a", firstA, rep.ResultAtMs)
-	}
-	t.Logf("progress: %+v; result at %dms", rep.Progress, rep.ResultAtMs)
-	checkCleanExit(t, rep)
-	waitNoMCPClaims(t, "after the stdio session ended")
+		if e := rep.Exec; e.ExitCode != 0 || e.Stdout != "a\nb\n" || e.Stderr != "" || e.IsError {
+			t.Errorf("sandbox_exec: %+v", e)
+		}
+		firstA := -1
+		for _, p := range rep.Progress {
+			if strings.Contains(p.Message, "stdout: a") {
+				firstA = p.AtMs
+				break
+			}
+		}
+		switch {
+		case firstA < 0:
+			t.Errorf("no progress notification with %q: %+v (result at %dms)", "stdout: a", rep.Progress, rep.ResultAtMs)
+		case rep.ResultAtMs-firstA < 500:
+			t.Errorf("%q came at %dms and the result at %dms: not streamed while the command ran (it sleeps 1s)", "stdout: a", firstA, rep.ResultAtMs)
+		}
+		t.Logf("progress: %+v; result at %dms", rep.Progress, rep.ResultAtMs)
+		checkCleanExit(t, rep)
+		waitNoMCPClaims(t, "after the stdio session ended")
+	})
 }

@@ -8,12 +8,16 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podconn"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandboxd"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/session"
 )
 
-// envRuntime gives --runtime its default.
-const envRuntime = "KUBECTL_SANDBOX_RUNTIME"
+// envRuntime gives --runtime its default, envTransport --transport's.
+const (
+	envRuntime   = "KUBECTL_SANDBOX_RUNTIME"
+	envTransport = "KUBECTL_SANDBOX_TRANSPORT"
+)
 
 // RuntimeFlags say which runtime the sandboxes run, and where sandboxd
 // listens in the pod.
@@ -23,6 +27,8 @@ type RuntimeFlags struct {
 	// SandboxdGRPCPort and SandboxdRESTPort override sandboxd's ports (0:
 	// the pod template's).
 	SandboxdGRPCPort, SandboxdRESTPort int
+	// Transport reaches sandboxd in the pod.
+	Transport TransportFlag
 }
 
 // AddFlags binds the runtime flags, --runtime's default from the
@@ -36,6 +42,7 @@ func (r *RuntimeFlags) AddFlags(cmd *cobra.Command) {
 	fs.StringVar(&r.Runtime, "runtime", runtime, "Sandbox runtime: "+runtimeChoices(func(rt session.Runtime) string { return rt.Name + " (" + rt.Doc + ")" })+" [$"+envRuntime+"]")
 	fs.IntVar(&r.SandboxdGRPCPort, "sandboxd-grpc-port", 0, fmt.Sprintf("sandboxd's gRPC port in the pod (default: from the pod template's %s, else %d)", sandboxd.EnvGRPCAddr, sandboxd.DefaultGRPCPort))
 	fs.IntVar(&r.SandboxdRESTPort, "sandboxd-rest-port", 0, fmt.Sprintf("sandboxd's REST port in the pod (default: from the pod template's %s, else %d)", sandboxd.EnvRESTAddr, sandboxd.DefaultRESTPort))
+	r.Transport.AddFlag(cmd, "How to reach sandboxd in the pod")
 }
 
 // runtimeChoices words the runtimes a session speaks as "a, b or c".
@@ -51,6 +58,9 @@ func runtimeChoices(word func(session.Runtime) string) string {
 func (r *RuntimeFlags) Validate() error {
 	if !slices.ContainsFunc(session.Runtimes, func(rt session.Runtime) bool { return rt.Name == r.Runtime }) {
 		return fmt.Errorf("invalid --runtime %q: use %s (check $%s)", r.Runtime, runtimeChoices(func(rt session.Runtime) string { return rt.Name }), envRuntime)
+	}
+	if err := r.Transport.Validate(); err != nil {
+		return err
 	}
 	for _, p := range []struct {
 		flag string
@@ -93,8 +103,41 @@ func (c *ConnectFlags) Complete(f Factory) (session.Options, string, error) {
 	}
 	opts := session.Options{
 		Router: ro, ServerPort: c.Router.ServerPort, Runtime: c.Runtime.Runtime,
-		Sandboxd: sandboxd.Ports{GRPC: c.Runtime.SandboxdGRPCPort, REST: c.Runtime.SandboxdRESTPort},
+		Sandboxd:  sandboxd.Ports{GRPC: c.Runtime.SandboxdGRPCPort, REST: c.Runtime.SandboxdRESTPort},
+		Transport: c.Runtime.Transport.Name,
 	}
 	ns, err := f.Namespace()
 	return opts, ns, err
+}
+
+// TransportFlag is --transport: how to reach ports in a sandbox's pod.
+type TransportFlag struct {
+	// Name is one of podconn.Transports.
+	Name string
+}
+
+// AddFlag binds --transport, its default from the environment; what
+// starts the help text.
+func (t *TransportFlag) AddFlag(cmd *cobra.Command, what string) {
+	name := os.Getenv(envTransport)
+	if name == "" {
+		name = podconn.Auto
+	}
+	words := make([]string, len(podconn.Transports))
+	for i, tr := range podconn.Transports {
+		words[i] = tr.Name + " (" + tr.Doc + ")"
+	}
+	cmd.Flags().StringVar(&t.Name, "transport", name, what+": "+strings.Join(words[:len(words)-1], ", ")+" or "+words[len(words)-1]+" [$"+envTransport+"]")
+}
+
+// Validate checks the transport's name.
+func (t *TransportFlag) Validate() error {
+	if podconn.Valid(t.Name) {
+		return nil
+	}
+	names := make([]string, len(podconn.Transports))
+	for i, tr := range podconn.Transports {
+		names[i] = tr.Name
+	}
+	return fmt.Errorf("invalid --transport %q: use %s or %s (check $%s)", t.Name, strings.Join(names[:len(names)-1], ", "), names[len(names)-1], envTransport)
 }

@@ -13,6 +13,9 @@ import (
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/jobs"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podconn"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
@@ -81,7 +84,9 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		scope      *router.ScopeError
 		unknownCA  x509.UnknownAuthorityError
 		wrongHost  x509.HostnameError
-		forbidden  *sandboxd.ForbiddenError
+		forbidden  *kube.ForbiddenError
+		noRelay    *podexec.NoRelayError
+		noWay      *podconn.FailedError
 		unreach    *sandboxd.UnreachableError
 		sdNotReady *sandboxd.NotReadyError
 		lost       *sandboxd.LostError
@@ -114,11 +119,21 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		return ": use Windows Terminal or another console of Windows 10 or later, or drop -t"
 	case errors.Is(err, errNoTerminal):
 		return ": use a sandbox whose template runs sandboxd (e.g. kubectl sandbox create --pool sandboxd), or drop -t"
+	case errors.As(err, &noWay) && bothForbidden(noWay):
+		return fmt.Sprintf(" (ask for RBAC create on pods/portforward, or on pods/exec, in namespace %s; check with: kubectl auth can-i create pods/portforward -n %s)", noWay.Namespace, noWay.Namespace)
 	case errors.As(err, &forbidden):
-		return fmt.Sprintf(" (sandboxd is reached by a port-forward: ask for RBAC create on pods/portforward in namespace %s; check with: kubectl auth can-i create pods/portforward -n %s)", forbidden.Namespace, forbidden.Namespace)
+		return forbiddenHint(forbidden, verb, fe)
+	case errors.As(err, &noRelay):
+		return fe.say(" (the relay needs sh, with bash and cat or with python3, in the container; where port-forwards reach the pod, use --transport port-forward)",
+			" (the relay needs sh, with bash and cat or with python3, in the container; where port-forwards reach the pod, start the server with --transport port-forward)")
 	case errors.As(err, &unreach):
-		return fe.say(" (does its pod run sandboxd? use --runtime python for the python runtime, or set --sandboxd-rest-port and --sandboxd-grpc-port)",
-			" (does its pod run sandboxd? start the server with --runtime python for the python runtime, or with --sandboxd-rest-port and --sandboxd-grpc-port)")
+		isolated := ""
+		if unreach.Transport == podconn.PortForward {
+			isolated = fe.say("a port-forward does not reach pods under gVisor or Kata: use --transport auto or exec; ",
+				"a port-forward does not reach pods under gVisor or Kata: start the server with --transport auto or exec; ")
+		}
+		return fe.say(" ("+isolated+"does its pod run sandboxd? use --runtime python for the python runtime, or set --sandboxd-rest-port and --sandboxd-grpc-port)",
+			" ("+isolated+"does its pod run sandboxd? start the server with --runtime python for the python runtime, or with --sandboxd-rest-port and --sandboxd-grpc-port)")
 	case errors.As(err, &sdNotReady):
 		return fe.say(" (is the sandbox Ready? check with: kubectl sandbox describe CLAIM)", " (is the sandbox Ready? check with sandbox_list)")
 	case errors.As(err, &lost):
@@ -204,6 +219,39 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		return " (is the cluster reachable? check " + fe.say("", "the server's ") + "--context and --kubeconfig)"
 	}
 	return ""
+}
+
+// isolatedForwardHint says what reaches a port of claim's pod where a
+// port-forward cannot (gVisor, Kata).
+func isolatedForwardHint(claim string) string {
+	return "use --transport exec, or kubectl sandbox proxy " + claim + " PORT"
+}
+
+// bothForbidden says whether RBAC refused both transports.
+func bothForbidden(e *podconn.FailedError) bool {
+	_, pf := errors.AsType[*kube.ForbiddenError](e.PortForward)
+	_, ex := errors.AsType[*kube.ForbiddenError](e.Exec)
+	return pf && ex
+}
+
+// forbiddenHint names the right a refused port-forward or exec needs, and
+// the transport that needs the other one.
+func forbiddenHint(e *kube.ForbiddenError, verb string, fe frontEnd) string {
+	ns := e.Namespace
+	check := fmt.Sprintf("check with: kubectl auth can-i create pods/%s -n %s", e.Subresource, ns)
+	if e.Subresource == kube.Exec {
+		proxy := ""
+		if verb == "port-forward" {
+			proxy = "; or reach an HTTP port through the router: kubectl sandbox proxy CLAIM PORT"
+		}
+		return fmt.Sprintf(" (the connection is relayed over pods/exec, as for pods under gVisor or Kata, which port-forwards do not reach: ask for RBAC create on pods/exec in namespace %s; %s%s)", ns, check, proxy)
+	}
+	what := "sandboxd is reached by a port-forward: "
+	if verb == "port-forward" {
+		what = ""
+	}
+	return fmt.Sprintf(" (%sask for RBAC create on pods/portforward in namespace %s, or %s with create on pods/exec; %s)",
+		what, ns, fe.say("use --transport exec", "start the server with --transport exec"), check)
 }
 
 // httpHint says what an answer of a runtime, or of the router in front of

@@ -50,6 +50,7 @@ func TestMCPValidation(t *testing.T) {
 		{[]string{"--allow-pool", "python", "--allow-pool", "Not_A_Pool"}, `invalid pool name "Not_A_Pool": `},
 		{[]string{"--allow-template", "bad template"}, `invalid template name "bad template": `},
 		{[]string{"--runtime", "java"}, `invalid --runtime "java"`},
+		{[]string{"--transport", "ssh"}, `invalid --transport "ssh"`},
 		{[]string{"extra"}, `unknown command "extra" for "mcp"`},
 	} {
 		f := newFakeFactory()

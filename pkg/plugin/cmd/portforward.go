@@ -13,16 +13,21 @@ import (
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podconn"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandboxd"
 )
 
 // PortForwardOptions forwards local ports to a sandbox's pod.
 type PortForwardOptions struct {
 	Addresses []string
+	Transport TransportFlag
 
 	claim, namespace string
 	ports            []string // podforward's LOCAL:REMOTE
 	remote           []int
+	pairs            [][2]int // LOCAL, REMOTE
 
 	Clients Factory
 	genericiooptions.IOStreams
@@ -37,12 +42,21 @@ func NewCmdPortForward(f Factory, streams genericiooptions.IOStreams) *cobra.Com
 		Long: `Forward local ports to ports of a claim's sandbox pod, through the API
 server's pods/portforward, as kubectl port-forward does: REMOTE forwards the
 same local port, LOCAL:REMOTE another one, :REMOTE (or 0:REMOTE) a free one,
-printed. It runs until Ctrl-C, or until the pod goes away.`,
+printed. It runs until Ctrl-C, or until the pod goes away.
+
+A port-forward does not reach pods under gVisor or Kata (their listeners live
+in the sandbox's own kernel): for a pod whose RuntimeClass runs one, each
+connection is relayed over pods/exec instead (--transport auto), which needs
+create on pods/exec, sh with bash or python3 in the container, and cannot
+half-close a connection.`,
 		Example: `  # Reach a web app the agent started on port 8000
   kubectl sandbox port-forward my-sandbox 8000
 
   # A free local port, on every interface
-  kubectl sandbox port-forward my-sandbox :8000 --address 0.0.0.0`,
+  kubectl sandbox port-forward my-sandbox :8000 --address 0.0.0.0
+
+  # Relay over pods/exec whatever the pod's runtime
+  kubectl sandbox port-forward my-sandbox 8000 --transport exec`,
 		Args:              cobra.MinimumNArgs(2),
 		ValidArgsFunction: completeNames(f, listClaimNames),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -56,6 +70,7 @@ printed. It runs until Ctrl-C, or until the pod goes away.`,
 		},
 	}
 	cmd.Flags().StringSliceVar(&o.Addresses, "address", []string{"localhost"}, "Addresses to listen on (comma separated). Only accepts IP addresses or localhost as a value.")
+	o.Transport.AddFlag(cmd, "How to reach the pod's ports")
 	return cmd
 }
 
@@ -66,7 +81,7 @@ func (o *PortForwardOptions) Complete(args []string) error {
 	if o.namespace, err = o.Clients.Namespace(); err != nil {
 		return err
 	}
-	o.ports, o.remote = nil, nil
+	o.ports, o.remote, o.pairs = nil, nil, nil
 	for _, spec := range args[1:] {
 		local, remote, err := parsePortSpec(spec)
 		if err != nil {
@@ -74,6 +89,7 @@ func (o *PortForwardOptions) Complete(args []string) error {
 		}
 		o.ports = append(o.ports, strconv.Itoa(local)+":"+strconv.Itoa(remote))
 		o.remote = append(o.remote, remote)
+		o.pairs = append(o.pairs, [2]int{local, remote})
 	}
 	return nil
 }
@@ -81,6 +97,9 @@ func (o *PortForwardOptions) Complete(args []string) error {
 // Validate checks the claim and the addresses; it makes no API calls.
 func (o *PortForwardOptions) Validate() error {
 	if err := validateName("claim", o.claim); err != nil {
+		return err
+	}
+	if err := o.Transport.Validate(); err != nil {
 		return err
 	}
 	for _, a := range o.Addresses {
@@ -125,6 +144,16 @@ func (o *PortForwardOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	isolated := ""
+	if o.Transport.Name != podconn.Exec {
+		isolated = podconn.NewClasses(clients).Isolated(ctx, pod.Spec.RuntimeClassName)
+	}
+	switch {
+	case o.Transport.Name == podconn.Exec, o.Transport.Name == podconn.Auto && isolated != "":
+		return o.relay(ctx, clients, pod)
+	case isolated != "":
+		fmt.Fprintf(o.ErrOut, "Warning: pod %s runs under %s, which port-forwards do not enter: connections through this one will fail (%s)\n", pod.Name, isolated, isolatedForwardHint(o.claim))
+	}
 	fw, err := podforward.Open(ctx, clients.Config, clients.Core, o.namespace, pod.Name, expandLocalhost(o.Addresses), o.ports)
 	if err != nil {
 		return err
@@ -141,6 +170,45 @@ func (o *PortForwardOptions) Run(ctx context.Context) error {
 		return context.Cause(ctx)
 	}
 	return err
+}
+
+// relay listens locally and relays each connection over pods/exec, until
+// ctx ends or the pod goes.
+func (o *PortForwardOptions) relay(ctx context.Context, clients *kube.Clients, pod *corev1.Pod) error {
+	addresses := expandLocalhost(o.Addresses)
+	routes, err := podconn.Listen(addresses, o.pairs)
+	if err != nil {
+		return err
+	}
+	for i, r := range routes {
+		fmt.Fprintf(o.Out, "Forwarding from %s -> %d\n", r.Listener.Addr(), o.pairs[i/len(addresses)][1])
+	}
+	d := podconn.Relay(clients, podexec.Target{Namespace: pod.Namespace, Pod: pod.Name, Container: relayContainer(pod)})
+	live, stop := claims.WhilePodLives(ctx, clients.Core, pod, 0)
+	defer stop()
+	err = podconn.Serve(live, d, routes, func(err error) {
+		fmt.Fprintf(o.ErrOut, "Warning: %v\n", err)
+	})
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return err
+}
+
+// relayContainer is the container of pod that runs relays: sandboxd's,
+// else kubectl's default container (its annotation), else the first. Any
+// will do, as they share the pod's loopback, if it has sh.
+func relayContainer(pod *corev1.Pod) string {
+	if c := sandboxd.Container(&pod.Spec); c != "" {
+		return c
+	}
+	if c := pod.Annotations["kubectl.kubernetes.io/default-container"]; c != "" {
+		return c
+	}
+	if len(pod.Spec.Containers) > 0 {
+		return pod.Spec.Containers[0].Name
+	}
+	return ""
 }
 
 // expandLocalhost replaces localhost with its loopback addresses (::1 only

@@ -8,6 +8,7 @@ import (
 	"net"
 	"regexp"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,6 +18,9 @@ import (
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec/podexectest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward/podforwardtest"
 )
 
@@ -72,6 +76,7 @@ func TestPortForwardValidation(t *testing.T) {
 		{[]string{"c1", "8080", "--address", "127.0.0.1,nope"}, `invalid --address "nope"`},
 		{[]string{"Bad_Name", "8080"}, `invalid claim name "Bad_Name"`},
 		{[]string{"c1"}, "requires at least 2 arg(s), only received 1"},
+		{[]string{"c1", "8080", "--transport", "ssh"}, `invalid --transport "ssh": use auto, port-forward or exec (check $KUBECTL_SANDBOX_TRANSPORT)`},
 	})
 }
 
@@ -106,9 +111,16 @@ func (f forwardingFactory) Clients() (*kube.Clients, error) { return f.clients, 
 
 func newForwardingFactory(t *testing.T, srv *podforwardtest.APIServer, objs ...runtime.Object) forwardingFactory {
 	t.Helper()
+	return newStreamingFactory(t, srv.URL, objs...)
+}
+
+// newStreamingFactory is a fake cluster whose pod streams (port-forwards,
+// execs) go to the API server at url.
+func newStreamingFactory(t *testing.T, url string, objs ...runtime.Object) forwardingFactory {
+	t.Helper()
 	f := newFakeFactory(objs...)
 	clients, _ := f.Clients()
-	cfg := &rest.Config{Host: srv.URL}
+	cfg := &rest.Config{Host: url}
 	real, err := corev1client.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -161,5 +173,113 @@ func TestPortForwardNeedsARunningPod(t *testing.T) {
 	var noPod *claims.NoPodError
 	if !errors.As(res.err, &noPod) || noPod.Suspended {
 		t.Errorf("%+v", res)
+	}
+}
+
+// relayTo runs relays as the pod's shell would, to the listener at addr,
+// whatever the port; it records the container of each.
+func relayTo(addr string, containers chan<- string) podexectest.Run {
+	return func(e *podexectest.Exec) (int, error) {
+		containers <- e.Container
+		if _, ok := podexec.RelayPort(e.Command); !ok {
+			return 0, errors.New("not a relay")
+		}
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return podexec.ExitRefused, nil
+		}
+		defer c.Close()
+		_, _ = io.WriteString(e.Stdout, podexec.Ready)
+		ended := make(chan struct{}, 2)
+		go func() { _, _ = io.Copy(c, e.Stdin); ended <- struct{}{} }()
+		go func() { _, _ = io.Copy(e.Stdout, c); ended <- struct{}{} }()
+		select {
+		case <-ended:
+		case <-e.Context.Done():
+		}
+		return 0, nil
+	}
+}
+
+// TestPortForwardRelays: a pod whose RuntimeClass runs gVisor gets each
+// connection relayed over pods/exec (in its first container: it has no
+// sandboxd), printed as a forward is; the pod's deletion ends the verb
+// with that news.
+func TestPortForwardRelays(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4)
+				n, _ := io.ReadFull(c, buf)
+				fmt.Fprintf(c, "pod got %q", buf[:n])
+			}()
+		}
+	}()
+	containers := make(chan string, 8)
+	forwards := podforwardtest.NewAPIServer(t, func(string, io.ReadWriter) { t.Error("a port-forward was opened") })
+	execs := podexectest.NewAPIServer(t, relayTo(lis.Addr().String(), containers), forwards)
+	pod := livePod("sb-a", "uid-1", "5")
+	gvisor := "gvisor"
+	pod.Spec.RuntimeClassName = &gvisor
+	f := newStreamingFactory(t, execs.URL, claimObj("a", "python", "sb-a", testNow, metav1.ConditionTrue, "DependenciesReady"), sandboxObj("sb-a", ""), pod)
+	reactor, watchers := kubetest.DrivenWatches()
+	f.core.PrependWatchReactor("pods", reactor)
+	v := start(t, f, NewCmdPortForward, []string{"a", ":8000", "--address", "127.0.0.1"})
+	m := regexp.MustCompile(`^Forwarding from 127\.0\.0\.1:([0-9]+) -> 8000\n$`).FindStringSubmatch(v.line(t))
+	if m == nil {
+		t.Fatal("no forward printed")
+	}
+	for range 2 {
+		c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", m[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write([]byte("ping"))
+		got, err := io.ReadAll(c)
+		c.Close()
+		if err != nil || string(got) != `pod got "ping"` {
+			t.Errorf("read %q, %v", got, err)
+		}
+		if c := <-containers; c != "runtime" {
+			t.Errorf("the relay ran in container %q", c)
+		}
+	}
+	(<-watchers).Delete(livePod("sb-a", "uid-1", "6"))
+	if err := v.ended(t); err == nil || err.Error() != "pod sb-a was deleted" {
+		t.Errorf("the verb returned %v, want the pod's deletion", err)
+	}
+}
+
+// TestPortForwardWarnsOnIsolatedPods: asked to port-forward to a gVisor
+// pod, the verb does, and warns that its connections will fail.
+func TestPortForwardWarnsOnIsolatedPods(t *testing.T) {
+	srv := podforwardtest.NewAPIServer(t, func(string, io.ReadWriter) {})
+	pod := sandboxPod("sb-a", corev1.PodRunning)
+	kata := "kata-qemu"
+	pod.Spec.RuntimeClassName = &kata
+	f := newForwardingFactory(t, srv, claimObj("a", "python", "sb-a", testNow, metav1.ConditionTrue, "DependenciesReady"), sandboxObj("sb-a", ""), pod)
+	v := start(t, f, NewCmdPortForward, []string{"a", ":8000", "--address", "127.0.0.1", "--transport", "port-forward"})
+	var warning string
+	select {
+	case warning = <-v.errOut:
+	case <-time.After(hang):
+		t.Fatal("no warning")
+	}
+	if want := "Warning: pod sb-a runs under RuntimeClass kata-qemu, which port-forwards do not enter: connections through this one will fail (use --transport exec, or kubectl sandbox proxy a PORT)\n"; warning != want {
+		t.Errorf("warned %q, want %q", warning, want)
+	}
+	v.line(t)
+	if err := v.stop(); !errors.Is(err, context.Canceled) {
+		t.Errorf("the verb returned %v", err)
 	}
 }

@@ -32,6 +32,7 @@ func TestStreamValidation(t *testing.T) {
 		{NewCmdExec, []string{"a", "--workdir", "../x", "--", "pwd"}, `sandbox path "../x" is outside the runtime's root`},
 		{NewCmdExec, []string{"a", "--runtime", "java", "--", "pwd"}, `invalid --runtime "java": use auto, python or sandboxd (check $KUBECTL_SANDBOX_RUNTIME)`},
 		{NewCmdExec, []string{"a", "--sandboxd-grpc-port", "70000", "--", "pwd"}, "invalid --sandboxd-grpc-port 70000: must be 1-65535"},
+		{NewCmdExec, []string{"a", "--transport", "spdy", "--", "pwd"}, `invalid --transport "spdy": use auto, port-forward or exec (check $KUBECTL_SANDBOX_TRANSPORT)`},
 		{NewCmdRm, []string{"a"}, `give what to remove as CLAIM:PATH, not "a"`},
 		{NewCmdRm, []string{"a:"}, `give what to remove as CLAIM:PATH, not "a:"`},
 		{NewCmdRm, []string{"a:x", "b:y"}, `rm works in one sandbox at a time: "a" and "b" name different claims`},

@@ -28,6 +28,9 @@ import (
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podconn"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
@@ -414,8 +417,16 @@ func TestHintsNameTheFlags(t *testing.T) {
 		{&sandbox.HTTPError{Op: "execute", Status: 502, Sandbox: "s"}, "exec", "execute: HTTP 502: router could not reach sandbox s: is it Ready? does its NetworkPolicy admit the router?"},
 		{&sandbox.HTTPError{Op: "execute", Status: 401}, "exec", "execute: HTTP 401: the router refused the request (set --router-token, --router-token-file or KUBECTL_SANDBOX_ROUTER_TOKEN)"},
 		{&sandboxd.UnreachableError{Namespace: "d", Pod: "p", Port: 7, Err: errors.New("no gRPC server answered")}, "exec", "pod d/p does not answer on sandboxd's port 7: no gRPC server answered (does its pod run sandboxd? use --runtime python for the python runtime, or set --sandboxd-rest-port and --sandboxd-grpc-port)"},
+		{&sandboxd.UnreachableError{Namespace: "d", Pod: "p", Port: 8080, Transport: podconn.PortForward, Err: errors.New("health: EOF")}, "exec", "pod d/p does not answer on sandboxd's port 8080: health: EOF (a port-forward does not reach pods under gVisor or Kata: use --transport auto or exec; does its pod run sandboxd? use --runtime python for the python runtime, or set --sandboxd-rest-port and --sandboxd-grpc-port)"},
 		{&sandboxd.NotReadyError{Sandbox: "d/s", Err: errors.New("health: HTTP 503")}, "exec", "sandboxd in sandbox d/s is not ready: health: HTTP 503 (is the sandbox Ready? check with: kubectl sandbox describe CLAIM)"},
-		{&sandboxd.ForbiddenError{Namespace: "d", Pod: "p"}, "exec", `port-forward to pod d/p is forbidden: you may not create pods/portforward in namespace "d" (sandboxd is reached by a port-forward: ask for RBAC create on pods/portforward in namespace d; check with: kubectl auth can-i create pods/portforward -n d)`},
+		{&kube.ForbiddenError{Namespace: "d", Pod: "p", Subresource: kube.PortForward}, "exec", `port-forward to pod d/p is forbidden: you may not create pods/portforward in namespace "d" (sandboxd is reached by a port-forward: ask for RBAC create on pods/portforward in namespace d, or use --transport exec with create on pods/exec; check with: kubectl auth can-i create pods/portforward -n d)`},
+		{&kube.ForbiddenError{Namespace: "d", Pod: "p", Subresource: kube.PortForward}, "port-forward", `port-forward to pod d/p is forbidden: you may not create pods/portforward in namespace "d" (ask for RBAC create on pods/portforward in namespace d, or use --transport exec with create on pods/exec; check with: kubectl auth can-i create pods/portforward -n d)`},
+		{&kube.ForbiddenError{Namespace: "d", Pod: "p", Subresource: kube.Exec}, "exec", `exec into pod d/p is forbidden: you may not create pods/exec in namespace "d" (the connection is relayed over pods/exec, as for pods under gVisor or Kata, which port-forwards do not reach: ask for RBAC create on pods/exec in namespace d; check with: kubectl auth can-i create pods/exec -n d)`},
+		{&podconn.FailedError{Namespace: "d", Pod: "p", PortForward: errors.New("pod d/p does not answer on sandboxd's port 8080: EOF"), Exec: &kube.ForbiddenError{Namespace: "d", Pod: "p", Subresource: kube.Exec}}, "cp",
+			`cannot reach pod d/p: through a port-forward: pod d/p does not answer on sandboxd's port 8080: EOF; through pods/exec: exec into pod d/p is forbidden: you may not create pods/exec in namespace "d" (the connection is relayed over pods/exec, as for pods under gVisor or Kata, which port-forwards do not reach: ask for RBAC create on pods/exec in namespace d; check with: kubectl auth can-i create pods/exec -n d)`},
+		{&podconn.FailedError{Namespace: "d", Pod: "p", PortForward: &kube.ForbiddenError{Namespace: "d", Pod: "p", Subresource: kube.PortForward}, Exec: &kube.ForbiddenError{Namespace: "d", Pod: "p", Subresource: kube.Exec}}, "exec",
+			`cannot reach pod d/p: through a port-forward: port-forward to pod d/p is forbidden: you may not create pods/portforward in namespace "d"; through pods/exec: exec into pod d/p is forbidden: you may not create pods/exec in namespace "d" (ask for RBAC create on pods/portforward, or on pods/exec, in namespace d; check with: kubectl auth can-i create pods/portforward -n d)`},
+		{&podexec.NoRelayError{Target: podexec.Target{Namespace: "d", Pod: "p"}, Why: "it has no sh"}, "shell", `cannot start a relay in pod d/p through pods/exec: its default container: it has no sh (the relay needs sh, with bash and cat or with python3, in the container; where port-forwards reach the pod, use --transport port-forward)`},
 		{&claims.FailedError{Name: "c", Reason: "EnvVarsInjectionRejected", Message: "m"}, "create", `sandboxclaim "c" failed: EnvVarsInjectionRejected: m (the template's envVarsInjectionPolicy must be Allowed or Overrides to use --env)`},
 	} {
 		if got := describeError(tc.err, tc.verb); got != tc.want {

@@ -22,6 +22,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
 
+	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
+
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
@@ -55,6 +57,8 @@ const (
 	CheckRouterURL      = "router-url"
 	CheckAccess         = "access"
 	CheckProbe          = "probe"
+	// CheckTransports follows the probe: the ways to its sandbox.
+	CheckTransports = "transports"
 )
 
 // Result is one check's outcome. Problem is what is wrong, with its fix
@@ -146,7 +150,15 @@ func Run(ctx context.Context, clients *kube.Clients, disco discovery.DiscoveryIn
 	case o.Probe && apis.Status == Fail:
 		add(CheckProbe, skipped)
 	case o.Probe:
-		add(CheckProbe, func() Result { return probe(ctx, clients, o) })
+		var ways *Result
+		add(CheckProbe, func() Result {
+			r, t := probe(ctx, clients, o)
+			ways = t
+			return r
+		})
+		if ways != nil {
+			add(CheckTransports, func() Result { return *ways })
+		}
 	}
 	return results
 }
@@ -403,26 +415,29 @@ func probeCredential(ctx context.Context, conn *router.Conn, ns string) (string,
 	return "it takes requests without a token", nil
 }
 
-// access is one permission the plugin's verbs need.
+// access is one permission the plugin's verbs need; an optional one only
+// where the cluster needs it (a missing one warns).
 type access struct {
 	verb, group, resource, sub, why string
+	optional                        bool
 }
 
 var accesses = []access{
-	{"create", "extensions.agents.x-k8s.io", "sandboxclaims", "", "create, run"},
-	{"delete", "extensions.agents.x-k8s.io", "sandboxclaims", "", "delete, run"},
-	{"list", "extensions.agents.x-k8s.io", "sandboxclaims", "", "get, exec -l"},
-	{"patch", "agents.x-k8s.io", "sandboxes", "", "suspend, resume"},
-	{"get", "", "pods", "", "describe, logs"},
-	{"get", "", "pods", "log", "logs"},
-	{"create", "", "pods", "portforward", "the router's port-forward, sandboxd, port-forward"},
+	{"create", "extensions.agents.x-k8s.io", "sandboxclaims", "", "create, run", false},
+	{"delete", "extensions.agents.x-k8s.io", "sandboxclaims", "", "delete, run", false},
+	{"list", "extensions.agents.x-k8s.io", "sandboxclaims", "", "get, exec -l", false},
+	{"patch", "agents.x-k8s.io", "sandboxes", "", "suspend, resume", false},
+	{"get", "", "pods", "", "describe, logs", false},
+	{"get", "", "pods", "log", "logs", false},
+	{"create", "", "pods", "portforward", "the router's port-forward, sandboxd, port-forward", false},
+	{"create", "", "pods", "exec", "sandboxd and port-forward on gVisor or Kata pods, --transport exec", true},
 }
 
 func checkAccess(ctx context.Context, clients *kube.Clients, ns string) Result {
 	if clients.Authz == nil {
 		return Result{Status: Skip, Detail: "no authorization client"}
 	}
-	var denied, errs []string
+	var denied, optional, errs []string
 	for _, a := range accesses {
 		what := a.verb + " " + a.resource
 		if a.sub != "" {
@@ -436,24 +451,30 @@ func checkAccess(ctx context.Context, clients *kube.Clients, ns string) Result {
 		switch {
 		case err != nil:
 			errs = append(errs, what+": "+err.Error())
+		case !review.Status.Allowed && a.optional:
+			optional = append(optional, fmt.Sprintf("%s (for %s)", what, a.why))
 		case !review.Status.Allowed:
 			denied = append(denied, fmt.Sprintf("%s (for %s)", what, a.why))
 		}
 	}
 	switch {
 	case len(denied) > 0:
-		return Result{Status: Fail, Detail: "in namespace " + ns + " you may not: " + strings.Join(denied, "; "), Problem: Denied}
+		return Result{Status: Fail, Detail: "in namespace " + ns + " you may not: " + strings.Join(append(denied, optional...), "; "), Problem: Denied}
 	case len(errs) > 0:
 		return Result{Status: Warn, Detail: "could not ask: " + strings.Join(errs, "; "), Problem: ReviewFailed}
+	case len(optional) > 0:
+		return Result{Status: Warn, Detail: "in namespace " + ns + " you may not: " + strings.Join(optional, "; "), Problem: Denied}
 	}
 	return Result{Status: OK, Detail: fmt.Sprintf("in namespace %s you may do all %d things the verbs need", ns, len(accesses))}
 }
 
-// probe creates a claim, runs `true` in its sandbox, and deletes it.
-func probe(ctx context.Context, clients *kube.Clients, o Options) Result {
+// probe creates a claim, runs `true` in its sandbox, tries the transports
+// to it (the second result, nil when there was no sandbox to try), and
+// deletes it.
+func probe(ctx context.Context, clients *kube.Clients, o Options) (Result, *Result) {
 	pool, err := probePool(ctx, clients, o)
 	if err != nil {
-		return Result{Status: Fail, Detail: err.Error(), Problem: NoProbePool}
+		return Result{Status: Fail, Detail: err.Error(), Problem: NoProbePool}, nil
 	}
 	timeout := o.ProbeTimeout
 	if timeout <= 0 {
@@ -463,7 +484,7 @@ func probe(ctx context.Context, clients *kube.Clients, o Options) Result {
 	claim := claims.NewClaim(claims.Spec{Namespace: o.Namespace, Pool: pool, TTL: 10 * time.Minute, Labels: map[string]string{"kubectl-sandbox/doctor": "true"}}, o.Now())
 	ready, err := claims.CreateAndWait(ctx, clients.Ext, claim, timeout, claims.WaitHooks{Pods: clients.Core})
 	if err != nil {
-		return Result{Status: Fail, Detail: fmt.Sprintf("claim on pool %s: %v", pool, err), Problem: ProbeClaim}
+		return Result{Status: Fail, Detail: fmt.Sprintf("claim on pool %s: %v", pool, err), Problem: ProbeClaim}, nil
 	}
 	readyAt := time.Since(start)
 	defer func() {
@@ -471,29 +492,38 @@ func probe(ctx context.Context, clients *kube.Clients, o Options) Result {
 		defer cancel()
 		_, _ = claims.DeleteAll(dctx, clients.Ext, o.Namespace, []string{ready.Name}, claims.DeleteOptions{})
 	}()
-	s := session.New(clients, o.Namespace, o.Session)
-	defer s.Close()
 	execStart := time.Now()
-	rt, err := s.Runtime(ctx, ready)
-	if err == nil {
-		var res *sandbox.Result
-		res, err = sandbox.Run(ctx, rt, sandbox.Command{Argv: []string{"true"}}, sandbox.IO{Timeout: 30 * time.Second})
-		if err == nil && res.ExitCode != 0 {
-			err = fmt.Errorf("`true` exited %d: %s", res.ExitCode, strings.TrimSpace(res.Stderr))
-		}
-	}
-	if err != nil {
-		return Result{Status: Fail, Detail: fmt.Sprintf("sandbox %s Ready in %s, then: %v", claims.SandboxName(ready), readyAt.Round(time.Millisecond), err), Problem: ProbeExec}
-	}
+	err = runTrue(ctx, clients, o, ready)
 	execTook := time.Since(execStart)
+	tStart := time.Now()
+	ways := transports(ctx, clients, o, pool, ready, tried{err: err, took: execTook})
+	ways.Took = time.Since(tStart)
+	if err != nil {
+		return Result{Status: Fail, Detail: fmt.Sprintf("sandbox %s Ready in %s, then: %v", claims.SandboxName(ready), readyAt.Round(time.Millisecond), err), Problem: ProbeExec}, &ways
+	}
 	delStart := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, claims.CleanupTimeout)
 	defer cancel()
 	if _, err := claims.DeleteAll(dctx, clients.Ext, o.Namespace, []string{ready.Name}, claims.DeleteOptions{Wait: true, Timeout: claims.CleanupTimeout}); err != nil {
-		return Result{Status: Fail, Detail: fmt.Sprintf("deleting the probe's claim %s: %v", ready.Name, err), Problem: ProbeDelete}
+		return Result{Status: Fail, Detail: fmt.Sprintf("deleting the probe's claim %s: %v", ready.Name, err), Problem: ProbeDelete}, &ways
 	}
 	return Result{Status: OK, Detail: fmt.Sprintf("pool %s: Ready in %s, `true` ran in %s, deleted in %s",
-		pool, readyAt.Round(time.Millisecond), execTook.Round(time.Millisecond), time.Since(delStart).Round(time.Millisecond))}
+		pool, readyAt.Round(time.Millisecond), execTook.Round(time.Millisecond), time.Since(delStart).Round(time.Millisecond))}, &ways
+}
+
+// runTrue runs `true` in the claim's sandbox, as exec does.
+func runTrue(ctx context.Context, clients *kube.Clients, o Options, ready *extv1beta1.SandboxClaim) error {
+	s := session.New(clients, o.Namespace, o.Session)
+	defer s.Close()
+	rt, err := s.Runtime(ctx, ready)
+	if err != nil {
+		return err
+	}
+	res, err := sandbox.Run(ctx, rt, sandbox.Command{Argv: []string{"true"}}, sandbox.IO{Timeout: 30 * time.Second})
+	if err == nil && res.ExitCode != 0 {
+		err = fmt.Errorf("`true` exited %d: %s", res.ExitCode, strings.TrimSpace(res.Stderr))
+	}
+	return err
 }
 
 // probePool is --pool, else the pool with the most ready sandboxes.

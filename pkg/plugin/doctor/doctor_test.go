@@ -34,6 +34,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
 
+	sandboxv1beta1 "sigs.k8s.io/agent-sandbox/api/v1beta1"
 	agentsfake "sigs.k8s.io/agent-sandbox/clients/k8s/clientset/versioned/fake"
 	extfake "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned/fake"
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
@@ -354,6 +355,15 @@ func (f *fixture) probeClaims(answer func(*extv1beta1.SandboxClaim)) *[]*extv1be
 	return &created
 }
 
+// sandbox creates sb (through the fake's create: given to its
+// constructor, a v1beta1 Sandbox is not found by a v1beta1 Get).
+func (f *fixture) sandbox(t *testing.T, sb *sandboxv1beta1.Sandbox) {
+	t.Helper()
+	if _, err := f.agents.AgentsV1beta1().Sandboxes(sb.Namespace).Create(context.Background(), sb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (f *fixture) claimNames(t *testing.T) []string {
 	t.Helper()
 	list, err := f.ext.ExtensionsV1beta1().SandboxClaims(ns).List(context.Background(), metav1.ListOptions{})
@@ -376,12 +386,13 @@ func TestRunAllOK(t *testing.T) {
 	r, routerURL := dataPlane(t)
 	f.gatewayAt(t, routerURL)
 	created := f.probeClaims(nil)
+	f.sandbox(t, &sandboxv1beta1.Sandbox{ObjectMeta: metav1.ObjectMeta{Name: "sb-probe", Namespace: ns}})
 	results := f.run(t, Options{
 		Session: session.Options{Router: router.Options{URL: routerURL, Gateway: "gw", GatewayTimeout: time.Minute}, ServerPort: 8888},
 		Probe:   true,
 	})
 	want := []string{"api ok", "agent-sandbox-apis ok", "controller ok", "templates-and-pools ok", "router ok",
-		"gatewayclass ok", "gateway ok", "httproute ok", "gateway-request ok", "router-url ok", "access ok", "probe ok"}
+		"gatewayclass ok", "gateway ok", "httproute ok", "gateway-request ok", "router-url ok", "access ok", "probe ok", "transports ok"}
 	if got := verdicts(results); !reflect.DeepEqual(got, want) {
 		t.Fatalf("verdicts %q\nwant     %q\n%+v", got, want, results)
 	}
@@ -399,7 +410,7 @@ func TestRunAllOK(t *testing.T) {
 		CheckHTTPRoute:      "httproute agent-sandbox-system/sandbox-router-route: Accepted, backends resolved (sandbox-router-svc:8080)",
 		CheckGatewayRequest: "healthy, by gateway team/gw at " + routerURL.Host + " (listener http); it takes requests without a token",
 		CheckRouterURL:      "healthy, by router " + routerURL.String() + "; it takes requests without a token",
-		CheckAccess:         "in namespace team you may do all 7 things the verbs need",
+		CheckAccess:         "in namespace team you may do all 8 things the verbs need",
 	}
 	for _, res := range results {
 		if want, ok := details[res.Check]; ok && res.Detail != want {
@@ -409,6 +420,12 @@ func TestRunAllOK(t *testing.T) {
 	probeDetail := regexp.MustCompile("^pool python: Ready in [0-9.]+[µnm]?s, `true` ran in [0-9.]+[µnm]?s, deleted in [0-9.]+[µnm]?s$")
 	if d := find(t, results, CheckProbe).Detail; !probeDetail.MatchString(d) {
 		t.Errorf("probe detail %q", d)
+	}
+	// The pod answers through a port-forward; this API server serves no
+	// exec.
+	waysDetail := regexp.MustCompile(`^pool python \(python runtime\): port-forward ok \([0-9.]+[µnm]?s\), pods/exec fails \(.+\), router ok \([0-9.]+[µnm]?s\); the data plane uses router$`)
+	if d := find(t, results, CheckTransports).Detail; !waysDetail.MatchString(d) {
+		t.Errorf("transports detail %q", d)
 	}
 	// The probe claimed from the pool, labelled and with a TTL, ran `true`
 	// in its sandbox and left nothing behind.
@@ -432,7 +449,8 @@ func TestRunAllOK(t *testing.T) {
 	if left := f.claimNames(t); len(left) != 0 {
 		t.Errorf("the probe left claims %v", left)
 	}
-	wantReviews := []string{"create sandboxclaims", "delete sandboxclaims", "list sandboxclaims", "patch sandboxes", "get pods", "get pods/log", "create pods/portforward"}
+	// The access check's, then the failed relay's.
+	wantReviews := []string{"create sandboxclaims", "delete sandboxclaims", "list sandboxclaims", "patch sandboxes", "get pods", "get pods/log", "create pods/portforward", "create pods/exec", "create pods/exec"}
 	if !reflect.DeepEqual(f.reviews, wantReviews) {
 		t.Errorf("reviews %q, want %q", f.reviews, wantReviews)
 	}
@@ -870,11 +888,15 @@ func TestCheckAccess(t *testing.T) {
 		problem *Problem
 		detail  string
 	}{
-		{name: "all allowed", status: OK, detail: "in namespace team you may do all 7 things the verbs need"},
+		{name: "all allowed", status: OK, detail: "in namespace team you may do all 8 things the verbs need"},
 		{name: "one verb denied", denied: []string{"create pods/portforward"}, status: Fail, problem: Denied,
 			detail: "in namespace team you may not: create pods/portforward (for the router's port-forward, sandboxd, port-forward)"},
 		{name: "two denied", denied: []string{"patch sandboxes", "get pods/log"}, status: Fail, problem: Denied,
 			detail: "in namespace team you may not: patch sandboxes (for suspend, resume); get pods/log (for logs)"},
+		{name: "no exec: a warning", denied: []string{"create pods/exec"}, status: Warn, problem: Denied,
+			detail: "in namespace team you may not: create pods/exec (for sandboxd and port-forward on gVisor or Kata pods, --transport exec)"},
+		{name: "no exec and no port-forward", denied: []string{"create pods/exec", "create pods/portforward"}, status: Fail, problem: Denied,
+			detail: "in namespace team you may not: create pods/portforward (for the router's port-forward, sandboxd, port-forward); create pods/exec (for sandboxd and port-forward on gVisor or Kata pods, --transport exec)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -984,7 +1006,10 @@ func TestProbePool(t *testing.T) {
 func TestProbeFailures(t *testing.T) {
 	t.Run("no pool to probe", func(t *testing.T) {
 		f := newFixture(t)
-		r := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now})
+		r, ways := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now})
+		if ways != nil {
+			t.Errorf("transports tried without a sandbox: %+v", ways)
+		}
 		want := Result{Status: Fail, Problem: NoProbePool, Detail: "no sandboxwarmpool in namespace team to probe"}
 		if r != want {
 			t.Errorf("got  %+v\nwant %+v", r, want)
@@ -998,7 +1023,7 @@ func TestProbeFailures(t *testing.T) {
 			c.Status.Conditions = []metav1.Condition{{Type: claims.ConditionReady, Status: metav1.ConditionFalse, Reason: "InvalidMetadata", Message: "bad"}}
 			c.Status.SandboxStatus.Name = ""
 		})
-		r := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now, ProbeTimeout: time.Minute})
+		r, _ := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now, ProbeTimeout: time.Minute})
 		want := Result{Status: Fail, Problem: ProbeClaim,
 			Detail: `claim on pool python: sandboxclaim "sandbox-claim-probe" failed: InvalidMetadata: bad (sandboxclaim "sandbox-claim-probe" was deleted)`}
 		if r != want {
@@ -1011,7 +1036,7 @@ func TestProbeFailures(t *testing.T) {
 	t.Run("the claim does not become Ready in time", func(t *testing.T) {
 		f := healthy(t)
 		f.probeClaims(func(c *extv1beta1.SandboxClaim) { c.Status = extv1beta1.SandboxClaimStatus{} })
-		r := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now, ProbeTimeout: 50 * time.Millisecond})
+		r, _ := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now, ProbeTimeout: 50 * time.Millisecond})
 		if r.Status != Fail || r.Problem != ProbeClaim ||
 			r.Detail != `claim on pool python: timed out after 50ms waiting for sandboxclaim "sandbox-claim-probe" to become Ready (sandboxclaim "sandbox-claim-probe" was deleted)` {
 			t.Errorf("got %+v", r)
@@ -1022,7 +1047,7 @@ func TestProbeFailures(t *testing.T) {
 		f.probeClaims(nil)
 		r, u := dataPlane(t)
 		r.Exec = func(id string, argv []string) (string, string, int) { return "", "no shell here\n", 127 }
-		res := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now, Pool: "python",
+		res, _ := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now, Pool: "python",
 			Session: session.Options{Router: router.Options{URL: u}, ServerPort: 8888}})
 		detail := regexp.MustCompile("^sandbox sb-probe Ready in [0-9.]+[µnm]?s, then: `true` exited 127: no shell here$")
 		if res.Status != Fail || res.Problem != ProbeExec || !detail.MatchString(res.Detail) {
@@ -1035,7 +1060,7 @@ func TestProbeFailures(t *testing.T) {
 	t.Run("the router cannot be reached", func(t *testing.T) {
 		f := healthy(t)
 		f.probeClaims(nil)
-		res := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now})
+		res, _ := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now})
 		if res.Status != Fail || res.Problem != ProbeExec || !strings.Contains(res.Detail, "then: cannot port-forward to the sandbox router: no service sandbox-router-svc in namespace team") {
 			t.Errorf("got %+v", res)
 		}
@@ -1050,7 +1075,7 @@ func TestProbeFailures(t *testing.T) {
 			return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "extensions.agents.x-k8s.io", Resource: "sandboxclaims"}, "sandbox-claim-probe", errors.New("no"))
 		})
 		_, u := dataPlane(t)
-		res := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now, Session: session.Options{Router: router.Options{URL: u}, ServerPort: 8888}})
+		res, _ := probe(context.Background(), f.clients, Options{Namespace: ns, Now: now, Session: session.Options{Router: router.Options{URL: u}, ServerPort: 8888}})
 		want := Result{Status: Fail, Problem: ProbeDelete,
 			Detail: `deleting the probe's claim sandbox-claim-probe: deleting sandboxclaim "sandbox-claim-probe": sandboxclaims.extensions.agents.x-k8s.io "sandbox-claim-probe" is forbidden: no`}
 		if res != want {

@@ -71,9 +71,16 @@ var (
 		return "the API server could not answer access reviews; check with: kubectl auth can-i --list -n " + ns
 	})
 
-	NoProbePool = problem("no-probe-pool", probePoolFix)
-	ProbeClaim  = problem("probe-claim", probePoolFix)
-	ProbeExec   = problem("probe-exec", "check the router and the runtime: kubectl sandbox doctor without --probe, and kubectl sandbox logs")
+	NoProbePool   = problem("no-probe-pool", probePoolFix)
+	ProbeClaim    = problem("probe-claim", probePoolFix)
+	ProbeExec     = problem("probe-exec", "check the router and the runtime: kubectl sandbox doctor without --probe, and kubectl sandbox logs")
+	SandboxUnread = fixIn("sandbox-unread", func(ns string) string {
+		return "the transports depend on the sandbox's pod template; check with: kubectl auth can-i get sandboxes.agents.x-k8s.io -n " + ns
+	})
+	NoTransport = fixIn("no-transport", func(ns string) string {
+		return "the data plane reaches the python runtime through the router, and sandboxd through a port-forward or pods/exec: " +
+			"check the router (doctor without --probe), and the rights with: kubectl auth can-i create pods/portforward -n " + ns + "; kubectl auth can-i create pods/exec -n " + ns
+	})
 	ProbeDelete = problem("probe-delete", "it expires at its TTL (10m), or delete it with: kubectl sandbox delete -l kubectl-sandbox/doctor")
 )
 

@@ -8,6 +8,7 @@ import (
 	authzclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	nodev1client "k8s.io/client-go/kubernetes/typed/node/v1"
 	"k8s.io/client-go/rest"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
@@ -27,8 +28,12 @@ type Clients struct {
 	// Agents serves Sandboxes.
 	Agents  agentsclient.Interface
 	Gateway gatewayclient.Interface
-	// Authz answers access reviews (to explain a refused port-forward).
+	// Authz answers access reviews (to explain a refused port-forward or
+	// exec).
 	Authz authzclient.AuthorizationV1Interface
+	// Node reads RuntimeClasses (which runtime isolates a sandbox's pod);
+	// nil means they are not read.
+	Node nodev1client.NodeV1Interface
 	// Apps and Coordination read the controller's Deployment and its
 	// leader-election Lease (doctor, which makes them: NewClients does not,
 	// for the other verbs' sake); nil means they are not checked.
@@ -53,6 +58,9 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 		return nil, err
 	}
 	if c.Authz, err = authzclient.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	if c.Node, err = nodev1client.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -29,3 +29,42 @@ func (d demoted) Error(err error, msg string, kv ...any) {
 
 func (d demoted) WithValues(kv ...any) logr.LogSink { return demoted{d.LogSink.WithValues(kv...)} }
 func (d demoted) WithName(name string) logr.LogSink { return demoted{d.LogSink.WithName(name)} }
+
+// maxStreamLogLevel caps client-go's logging of streams (port-forwards and
+// exec relays): from level 7 on, its WebSocket tunnel logs every byte it
+// carries, which includes the router's bearer token.
+const maxStreamLogLevel = 6
+
+// StreamLogger is l for client-go's streams: without its levels above 6,
+// and with its errors as information (QuietErrors). Errors about single
+// forwarded connections (a reset after a stream we cancel, as at exec
+// --timeout) are information too: what matters reaches the caller as its
+// own error.
+func StreamLogger(l logr.Logger) logr.Logger {
+	if l.GetSink() == nil {
+		return l
+	}
+	return logr.New(cappedSink{QuietErrors(l).GetSink()})
+}
+
+type cappedSink struct{ logr.LogSink }
+
+// Init does nothing: the wrapped sink was initialised when its logger was
+// made (initialising it again would change klog's global call depth, racing
+// with streams that log).
+func (s cappedSink) Init(logr.RuntimeInfo) {}
+
+func (s cappedSink) Enabled(level int) bool {
+	return level <= maxStreamLogLevel && s.LogSink.Enabled(level)
+}
+
+func (s cappedSink) Info(level int, msg string, kv ...any) {
+	if level <= maxStreamLogLevel {
+		s.LogSink.Info(level, msg, kv...)
+	}
+}
+
+func (s cappedSink) WithValues(kv ...any) logr.LogSink {
+	return cappedSink{s.LogSink.WithValues(kv...)}
+}
+func (s cappedSink) WithName(name string) logr.LogSink { return cappedSink{s.LogSink.WithName(name)} }

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -24,44 +23,6 @@ import (
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 )
-
-// maxLogLevel caps client-go's logging of forwards: from level 7 on, the
-// WebSocket tunnel logs every byte it carries, which includes the router's
-// bearer token.
-const maxLogLevel = 6
-
-// quietLogger is l without its levels above maxLogLevel.
-func quietLogger(l logr.Logger) logr.Logger {
-	if l.GetSink() == nil {
-		return l
-	}
-	// Errors about single forwarded connections (a reset after a stream we
-	// cancel, as at exec --timeout) are information too: what matters
-	// reaches the caller as its own error (the stream's, or a *LostError).
-	return logr.New(cappedSink{kube.QuietErrors(l).GetSink()})
-}
-
-type cappedSink struct{ logr.LogSink }
-
-// Init does nothing: the wrapped sink was initialised when its logger was
-// made (initialising it again would change klog's global call depth, racing
-// with forwards that log).
-func (s cappedSink) Init(logr.RuntimeInfo) {}
-
-func (s cappedSink) Enabled(level int) bool {
-	return level <= maxLogLevel && s.LogSink.Enabled(level)
-}
-
-func (s cappedSink) Info(level int, msg string, kv ...any) {
-	if level <= maxLogLevel {
-		s.LogSink.Info(level, msg, kv...)
-	}
-}
-
-func (s cappedSink) WithValues(kv ...any) logr.LogSink {
-	return cappedSink{s.LogSink.WithValues(kv...)}
-}
-func (s cappedSink) WithName(name string) logr.LogSink { return cappedSink{s.LogSink.WithName(name)} }
 
 // Forward is an open port-forward.
 type Forward struct {
@@ -130,7 +91,7 @@ func Open(ctx context.Context, cfg *rest.Config, core corev1client.CoreV1Interfa
 		return nil, err
 	}
 	dialer := spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: rt}, http.MethodPost, target)
-	logger := quietLogger(klog.FromContext(ctx))
+	logger := kube.StreamLogger(klog.FromContext(ctx))
 	tunnel, err := portforward.NewSPDYOverWebsocketDialerForStreamingWithLogger(logger, target, cfg)
 	if err != nil {
 		return nil, err

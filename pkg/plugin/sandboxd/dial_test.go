@@ -21,6 +21,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podconn"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward/podforwardtest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 )
@@ -158,6 +159,8 @@ func clientsOf(t *testing.T, url string, authz *fake.Clientset) *kube.Clients {
 
 var podPorts = Ports{GRPC: 7000, REST: 7001}
 
+var boxPod = Pod{Namespace: "team", Name: "box-0", Container: "sandboxd"}
+
 // TestDial: the forward reaches sandboxd's ports in the pod, its health is
 // checked, commands and files work, and Close ends the forward.
 func TestDial(t *testing.T) {
@@ -167,7 +170,7 @@ func TestDial(t *testing.T) {
 	}}
 	files := newFakeFiles(t)
 	srv := sandboxdPod(t, procs, files, podPorts)
-	conn, err := Dial(context.Background(), clientsOf(t, srv.URL, nil), "team", "box-0", podPorts, "box")
+	conn, err := Dial(context.Background(), clientsOf(t, srv.URL, nil), boxPod, podPorts, "box", podconn.PortForward)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +200,7 @@ func TestDialNotReady(t *testing.T) {
 	files := newFakeFiles(t)
 	files.ready.Store(false)
 	srv := sandboxdPod(t, &fakeProcesses{}, files, podPorts)
-	conn, err := Dial(context.Background(), clientsOf(t, srv.URL, nil), "team", "box-0", podPorts, "box")
+	conn, err := Dial(context.Background(), clientsOf(t, srv.URL, nil), boxPod, podPorts, "box", podconn.PortForward)
 	var notReady *NotReadyError
 	if !errors.As(err, &notReady) || notReady.Sandbox != "team/box" {
 		t.Fatalf("Dial = %v, %v; want a *NotReadyError", conn, err)
@@ -213,7 +216,7 @@ func TestDialNotReady(t *testing.T) {
 // sandboxd there.
 func TestDialUnreachable(t *testing.T) {
 	srv := sandboxdPod(t, &fakeProcesses{}, newFakeFiles(t), podPorts, podPorts.REST)
-	conn, err := Dial(context.Background(), clientsOf(t, srv.URL, nil), "team", "box-0", podPorts, "box")
+	conn, err := Dial(context.Background(), clientsOf(t, srv.URL, nil), boxPod, podPorts, "box", podconn.PortForward)
 	var unreachable *UnreachableError
 	if !errors.As(err, &unreachable) || unreachable.Namespace != "team" || unreachable.Pod != "box-0" || unreachable.Port != 7001 {
 		t.Fatalf("Dial = %v, %v; want an *UnreachableError", conn, err)
@@ -229,7 +232,7 @@ func TestDialUnreachable(t *testing.T) {
 // that port, before any command.
 func TestDialGRPCUnreachable(t *testing.T) {
 	srv := sandboxdPod(t, &fakeProcesses{}, newFakeFiles(t), podPorts, podPorts.GRPC)
-	conn, err := Dial(context.Background(), clientsOf(t, srv.URL, nil), "team", "box-0", podPorts, "box")
+	conn, err := Dial(context.Background(), clientsOf(t, srv.URL, nil), boxPod, podPorts, "box", podconn.PortForward)
 	var unreachable *UnreachableError
 	if !errors.As(err, &unreachable) || unreachable.Port != 7000 {
 		t.Fatalf("Dial = %v, %v; want an *UnreachableError for port 7000", conn, err)
@@ -267,16 +270,17 @@ func reviewer(allowed bool) (*fake.Clientset, *[]authzv1.ResourceAttributes) {
 }
 
 // TestDialForbidden: a refused port-forward that an access review
-// confirms is a *ForbiddenError; otherwise the error is the forward's.
+// confirms is a *kube.ForbiddenError; otherwise the error is the
+// forward's.
 func TestDialForbidden(t *testing.T) {
 	srv := refusingAPIServer(t)
 	want := authzv1.ResourceAttributes{Namespace: "team", Verb: "create", Resource: "pods", Subresource: "portforward", Name: "box-0"}
 
 	authz, asked := reviewer(false)
-	_, err := Dial(context.Background(), clientsOf(t, srv.URL, authz), "team", "box-0", podPorts, "box")
-	var forbidden *ForbiddenError
-	if !errors.As(err, &forbidden) || forbidden.Namespace != "team" || forbidden.Pod != "box-0" || forbidden.Err == nil {
-		t.Fatalf("Dial = %v, want a *ForbiddenError", err)
+	_, err := Dial(context.Background(), clientsOf(t, srv.URL, authz), boxPod, podPorts, "box", podconn.PortForward)
+	var forbidden *kube.ForbiddenError
+	if !errors.As(err, &forbidden) || forbidden.Namespace != "team" || forbidden.Pod != "box-0" || forbidden.Subresource != kube.PortForward || forbidden.Err == nil {
+		t.Fatalf("Dial = %v, want a *kube.ForbiddenError", err)
 	}
 	if want := `port-forward to pod team/box-0 is forbidden: you may not create pods/portforward in namespace "team"`; err.Error() != want {
 		t.Errorf("message %q, want %q", err, want)
@@ -286,12 +290,12 @@ func TestDialForbidden(t *testing.T) {
 	}
 
 	authz, asked = reviewer(true)
-	_, err = Dial(context.Background(), clientsOf(t, srv.URL, authz), "team", "box-0", podPorts, "box")
+	_, err = Dial(context.Background(), clientsOf(t, srv.URL, authz), boxPod, podPorts, "box", podconn.PortForward)
 	if err == nil || errors.As(err, &forbidden) || len(*asked) != 1 {
 		t.Errorf("Dial when allowed = %v after %d reviews, want the forward's error", err, len(*asked))
 	}
 
-	_, err = Dial(context.Background(), clientsOf(t, srv.URL, nil), "team", "box-0", podPorts, "box")
+	_, err = Dial(context.Background(), clientsOf(t, srv.URL, nil), boxPod, podPorts, "box", podconn.PortForward)
 	if err == nil || errors.As(err, &forbidden) {
 		t.Errorf("Dial without access reviews = %v, want the forward's error", err)
 	}
@@ -299,7 +303,7 @@ func TestDialForbidden(t *testing.T) {
 	authz, asked = reviewer(false)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = Dial(ctx, clientsOf(t, srv.URL, authz), "team", "box-0", podPorts, "box")
+	_, err = Dial(ctx, clientsOf(t, srv.URL, authz), boxPod, podPorts, "box", podconn.PortForward)
 	if err == nil || errors.As(err, &forbidden) || len(*asked) != 0 {
 		t.Errorf("Dial with a cancelled context = %v after %d reviews, want no review", err, len(*asked))
 	}

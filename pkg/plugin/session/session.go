@@ -16,10 +16,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 
+	sandboxv1beta1 "sigs.k8s.io/agent-sandbox/api/v1beta1"
 	extv1beta1 "sigs.k8s.io/agent-sandbox/extensions/api/v1beta1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podconn"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/python"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/router"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
@@ -33,7 +35,8 @@ const (
 	RuntimeAuto = "auto"
 	// RuntimePython is the python runtime through the sandbox router.
 	RuntimePython = "python"
-	// RuntimeSandboxd is sandboxd through a port-forward to the pod.
+	// RuntimeSandboxd is sandboxd in the pod, reached by a port-forward or
+	// a relay over pods/exec (Options.Transport).
 	RuntimeSandboxd = "sandboxd"
 )
 
@@ -45,7 +48,7 @@ type Runtime struct{ Name, Doc string }
 var Runtimes = []Runtime{
 	{RuntimeAuto, "sandboxd when the pod template announces it"},
 	{RuntimePython, "through the router"},
-	{RuntimeSandboxd, "port-forward to the pod"},
+	{RuntimeSandboxd, "in the pod, by --transport"},
 }
 
 // Roots are the root directories of the runtimes (see
@@ -66,6 +69,9 @@ type Options struct {
 	// Sandboxd overrides sandboxd's ports; a zero port comes from the pod
 	// template, else sandboxd's default.
 	Sandboxd sandboxd.Ports
+	// Transport is how sandboxd's ports in the pod are reached:
+	// podconn.Auto ("" too), podconn.PortForward or podconn.Exec.
+	Transport string
 }
 
 // Session serves the sandboxes of one namespace. It is safe for concurrent
@@ -76,6 +82,7 @@ type Session struct {
 	opts    Options
 
 	opening singleflight.Group
+	classes *podconn.Classes
 	mu      sync.Mutex
 	conn    *router.Conn
 	dials   []*sandboxd.Conn
@@ -83,7 +90,7 @@ type Session struct {
 
 // New returns a session; it opens nothing until a sandbox is asked for.
 func New(clients *kube.Clients, namespace string, opts Options) *Session {
-	return &Session{clients: clients, ns: namespace, opts: opts}
+	return &Session{clients: clients, ns: namespace, opts: opts, classes: podconn.NewClasses(clients)}
 }
 
 // Namespace is the namespace the session serves.
@@ -178,13 +185,28 @@ func (s *Session) open(ctx context.Context, c *extv1beta1.SandboxClaim) (opened,
 	if s.opts.Sandboxd.REST != 0 {
 		ports.REST = s.opts.Sandboxd.REST
 	}
-	pod := claims.PodName(sb)
-	klog.V(2).Infof("sandbox %s runs sandboxd: port-forwarding to pod %s ports %d and %d", name, pod, ports.GRPC, ports.REST)
-	conn, err := sandboxd.Dial(ctx, s.clients, c.Namespace, pod, ports, name)
+	return s.sandboxd(ctx, sb, ports)
+}
+
+// sandboxd reaches sandboxd on ports in a Sandbox's pod, by the session's
+// transport.
+func (s *Session) sandboxd(ctx context.Context, sb *sandboxv1beta1.Sandbox, ports sandboxd.Ports) (opened, error) {
+	spec := &sb.Spec.PodTemplate.Spec
+	pod := sandboxd.Pod{Namespace: sb.Namespace, Name: claims.PodName(sb), Container: sandboxd.Container(spec)}
+	transport := s.opts.Transport
+	if transport == "" {
+		transport = podconn.Auto
+	}
+	if transport == podconn.Auto {
+		pod.Isolated = s.classes.Isolated(ctx, spec.RuntimeClassName)
+	}
+	klog.V(2).Infof("sandbox %s runs sandboxd: reaching pod %s ports %d and %d (transport %s)", sb.Name, pod, ports.GRPC, ports.REST, transport)
+	conn, err := sandboxd.Dial(ctx, s.clients, pod, ports, sb.Name, transport)
 	if err != nil {
 		return opened{}, err
 	}
-	return opened{rt: explainOOM(conn, s.clients.Core, c.Namespace, pod), dial: conn}, nil
+	klog.V(2).Infof("reaching sandboxd in pod %s by %s", pod, conn.Transport())
+	return opened{rt: explainOOM(conn, s.clients.Core, pod.Namespace, pod.Name), dial: conn}, nil
 }
 
 // python returns the python runtime of a claim, through the router.
@@ -286,7 +308,7 @@ func (s *Session) Each(ctx context.Context, list []*extv1beta1.SandboxClaim, lim
 	return g.Wait()
 }
 
-// Close tears down the router connection and the sandboxd port-forwards.
+// Close tears down the router connection and the connections to sandboxd.
 func (s *Session) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,4 +1,4 @@
-package podforward
+package kube
 
 import (
 	"errors"
@@ -9,13 +9,13 @@ import (
 	"github.com/go-logr/logr/funcr"
 )
 
-// TestForwardLogsStopAtLevel6: client-go's forward logs above level 6
+// TestStreamLogsStopAtLevel6: client-go's stream logs above level 6
 // (which carry the tunnelled bytes, the router token among them) are
 // dropped, also through named and valued loggers; the rest pass.
-func TestForwardLogsStopAtLevel6(t *testing.T) {
+func TestStreamLogsStopAtLevel6(t *testing.T) {
 	var lines []string
 	base := funcr.New(func(prefix, args string) { lines = append(lines, prefix+" "+args) }, funcr.Options{Verbosity: 10})
-	l := quietLogger(base).WithName("client").WithValues("pod", "router-0")
+	l := StreamLogger(base).WithName("client").WithValues("pod", "router-0")
 	l.V(6).Info("negotiated")
 	l.V(7).Info("data", "bytes", "Authorization: Bearer s3cret")
 	l.GetSink().Info(7, "data", "bytes", "Authorization: Bearer s3cret")
@@ -33,11 +33,11 @@ func TestForwardLogsStopAtLevel6(t *testing.T) {
 	}
 	lines = nil
 	quiet := funcr.New(func(prefix, args string) { lines = append(lines, prefix+" "+args) }, funcr.Options{Verbosity: 1})
-	quietLogger(quiet).Error(errors.New("reset"), "Error copying")
+	StreamLogger(quiet).Error(errors.New("reset"), "Error copying")
 	if len(lines) != 0 {
 		t.Errorf("below level 2, an error was logged: %q", lines)
 	}
-	if got := quietLogger(logr.Discard()); got.GetSink() != nil {
+	if got := StreamLogger(logr.Discard()); got.GetSink() != nil {
 		t.Errorf("a discarding logger became %v", got.GetSink())
 	}
 }

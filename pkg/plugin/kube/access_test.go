@@ -1,0 +1,68 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+
+	authzv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+// TestRefused: a refusal that an access review confirms becomes a
+// *ForbiddenError naming the subresource and the namespace; an allowed
+// review, a review that fails, no reviewer or an ended context leave the
+// error as it was.
+func TestRefused(t *testing.T) {
+	streamErr := errors.New("unable to upgrade connection: Forbidden")
+	review := func(allowed bool, err error) (*Clients, *[]authzv1.ResourceAttributes) {
+		cs := fake.NewClientset()
+		asked := &[]authzv1.ResourceAttributes{}
+		cs.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			*asked = append(*asked, *a.(k8stesting.CreateAction).GetObject().(*authzv1.SelfSubjectAccessReview).Spec.ResourceAttributes)
+			return true, &authzv1.SelfSubjectAccessReview{Status: authzv1.SubjectAccessReviewStatus{Allowed: allowed}}, err
+		})
+		return &Clients{Authz: cs.AuthorizationV1()}, asked
+	}
+	for _, tc := range []struct {
+		sub, want string
+	}{
+		{Exec, `exec into pod team/box-0 is forbidden: you may not create pods/exec in namespace "team"`},
+		{PortForward, `port-forward to pod team/box-0 is forbidden: you may not create pods/portforward in namespace "team"`},
+	} {
+		c, asked := review(false, nil)
+		err := Refused(context.Background(), c, "team", "box-0", tc.sub, streamErr)
+		var forbidden *ForbiddenError
+		if !errors.As(err, &forbidden) || err.Error() != tc.want || !errors.Is(err, streamErr) {
+			t.Errorf("%s: %v, want %q wrapping the stream's error", tc.sub, err, tc.want)
+		}
+		want := []authzv1.ResourceAttributes{{Namespace: "team", Verb: "create", Resource: "pods", Subresource: tc.sub, Name: "box-0"}}
+		if !reflect.DeepEqual(*asked, want) {
+			t.Errorf("%s: asked %+v", tc.sub, *asked)
+		}
+	}
+	allowed, _ := review(true, nil)
+	failing, _ := review(false, errors.New("the server is down"))
+	asking, asked := review(false, nil)
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	for name, tc := range map[string]struct {
+		ctx context.Context
+		c   *Clients
+	}{
+		"allowed":       {context.Background(), allowed},
+		"review failed": {context.Background(), failing},
+		"no reviewer":   {context.Background(), &Clients{}},
+		"ctx ended":     {ended, asking},
+	} {
+		if err := Refused(tc.ctx, tc.c, "team", "box-0", Exec, streamErr); !errors.Is(err, streamErr) || errors.Unwrap(err) != nil { // the very error, not wrapped
+			t.Errorf("%s: %v, want the stream's error", name, err)
+		}
+	}
+	if len(*asked) != 0 {
+		t.Errorf("asked with an ended context: %+v", *asked)
+	}
+}
