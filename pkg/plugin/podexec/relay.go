@@ -49,19 +49,22 @@ exit 96`
 // waits for its children, so none is left behind; should the shell itself
 // be killed (the kubelet's runtime kills an exec's process when its client
 // goes away, and then closes its input), the writer still kills the
-// reader once the input closes. The shell's own messages (a killed job)
-// are not the relay's output.
+// reader once the input closes. The shell's notices of killed jobs go to
+// /dev/null at each wait; its standard error itself stays open: a relay
+// that sent it to /dev/null for good (exec 4<&0 2>/dev/null) closed the
+// exec's stderr, and on runc containerd then ended the exec session,
+// input and all, once the relay went quiet (gVisor did not).
 const bashRelay = `{ exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || { echo "nothing accepts connections on 127.0.0.1:$1" >&2; exit 97; }
-exec 4<&0 2>/dev/null
+exec 4<&0
 printf '%s\n' '` + readyLine + `'
 cat <&3 &
 r=$!
-{ trap 'kill $c; wait $c; exit 0' TERM; cat <&4 >&3 & c=$!; wait $c; kill $r; } </dev/null >/dev/null &
+{ trap 'kill $c; wait $c 2>/dev/null; exit 0' TERM; cat <&4 >&3 & c=$!; wait $c; kill $r; } </dev/null >/dev/null &
 w=$!
 exec 4<&- 3<&-
-wait $r
+wait $r 2>/dev/null
 kill $w
-wait $w
+wait $w 2>/dev/null
 exit 0`
 
 // pythonRelay is one process: either side's end ends it.
