@@ -248,10 +248,10 @@ subjects:
 	want := regexp.MustCompile(`^error: exec into pod default/\S+ is forbidden: you may not create pods/exec in namespace "default" ` +
 		`\(the connection is relayed over pods/exec, as for pods under gVisor or Kata, which port-forwards do not reach: ask for RBAC create on pods/exec in namespace default; check with: kubectl auth can-i create pods/exec -n default`)
 	for _, args := range [][]string{
-		{"exec", c, "--", "true"},
-		{"ls", c + ":"},
+		{"exec", c, "--as", user, "--", "true"},
+		{"ls", c + ":", "--as", user},
 	} {
-		res := Sandbox(t, append(args, "--as", user)...).Run()
+		res := Sandbox(t, args...).Run()
 		if res.ExitCode != 1 || strings.Count(res.Stderr, "\n") != 1 || !want.MatchString(res.Stderr) {
 			t.Errorf("%s: exit %d stderr %q", args[0], res.ExitCode, res.Stderr)
 		}
