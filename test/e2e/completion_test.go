@@ -20,8 +20,8 @@ func TestCompletion(t *testing.T) {
 		{[]string{"__complete", "get", "e2e-comp"}, "e2e-complete\n"},
 		{[]string{"__complete", "exec", "e2e-comp"}, "e2e-complete\n"},
 		{[]string{"__complete", "create", "--pool", "python-c"}, "python-cold\n"},
-		{[]string{"__complete", "run", "--template", "py"}, "python\n"},
-		{[]string{"__complete", "pools", ""}, "python\npython-cold\nsandboxd\nsandboxd-cold\nshadow-pool-python\n"},
+		{[]string{"__complete", "run", "--template", "py"}, "python\npython-gvisor\n"},
+		{[]string{"__complete", "pools", ""}, "python\npython-cold\npython-gvisor\nsandboxd\nsandboxd-cold\nsandboxd-gvisor\nshadow-pool-python\n"},
 	} {
 		res := Sandbox(t, tc.args...).RunOrFail()
 		if !strings.HasPrefix(res.Stdout, tc.want+":4\n") {
