@@ -73,7 +73,7 @@ func TestCreateFromTemplate(t *testing.T) {
 		t.Errorf("pool %q, want python", got)
 	}
 	res := Sandbox(t, "create", "e2e-none", "--template", "ruby").Run()
-	want := `error: no SandboxWarmPool in namespace "default" uses SandboxTemplate "ruby"; pools: python (template python), python-cold (template python), sandboxd (template sandboxd), sandboxd-cold (template sandboxd), shadow-pool-python (template python); templates: python, sandboxd; check the template name, or use --pool` + "\n"
+	want := `error: no SandboxWarmPool in namespace "default" uses SandboxTemplate "ruby"; pools: python (template python), python-cold (template python), python-gvisor (template python-gvisor), sandboxd (template sandboxd), sandboxd-cold (template sandboxd), sandboxd-gvisor (template sandboxd-gvisor), shadow-pool-python (template python); templates: python, python-gvisor, sandboxd, sandboxd-gvisor; check the template name, or use --pool` + "\n"
 	if res.ExitCode != 1 || res.Stderr != want {
 		t.Fatalf("exit %d stderr %q\nwant %q", res.ExitCode, res.Stderr, want)
 	}
@@ -142,7 +142,8 @@ func TestGetDescribeWaitDelete(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^python\s+python\s+\d/2\s+\S+$`).MatchString(pools) || !regexp.MustCompile(`(?m)^python-cold\s+python\s+0/0\s+\S+$`).MatchString(pools) {
 		t.Errorf("pools:\n%s", pools)
 	}
-	if tpl := Sandbox(t, "templates", "-o", "name").RunOrFail().Stdout; tpl != "sandboxtemplate.extensions.agents.x-k8s.io/python\nsandboxtemplate.extensions.agents.x-k8s.io/sandboxd\n" {
+	if tpl := Sandbox(t, "templates", "-o", "name").RunOrFail().Stdout; tpl != "sandboxtemplate.extensions.agents.x-k8s.io/python\nsandboxtemplate.extensions.agents.x-k8s.io/python-gvisor\n"+
+		"sandboxtemplate.extensions.agents.x-k8s.io/sandboxd\nsandboxtemplate.extensions.agents.x-k8s.io/sandboxd-gvisor\n" {
 		t.Errorf("templates -o name %q", tpl)
 	}
 	sandbox := jsonpath(t, "e2e-gd", "{.status.sandbox.name}")
