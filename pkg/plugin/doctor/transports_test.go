@@ -58,7 +58,7 @@ func TestTransports(t *testing.T) {
 		_, _ = io.WriteString(w, `{"status":"ok"}`)
 	}))
 	defer health.Close()
-	forwards := podforwardtest.NewAPIServer(t, func(_ string, conn io.ReadWriter) { go func() { _, _ = io.Copy(io.Discard, conn) }() })
+	forwards := podforwardtest.NewAPIServer(t, func(string, io.ReadWriter) {}) // streams close at once
 	execs := podexectest.NewAPIServer(t, relayTo(health.Listener.Addr().String()), forwards)
 	f := healthy(t)
 	cfg := &rest.Config{Host: execs.URL}

@@ -213,7 +213,11 @@ func newServer(t testing.TB, c *cluster, opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = func() time.Time { return testNow }
 	}
-	return New(&kube.Clients{Ext: c.ext, Agents: agentsfake.NewSimpleClientset()}, opts)
+	srv := New(&kube.Clients{Ext: c.ext, Agents: agentsfake.NewSimpleClientset()}, opts)
+	// The connections and claim watches the tools kept end with the test
+	// (a test that calls Cleanup has closed them already).
+	t.Cleanup(srv.closeCaches)
+	return srv
 }
 
 // client is one MCP client session connected in process.

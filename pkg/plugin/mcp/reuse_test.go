@@ -106,3 +106,26 @@ func TestToolsKeepTheSandboxAcrossCalls(t *testing.T) {
 		t.Errorf("after sandbox_delete: %q", msg)
 	}
 }
+
+// TestCallAfterCleanupKeepsNothing: a call that outlives the server's
+// Cleanup (a shutdown) fails in one line and keeps no connection or watch
+// (the package's goroutine check would see a watch left running).
+func TestCallAfterCleanupKeepsNothing(t *testing.T) {
+	c := newCluster(t)
+	srv := newServer(t, c, Options{Keep: true})
+	cl := connect(t, srv.MCP())
+	cl.create(map[string]any{"name": "box"})
+	callOK[ExecOut](cl, "sandbox_exec", map[string]any{"name": "box", "command": []string{"true"}})
+	if err := srv.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if got := callErr(cl, "sandbox_exec", map[string]any{"name": "box", "command": []string{"true"}}); !strings.Contains(got, "the session is closed") {
+		t.Errorf("exec after Cleanup: %q", got)
+	}
+	srv.mu.Lock()
+	n := len(srv.caches)
+	srv.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d caches kept after Cleanup", n)
+	}
+}

@@ -189,16 +189,23 @@ func (s *Server) cache(ns string) *session.Cache {
 	c := s.caches[ns]
 	if c == nil {
 		c = session.NewCache(session.New(s.clients, ns, s.opts.Session), 0)
+		if s.caches == nil {
+			// After Cleanup: a call that outlived the shutdown keeps
+			// nothing (its calls fail with "the session is closed").
+			c.Close()
+			return c
+		}
 		s.caches[ns] = c
 	}
 	return c
 }
 
-// closeCaches closes the connections the tools kept.
+// closeCaches closes the connections the tools kept; the server keeps
+// none after it.
 func (s *Server) closeCaches() {
 	s.mu.Lock()
 	caches := s.caches
-	s.caches = map[string]*session.Cache{}
+	s.caches = nil
 	s.mu.Unlock()
 	for _, c := range caches {
 		c.Close()

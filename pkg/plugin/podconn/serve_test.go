@@ -15,10 +15,11 @@ import (
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward/podforwardtest"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, podforwardtest.LeakOptions()...)
 }
 
 // funcDialer dials with a function.

@@ -102,11 +102,7 @@ func forwardTo(addrs map[string]string) func(port string, conn io.ReadWriter) {
 	return func(port string, conn io.ReadWriter) {
 		addr, ok := addrs[port]
 		if !ok {
-			// Nothing listens: the stream closes at once. What the client
-			// sent is still read, or its data frames would block the fake
-			// API server's connection from ending.
-			go func() { _, _ = io.Copy(io.Discard, conn) }()
-			return
+			return // nothing listens: the stream closes at once
 		}
 		c, err := net.Dial("tcp", addr)
 		if err != nil {

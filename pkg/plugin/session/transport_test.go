@@ -49,10 +49,8 @@ func TestRuntimeTransport(t *testing.T) {
 		{"exec, runc", podconn.Exec, "", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// The forward's streams close at once, as under gVisor; what
-			// the client sent is still read, or its data frames would keep
-			// the fake's connection from ending.
-			forwards := podforwardtest.NewAPIServer(t, func(_ string, conn io.ReadWriter) { go func() { _, _ = io.Copy(io.Discard, conn) }() })
+			// The forward's streams close at once, as under gVisor.
+			forwards := podforwardtest.NewAPIServer(t, func(string, io.ReadWriter) {})
 			var mu sync.Mutex
 			var containers []string
 			execs := podexectest.NewAPIServer(t, func(e *podexectest.Exec) (int, error) {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	corev1 "k8s.io/api/core/v1"
 	streamhttp "k8s.io/streaming/pkg/httpstream"
 	"k8s.io/streaming/pkg/httpstream/spdy"
@@ -94,19 +96,34 @@ func (s *APIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if h.Get(corev1.StreamType) != corev1.StreamTypeData {
 				return // the error stream is closed with its data stream
 			}
-			defer st.Close()
 			port := h.Get(corev1.PortHeader)
-			if es, ok := errStreams.LoadAndDelete(h.Get(corev1.PortForwardRequestIDHeader)); ok {
-				defer es.(streamhttp.Stream).Close()
+			closeErr := func() {}
+			es, ok := errStreams.LoadAndDelete(h.Get(corev1.PortForwardRequestIDHeader))
+			if !replied(st) || (ok && !replied(es.(streamhttp.Stream))) {
+				// The client's connection ended before the replies went
+				// out: nothing more is written to it.
+				_ = st.Reset()
+				return
+			}
+			if ok {
+				es := es.(streamhttp.Stream)
+				closeErr = func() { _ = es.Close() }
 				if s.Refuse != nil {
 					if msg := s.Refuse(port); msg != "" {
-						_, _ = io.WriteString(es.(streamhttp.Stream), msg)
+						_, _ = io.WriteString(es, msg)
+						closeErr()
 						_ = st.Reset() // what the client sent is never read
 						return
 					}
 				}
 			}
 			s.pod(port, st)
+			closeErr()
+			_ = st.Close()
+			// What the client still sends is read until it closes its
+			// end: spdystream's frame handler blocks on a data frame
+			// nobody reads, and the connection could never end.
+			_, _ = io.Copy(io.Discard, st)
 		}()
 		return nil
 	})
@@ -115,4 +132,30 @@ func (s *APIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	<-conn.CloseChan()
 	s.Ended <- struct{}{}
+}
+
+// replied says whether the reply to st, a stream the client opened, went
+// out. spdystream sends it after the stream handler returns, and when that
+// fails (the client closed its connection meanwhile) every later write on
+// st, its Close included, waits forever for it; SendReply again returns at
+// once when the reply was sent, and fails when it cannot be.
+func replied(st streamhttp.Stream) bool {
+	r, ok := st.(interface {
+		SendReply(http.Header, bool) error
+	})
+	return !ok || r.SendReply(http.Header{}, false) == nil
+}
+
+// LeakOptions are the goroutine checks' exceptions for packages whose tests
+// port-forward: client-go's PortForwarder handles each local connection in
+// a goroutine that Close does not wait for. One whose forward is closed
+// while it opens its streams waits up to 30 s for a reply that never comes
+// (spdystream does not end the wait when the connection ends), then leaves
+// its error-stream reader blocked forever (client-go v0.37.2,
+// tools/portforward/portforward.go: errorChan is unbuffered).
+func LeakOptions() []goleak.Option {
+	return []goleak.Option{
+		goleak.IgnoreAnyFunction("k8s.io/client-go/tools/portforward.(*PortForwarder).handleConnection"),
+		goleak.IgnoreTopFunction("k8s.io/client-go/tools/portforward.(*PortForwarder).handleConnection.func1"),
+	}
 }
