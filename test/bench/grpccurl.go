@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -11,7 +12,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	processv1 "sigs.k8s.io/agent-sandbox/packages/sandboxd/spec/process/v1"
 )
@@ -64,4 +68,45 @@ func (b *bench) portForward(pod string, port int) (int, func()) {
 	local, _ := strconv.Atoi(m[1]) // digits, by the pattern
 	go func() { _, _ = r.WriteTo(io.Discard) }()
 	return local, stop
+}
+
+// grpcKept times n ProcessService.Start calls of argv, each read to its
+// exit event, on one gRPC connection to 127.0.0.1:port that 3 untimed
+// calls opened first: the request sandbox_exec makes, on a connection kept
+// open. (curl cannot be the baseline here: repeated with --next on one
+// HTTP/2 connection, its gRPC requests end in exit 16.)
+func (b *bench) grpcKept(port, n int, argv ...string) []sample {
+	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", port), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		fail("gRPC connection to 127.0.0.1:%d: %v", port, err)
+	}
+	defer conn.Close()
+	client := processv1.NewProcessServiceClient(conn)
+	call := func() time.Duration {
+		start := time.Now()
+		stream, err := client.Start(context.Background(), &processv1.StartRequest{Config: &processv1.ProcessConfig{Command: argv}})
+		if err != nil {
+			fail("sandboxd Start: %v", err)
+		}
+		for {
+			ev, err := stream.Recv()
+			if err != nil {
+				fail("sandboxd Start: the stream ended before the exit event: %v", err)
+			}
+			if exit := ev.GetExit(); exit != nil {
+				if exit.GetExitCode() != 0 {
+					fail("sandboxd Start of %v: exit code %d", argv, exit.GetExitCode())
+				}
+				return time.Since(start)
+			}
+		}
+	}
+	for range 3 {
+		call()
+	}
+	s := make([]sample, n)
+	for i := range s {
+		s[i] = sample{dur: call()}
+	}
+	return s
 }

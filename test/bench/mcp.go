@@ -121,24 +121,12 @@ func (b *bench) mcpExec() {
 	}
 	local, stop := b.portForward(pod, 9090)
 	defer stop()
-	grpcExecute := b.grpcCurl(local, "true")
-	// One request's arguments: grpcCurl's, without its -o (curlKept sets it).
-	var grpcArgs []string
-	for i := 0; i < len(grpcExecute); i++ {
-		switch grpcExecute[i] {
-		case "-sS", "-f":
-		case "-o":
-			i++
-		default:
-			grpcArgs = append(grpcArgs, grpcExecute[i])
-		}
-	}
 	a, base = nil, nil
 	for range rounds {
 		a = append(a, b.mcpCalls(sd, per)...)
-		base = append(base, b.curlKept(per, grpcArgs...)...)
+		base = append(base, b.grpcKept(local, per, "true")...)
 	}
-	b.add(fmt.Sprintf("MCP `sandbox_exec` of `true`, %d calls on one sandboxd sandbox through one server (its port-forward to the pod kept) vs curl of the gRPC Execute on a kept-open connection through a standing `kubectl port-forward`", len(a)), a, base, 1.3, true)
+	b.add(fmt.Sprintf("MCP `sandbox_exec` of `true`, %d calls on one sandboxd sandbox through one server (its port-forward to the pod kept) vs the same gRPC Start (read to its exit) on a kept-open grpc-go connection through a standing `kubectl port-forward`", len(a)), a, base, 1.3, true)
 	b.notes = append(b.notes, "MCP calls: the server keeps, per claim, the router connection or the sandboxd port-forward and gRPC connection, "+
 		"and a watch of the claim (from the resourceVersion it read) tells it when the claim changes: a call after the first makes no API call. "+
 		"Before (1cd5965, the issue's numbers: stdio, the same client, a Gateway) each call read the claim, opened the way and closed it again: "+
@@ -291,13 +279,13 @@ func (b *bench) soak() {
 		"(no DELETE: the server ends it when it has been idle for the timeout), half of the others delete their sandbox, the rest leave it to the session's end. "+
 		"A warm-up with 10 calls per session comes first. Goroutines and RSS of the server are taken once no claim is left and its idle connections to the router have timed out (90 s), "+
 		"after a forced collection that returns freed memory (the hidden `--debug-addr`).\n\n", idle, sessions)
-	t.WriteString("| sessions × calls | calls | errors | dropped sessions | time | claims left | goroutines after warm-up → after | RSS after warm-up → after | target | met |\n|---|---|---|---|---|---|---|---|---|---|\n")
-	fmt.Fprintf(&t, "| %d × %d | %d | %d | %d | %s | %d | %d → %d | %d MiB → %d MiB | no error, no claim left, goroutines and RSS within 10%% | %s |\n\n",
-		sessions, b.n(calls), rep.Soak.Calls, rep.Soak.Errors, rep.Soak.Dropped, took.Round(100*time.Millisecond), left, g0, g1, rss0/1024, rss1/1024, yesNo(ok))
+	t.WriteString("| sessions × calls | calls | errors (in the warm-up) | dropped sessions | time | claims left | goroutines after warm-up → after | RSS after warm-up → after | target | met |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&t, "| %d × %d | %d | %d (%d) | %d | %s | %d | %d → %d | %d MiB → %d MiB | no error, no claim left, goroutines and RSS within 10%% | %s |\n\n",
+		sessions, b.n(calls), rep.Soak.Calls, rep.Soak.Errors, warm.Soak.Errors, rep.Soak.Dropped, took.Round(100*time.Millisecond), left, g0, g1, rss0/1024, rss1/1024, yesNo(ok))
 	if len(rep.Soak.FirstErrors) > 0 || len(warm.Soak.FirstErrors) > 0 {
-		fmt.Fprintf(&t, "First errors: %q %q\n\n", warm.Soak.FirstErrors, rep.Soak.FirstErrors)
+		fmt.Fprintf(&t, "First errors (warm-up, then soak): %q %q\n\n", warm.Soak.FirstErrors, rep.Soak.FirstErrors)
 	}
 	b.sections = append(b.sections, t.String())
-	fmt.Fprintf(os.Stderr, "bench: soak %d calls, %d errors, %d claims left, goroutines %d -> %d, RSS %d -> %d KiB\n",
-		rep.Soak.Calls, rep.Soak.Errors, left, g0, g1, rss0, rss1)
+	fmt.Fprintf(os.Stderr, "bench: soak %d calls, %d errors (%d in the warm-up), %d claims left, goroutines %d -> %d, RSS %d -> %d KiB\n",
+		rep.Soak.Calls, rep.Soak.Errors, warm.Soak.Errors, left, g0, g1, rss0, rss1)
 }
