@@ -2,9 +2,11 @@ package claims
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sort"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -17,6 +19,8 @@ type NotReadyError struct {
 	Name string
 	// Reason is the Ready condition's reason and message, if any.
 	Reason string
+	// Waited is how long it was waited for (GetReadyWithin), if at all.
+	Waited time.Duration
 }
 
 func (e *NotReadyError) Error() string {
@@ -24,7 +28,26 @@ func (e *NotReadyError) Error() string {
 	if e.Reason != "" {
 		msg += " (" + e.Reason + ")"
 	}
+	if e.Waited > 0 {
+		msg += fmt.Sprintf(" after %s", e.Waited)
+	}
 	return msg
+}
+
+// notReady is the NotReadyError of claim c (named name).
+func notReady(name string, c *extv1beta1.SandboxClaim) *NotReadyError {
+	return &NotReadyError{Name: name, Reason: reason(ReadyCondition(c))}
+}
+
+// reason words a Ready condition for NotReadyError: "REASON: MESSAGE".
+func reason(cond *metav1.Condition) string {
+	switch {
+	case cond == nil:
+		return ""
+	case cond.Message == "":
+		return cond.Reason
+	}
+	return cond.Reason + ": " + cond.Message
 }
 
 // Get reads one claim; a claim that does not exist is a *NotFoundError.
@@ -46,16 +69,43 @@ func GetReady(ctx context.Context, client extclient.Interface, ns, name string) 
 		return nil, err
 	}
 	if !IsReady(c) {
-		e := &NotReadyError{Name: name}
-		if cond := ReadyCondition(c); cond != nil {
-			e.Reason = cond.Reason
-			if cond.Message != "" {
-				e.Reason += ": " + cond.Message
-			}
-		}
-		return nil, e
+		return nil, notReady(name, c)
 	}
 	return c, nil
+}
+
+// ReasonDependenciesNotReady is the Ready=False reason of a claim whose
+// sandbox's pod is not ready: starting, or failing its readiness probe
+// for a while (a busy node).
+const ReasonDependenciesNotReady = "DependenciesNotReady"
+
+// GetReadyWithin is GetReady, except that a claim bound to its sandbox
+// whose pod is not ready (ReasonDependenciesNotReady) is waited for, up to
+// grace, from the version read (no list). Other states fail at once, as
+// GetReady's do; so does the end of the wait, with the claim's last reason.
+func GetReadyWithin(ctx context.Context, client extclient.Interface, ns, name string, grace time.Duration) (*extv1beta1.SandboxClaim, error) {
+	c, err := Get(ctx, client, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	if IsReady(c) {
+		return c, nil
+	}
+	cond := ReadyCondition(c)
+	if grace <= 0 || SandboxName(c) == "" || cond == nil || cond.Reason != ReasonDependenciesNotReady {
+		return nil, notReady(name, c)
+	}
+	ready, err := waiter{client: client, ns: ns, name: name, cond: Ready, from: c.ResourceVersion, at: c}.wait(ctx, grace)
+	var timeout *TimeoutError
+	if errors.As(err, &timeout) {
+		e := notReady(name, c)
+		if timeout.Last != nil {
+			e.Reason = reason(timeout.Last)
+		}
+		e.Waited = grace
+		return nil, e
+	}
+	return ready, err
 }
 
 // List lists the claims of a namespace that match a label selector, sorted

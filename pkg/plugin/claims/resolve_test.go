@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -158,4 +159,61 @@ func TestPreferredIP(t *testing.T) {
 			t.Errorf("PreferredIP(%q) = %q, want %q", tt.ips, got, tt.want)
 		}
 	}
+}
+
+// TestGetReadyWithin: a bound claim whose pod is not ready is waited for
+// (and returned once Ready, or reported with its last reason after the
+// grace); other states are reported at once, as GetReady does.
+func TestGetReadyWithin(t *testing.T) {
+	probing := func() *extv1beta1.SandboxClaim {
+		c := claim("c1", ready(metav1.ConditionFalse, ReasonDependenciesNotReady, "Pod is Running but not Ready"))
+		c.Status.SandboxStatus.Name = "python-x"
+		return c
+	}
+	t.Run("ready again within the grace", func(t *testing.T) {
+		client, watchers := fakeWithWatch(probing())
+		done := make(chan error, 1)
+		var got *extv1beta1.SandboxClaim
+		go func() {
+			var err error
+			got, err = GetReadyWithin(context.Background(), client, "default", "c1", time.Minute)
+			done <- err
+		}()
+		(<-watchers).Modify(readyClaim("c1", "python-x"))
+		if err := <-done; err != nil || SandboxName(got) != "python-x" {
+			t.Fatalf("got %v, %v", got, err)
+		}
+	})
+	t.Run("still not ready after the grace", func(t *testing.T) {
+		client, _ := fakeWithWatch(probing())
+		_, err := GetReadyWithin(context.Background(), client, "default", "c1", pastSync)
+		var nr *NotReadyError
+		want := `sandboxclaim "c1" is not Ready (DependenciesNotReady: Pod is Running but not Ready) after 1s`
+		if !errors.As(err, &nr) || err.Error() != want {
+			t.Fatalf("error %v, want %s", err, want)
+		}
+	})
+	for _, tt := range []struct {
+		name  string
+		claim *extv1beta1.SandboxClaim
+		want  string
+	}{
+		{"suspended", claim("c1", ready(metav1.ConditionFalse, ReasonSandboxSuspended, "")), `sandboxclaim "c1" is not Ready (SandboxSuspended)`},
+		{"not bound yet", claim("c1", ready(metav1.ConditionFalse, ReasonDependenciesNotReady, "Pod does not exist")),
+			`sandboxclaim "c1" is not Ready (DependenciesNotReady: Pod does not exist)`},
+		{"no conditions", claim("c1"), `sandboxclaim "c1" is not Ready`},
+	} {
+		t.Run(tt.name+": at once", func(t *testing.T) {
+			client := fake.NewSimpleClientset(tt.claim)
+			if _, err := GetReadyWithin(context.Background(), client, "default", "c1", time.Hour); errorString(err) != tt.want {
+				t.Fatalf("error %v, want %s", err, tt.want)
+			}
+		})
+	}
+	t.Run("ready", func(t *testing.T) {
+		c, err := GetReadyWithin(context.Background(), fake.NewSimpleClientset(readyClaim("c1", "python-x")), "default", "c1", time.Hour)
+		if err != nil || SandboxName(c) != "python-x" {
+			t.Fatalf("got %v, %v", c, err)
+		}
+	})
 }

@@ -124,6 +124,12 @@ const envMCPToken = "KUBECTL_SANDBOX_MCP_TOKEN"
 // protect nothing.
 const minTokenLength = 16
 
+// mcpReadyGrace is how long a tool call waits for a sandbox whose pod is
+// not ready (starting, or failing its readiness probe on a busy node)
+// before it says the sandbox is not Ready: an agent's loop should not fail
+// on a probe's blip.
+const mcpReadyGrace = 15 * time.Second
+
 // Complete reads the router flags and the namespace, the address to serve
 // HTTP on (:PORT is 127.0.0.1:PORT), its token (from --http-token-file or
 // the environment) and its TLS certificate.
@@ -132,6 +138,7 @@ func (o *MCPOptions) Complete() error {
 	if o.session, o.namespace, err = o.Connect.Complete(o.Clients); err != nil {
 		return err
 	}
+	o.session.ReadyGrace = mcpReadyGrace
 	if o.HTTP == "" {
 		return nil
 	}

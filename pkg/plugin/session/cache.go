@@ -36,7 +36,8 @@ const DefaultIdle = 10 * time.Minute
 // dial). A claim's first call reads it (one GET) and opens its runtime;
 // later calls make no API call at all while a watch of the claim, started
 // at the resourceVersion read, sees no change of its identity (UID,
-// sandbox, pod IPs, Ready). A change or its deletion closes what was kept;
+// sandbox, pod IPs, Ready; a pod failing its readiness probe for a while
+// is no change). A change or its deletion closes what was kept;
 // so does a claim left unused for the idle time. Where the claim cannot be
 // watched, each call reads it again and keeps the connection while the
 // claim is the same.
@@ -89,10 +90,18 @@ type entry struct {
 	gone    atomic.Bool
 }
 
-// identity is what must not change for a kept runtime to stay right.
+// identity is what must not change for a kept runtime to stay right. A
+// claim whose pod fails its readiness probe for a while (on a busy node:
+// DependenciesNotReady, with the same sandbox and pod IPs) keeps it: its
+// runtime may well answer, and a call that fails on it reads the claim
+// again (see Cache). The SDKs look at readiness only at creation.
 func identity(c *extv1beta1.SandboxClaim) string {
+	usable := claims.IsReady(c)
+	if cond := claims.ReadyCondition(c); cond != nil && cond.Reason == claims.ReasonDependenciesNotReady && claims.SandboxName(c) != "" {
+		usable = true
+	}
 	return strings.Join([]string{string(c.UID), claims.SandboxName(c), strings.Join(c.Status.SandboxStatus.PodIPs, ","),
-		fmt.Sprint(claims.IsReady(c))}, "/")
+		fmt.Sprint(usable)}, "/")
 }
 
 // ChangedError is a request that failed on a claim's sandbox as it was,
@@ -177,7 +186,7 @@ func (c *Cache) get(ctx context.Context, claim string) (*entry, bool, error) {
 	}
 	if e != nil {
 		// Not watched: the claim is read to tell whether it is the same.
-		cl, err := claims.GetReady(ctx, c.s.clients.Ext, c.s.ns, claim)
+		cl, err := claims.GetReadyWithin(ctx, c.s.clients.Ext, c.s.ns, claim, c.s.opts.ReadyGrace)
 		if err != nil {
 			c.evict(e)
 			return nil, false, err
@@ -197,7 +206,7 @@ func (c *Cache) get(ctx context.Context, claim string) (*entry, bool, error) {
 
 // open reads a Ready claim, opens its runtime and keeps it.
 func (c *Cache) open(ctx context.Context, claim string) (*entry, error) {
-	cl, err := claims.GetReady(ctx, c.s.clients.Ext, c.s.ns, claim)
+	cl, err := claims.GetReadyWithin(ctx, c.s.clients.Ext, c.s.ns, claim, c.s.opts.ReadyGrace)
 	if err != nil {
 		return nil, err
 	}

@@ -523,3 +523,59 @@ func TestSuspect(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheWaitsForAProbeBlip: with ReadyGrace, a call on a claim whose pod
+// is failing its readiness probe waits until the claim is Ready again,
+// then runs; without it, the call says at once that it is not Ready.
+func TestCacheWaitsForAProbeBlip(t *testing.T) {
+	probing := boxClaim("u1", "sb-1", "7", "10.0.0.1")
+	probing.Status.Conditions = []metav1.Condition{{Type: claims.ConditionReady, Status: metav1.ConditionFalse,
+		Reason: claims.ReasonDependenciesNotReady, Message: "Pod is Running but not Ready"}}
+
+	f := newCacheFixture(t, nil, probing)
+	if _, err := f.exec(); err == nil || err.Error() != `sandboxclaim "box" is not Ready (DependenciesNotReady: Pod is Running but not Ready)` {
+		t.Fatalf("without a grace: %v", err)
+	}
+
+	f = newCacheFixture(t, nil, probing)
+	f.c.s.opts.ReadyGrace = time.Minute
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.exec()
+		done <- err
+	}()
+	again := boxClaim("u1", "sb-1", "8", "10.0.0.1")
+	f.watcher().Modify(again) // the wait's watch
+	f.set(again)
+	if err := <-done; err != nil {
+		t.Fatalf("after the blip: %v", err)
+	}
+	if got := strings.Join(f.executes(), "; "); got != "sb-1 10.0.0.1" {
+		t.Errorf("executes %q", got)
+	}
+}
+
+// TestCacheKeepsAClaimThroughAProbeBlip: a kept claim whose pod fails its
+// readiness probe (same sandbox, same pod IPs) is not dropped: calls go on
+// to its runtime, with no API call.
+func TestCacheKeepsAClaimThroughAProbeBlip(t *testing.T) {
+	f := newCacheFixture(t, nil, boxClaim("u1", "sb-1", "7", "10.0.0.1"))
+	f.execOK()
+	w := f.watcher()
+	blip := boxClaim("u1", "sb-1", "8", "10.0.0.1")
+	blip.Status.Conditions = []metav1.Condition{{Type: claims.ConditionReady, Status: metav1.ConditionFalse,
+		Reason: claims.ReasonDependenciesNotReady, Message: "Pod is Running but not Ready"}}
+	f.set(blip)
+	w.Modify(blip)
+	back := boxClaim("u1", "sb-1", "9", "10.0.0.1")
+	w.Modify(back) // delivered after the blip: the watch still runs
+	f.execOK()
+	if f.c.Len() != 1 || f.gets() != 1 {
+		t.Errorf("a readiness blip dropped the claim: kept %d, GETs %d", f.c.Len(), f.gets())
+	}
+	select {
+	case <-f.dropped:
+		t.Error("the claim was dropped")
+	default:
+	}
+}

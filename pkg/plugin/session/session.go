@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
@@ -72,6 +73,10 @@ type Options struct {
 	// Transport is how sandboxd's ports in the pod are reached:
 	// podconn.Auto ("" too), podconn.PortForward or podconn.Exec.
 	Transport string
+	// ReadyGrace is how long a claim bound to its sandbox whose pod is not
+	// ready (starting, or failing its readiness probe on a busy node) is
+	// waited for before a call says it is not Ready (0: not at all).
+	ReadyGrace time.Duration
 }
 
 // Session serves the sandboxes of one namespace. It is safe for concurrent
@@ -129,7 +134,7 @@ func (s *Session) router(ctx context.Context) (*router.Conn, error) {
 
 // Open resolves a Ready claim (one GET) and returns its sandbox's runtime.
 func (s *Session) Open(ctx context.Context, claim string) (sandbox.Runtime, *extv1beta1.SandboxClaim, error) {
-	c, err := claims.GetReady(ctx, s.clients.Ext, s.ns, claim)
+	c, err := claims.GetReadyWithin(ctx, s.clients.Ext, s.ns, claim, s.opts.ReadyGrace)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -247,7 +252,7 @@ func target(conn *router.Conn, c *extv1beta1.SandboxClaim, port int) (python.Tar
 // the router credential, if any, replaces the request's Authorization. errs,
 // if set, hears of each request that could not be passed on.
 func (s *Session) Proxy(ctx context.Context, claim string, port int, errs func(*http.Request, error)) (http.Handler, error) {
-	c, err := claims.GetReady(ctx, s.clients.Ext, s.ns, claim)
+	c, err := claims.GetReadyWithin(ctx, s.clients.Ext, s.ns, claim, s.opts.ReadyGrace)
 	if err != nil {
 		return nil, err
 	}
