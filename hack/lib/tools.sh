@@ -41,7 +41,7 @@ gvisor_bin_dir() {
   echo "${TOOLS_CACHE_DIR:-$ROOT/_output/tools}/gvisor-$key/bin"
 }
 
-# heartbeat WHAT CMD...: runs CMD with a progress line every 20 s.
+# heartbeat WHAT CMD...: runs CMD with a progress line every 15 s.
 heartbeat() {
   local what=$1 t0=$SECONDS
   shift

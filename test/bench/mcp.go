@@ -49,17 +49,23 @@ func (b *bench) mcpClient(out any, env []string, args ...string) {
 // mcpCalls times calls sandbox_exec of `true` on sandbox through a new
 // `kubectl sandbox mcp SERVERARGS` on stdio (the official TypeScript
 // client), after 3 untimed ones.
-func (b *bench) mcpCalls(sandbox string, calls int, serverArgs ...string) []sample {
+// The pings that follow, as many, are the protocol's floor (the same
+// client, transport and server SDK, no tool): they are returned second.
+func (b *bench) mcpCalls(sandbox string, calls int, serverArgs ...string) (execs, pings []sample) {
 	var rep struct {
 		DurationsMs []float64 `json:"durationsMs"`
+		PingMs      []float64 `json:"pingMs"`
 	}
 	b.mcpClient(&rep, []string{"MCP_SANDBOX=" + sandbox, "MCP_CALLS=" + strconv.Itoa(calls), "MCP_WARMUP=3"},
 		append([]string{"stdio", "--flow", "bench", "--"}, serverArgs...)...)
-	out := make([]sample, len(rep.DurationsMs))
-	for i, ms := range rep.DurationsMs {
-		out[i] = sample{dur: time.Duration(ms * float64(time.Millisecond))}
+	toSamples := func(ms []float64) []sample {
+		out := make([]sample, len(ms))
+		for i, m := range ms {
+			out[i] = sample{dur: time.Duration(m * float64(time.Millisecond))}
+		}
+		return out
 	}
-	return out
+	return toSamples(rep.DurationsMs), toSamples(rep.PingMs)
 }
 
 // curlKept times n requests made by one curl, each with args, on one
@@ -107,9 +113,10 @@ func (b *bench) mcpExec() {
 	name, sandbox, ip := b.claim("python", "bench=mcp")
 	defer b.sh(b.plugin + " delete -l bench=mcp")
 	execute := append([]string{"-X", "POST", router + "/execute", "-H", "Content-Type: application/json", "-d", `{"command":"true"}`}, curlHeaders(sandbox, ip)...)
-	var a, base []sample
+	var a, base, pings []sample
 	for range rounds {
-		a = append(a, b.mcpCalls(name, per, "--router-url", router)...)
+		execs, p := b.mcpCalls(name, per, "--router-url", router)
+		a, pings = append(a, execs...), append(pings, p...)
 		base = append(base, b.curlKept(per, execute...)...)
 	}
 	b.add(fmt.Sprintf("MCP `sandbox_exec` of `true`, %d calls on one sandbox through one server (python runtime, `--router-url R`; the official TypeScript client on stdio) vs curl POST /execute on a kept-open connection", len(a)), a, base, 1.3, true)
@@ -123,10 +130,13 @@ func (b *bench) mcpExec() {
 	defer stop()
 	a, base = nil, nil
 	for range rounds {
-		a = append(a, b.mcpCalls(sd, per)...)
+		execs, p := b.mcpCalls(sd, per)
+		a, pings = append(a, execs...), append(pings, p...)
 		base = append(base, b.grpcKept(local, per, "true")...)
 	}
 	b.add(fmt.Sprintf("MCP `sandbox_exec` of `true`, %d calls on one sandboxd sandbox through one server (its port-forward to the pod kept) vs the same gRPC Start (read to its exit) on a kept-open grpc-go connection through a standing `kubectl port-forward`", len(a)), a, base, 1.3, true)
+	b.notes = append(b.notes, fmt.Sprintf("MCP floor: an MCP ping through the same client, stdio and server SDK (no tool behind it) took %s at the median "+
+		"(%d pings after the timed calls of both rows): of a `sandbox_exec`, that much is the protocol's, before the plugin does anything.", ms(durations(pings).median), len(pings)))
 	b.notes = append(b.notes, "MCP calls: the server keeps, per claim, the router connection or the sandboxd port-forward and gRPC connection, "+
 		"and a watch of the claim (from the resourceVersion it read) tells it when the claim changes: a call after the first makes no API call. "+
 		"Before (1cd5965, the issue's numbers: stdio, the same client, a Gateway) each call read the claim, opened the way and closed it again: "+

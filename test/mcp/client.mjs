@@ -40,7 +40,8 @@
 //                   final report follows the answers.
 //   bench           $MCP_CALLS (default 30) timed sandbox_exec of `true` on
 //                   sandbox $MCP_SANDBOX after $MCP_WARMUP (default 3)
-//                   untimed ones: "durationsMs".
+//                   untimed ones: "durationsMs"; then as many timed MCP
+//                   pings (the protocol's floor): "pingMs".
 //   soak            (http) $SOAK_SESSIONS sessions at once (default 20), each
 //                   creating a sandbox on $MCP_POOL, starting a job in it
 //                   and making $SOAK_CALLS calls in all (default 100) of
@@ -368,6 +369,15 @@ async function benchFlow(client) {
     const start = performance.now();
     await exec();
     out.durationsMs.push(performance.now() - start);
+  }
+  // The floor of any call: MCP's ping through the same client, transport
+  // and server SDK, with no tool behind it.
+  step = 'bench: pings';
+  out.pingMs = [];
+  for (let i = 0; i < calls; i++) {
+    const start = performance.now();
+    await client.ping();
+    out.pingMs.push(performance.now() - start);
   }
 }
 
