@@ -6,7 +6,7 @@
 # because `make demo` can go without it.
 #
 # Prints the bin folder on stdout; progress goes to stderr, a line at least
-# every 15 s.
+# every 20 s.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/hack/lib/tools.sh"
