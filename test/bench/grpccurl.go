@@ -80,7 +80,7 @@ func (b *bench) grpcKept(port, n int, argv ...string) []sample {
 	if err != nil {
 		fail("gRPC connection to 127.0.0.1:%d: %v", port, err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	client := processv1.NewProcessServiceClient(conn)
 	call := func() time.Duration {
 		start := time.Now()
