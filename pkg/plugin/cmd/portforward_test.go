@@ -19,7 +19,6 @@ import (
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/claims"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec/podexectest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward/podforwardtest"
 )
@@ -176,31 +175,6 @@ func TestPortForwardNeedsARunningPod(t *testing.T) {
 	}
 }
 
-// relayTo runs relays as the pod's shell would, to the listener at addr,
-// whatever the port; it records the container of each.
-func relayTo(addr string, containers chan<- string) podexectest.Run {
-	return func(e *podexectest.Exec) (int, error) {
-		containers <- e.Container
-		if _, ok := podexec.RelayPort(e.Command); !ok {
-			return 0, errors.New("not a relay")
-		}
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			return podexec.ExitRefused, nil
-		}
-		defer c.Close()
-		_, _ = io.WriteString(e.Stdout, podexec.Ready)
-		ended := make(chan struct{}, 2)
-		go func() { _, _ = io.Copy(c, e.Stdin); ended <- struct{}{} }()
-		go func() { _, _ = io.Copy(e.Stdout, c); ended <- struct{}{} }()
-		select {
-		case <-ended:
-		case <-e.Context.Done():
-		}
-		return 0, nil
-	}
-}
-
 // TestPortForwardRelays: a pod whose RuntimeClass runs gVisor gets each
 // connection relayed over pods/exec (in its first container: it has no
 // sandboxd), printed as a forward is; the pod's deletion ends the verb
@@ -227,7 +201,7 @@ func TestPortForwardRelays(t *testing.T) {
 	}()
 	containers := make(chan string, 8)
 	forwards := podforwardtest.NewAPIServer(t, func(string, io.ReadWriter) { t.Error("a port-forward was opened") })
-	execs := podexectest.NewAPIServer(t, relayTo(lis.Addr().String(), containers), forwards)
+	execs := podexectest.NewAPIServer(t, podexectest.RelayTo(lis.Addr().String(), containers), forwards)
 	pod := livePod("sb-a", "uid-1", "5")
 	gvisor := "gvisor"
 	pod.Spec.RuntimeClassName = &gvisor

@@ -2,9 +2,7 @@ package doctor
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -17,33 +15,9 @@ import (
 
 	sandboxv1beta1 "sigs.k8s.io/agent-sandbox/api/v1beta1"
 
-	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec/podexectest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward/podforwardtest"
 )
-
-// relayTo runs relays to the listener at addr, as the pod's shell would.
-func relayTo(addr string) podexectest.Run {
-	return func(e *podexectest.Exec) (int, error) {
-		if _, ok := podexec.RelayPort(e.Command); !ok {
-			return 0, fmt.Errorf("not a relay")
-		}
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			return podexec.ExitRefused, nil
-		}
-		defer c.Close()
-		_, _ = io.WriteString(e.Stdout, podexec.Ready)
-		ended := make(chan struct{}, 2)
-		go func() { _, _ = io.Copy(c, e.Stdin); ended <- struct{}{} }()
-		go func() { _, _ = io.Copy(e.Stdout, c); ended <- struct{}{} }()
-		select {
-		case <-ended:
-		case <-e.Context.Done():
-		}
-		return 0, nil
-	}
-}
 
 // TestTransports: for a sandboxd pod under gVisor, the port-forward's
 // connections die, the relay over pods/exec reaches sandboxd's health,
@@ -59,7 +33,7 @@ func TestTransports(t *testing.T) {
 	}))
 	defer health.Close()
 	forwards := podforwardtest.NewAPIServer(t, func(string, io.ReadWriter) {}) // streams close at once
-	execs := podexectest.NewAPIServer(t, relayTo(health.Listener.Addr().String()), forwards)
+	execs := podexectest.NewAPIServer(t, podexectest.RelayTo(health.Listener.Addr().String(), nil), forwards)
 	f := healthy(t)
 	cfg := &rest.Config{Host: execs.URL}
 	real, err := corev1client.NewForConfig(cfg)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec/podexectest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward/podforwardtest"
 )
 
@@ -32,36 +33,13 @@ func (funcDialer) Transport() string                                          { 
 // pod is a pod's listener; each connection it accepts goes to the test.
 func pod(t *testing.T) (funcDialer, <-chan net.Conn) {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns := make(chan net.Conn, 8)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			conns <- c
-		}
-	}()
-	t.Cleanup(func() {
-		_ = lis.Close()
-		<-done
-		close(conns)
-		for c := range conns {
-			_ = c.Close()
-		}
-	})
+	port, conns := podexectest.Listener(t)
 	var d net.Dialer
-	return func(ctx context.Context, port int) (net.Conn, error) {
-		if port != 80 {
-			return nil, &podexec.NoListenerError{Target: podexec.Target{Namespace: "team", Pod: "box-0"}, Port: port}
+	return func(ctx context.Context, p int) (net.Conn, error) {
+		if p != 80 {
+			return nil, &podexec.NoListenerError{Target: podexec.Target{Namespace: "team", Pod: "box-0"}, Port: p}
 		}
-		return d.DialContext(ctx, "tcp", lis.Addr().String())
+		return d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	}, conns
 }
 

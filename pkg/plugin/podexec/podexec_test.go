@@ -23,63 +23,6 @@ import (
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec/podexectest"
 )
 
-// goRelay runs a relay's command as the shell relay does, in Go: connect
-// to the port on loopback (exit 97 when nothing listens), write Ready, copy
-// both ways until either side ends.
-func goRelay(e *podexectest.Exec) (int, error) {
-	port, ok := podexec.RelayPort(e.Command)
-	if !ok {
-		return 0, fmt.Errorf("exec: %q: executable file not found in $PATH", e.Command[0])
-	}
-	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		fmt.Fprintf(e.Stderr, "nothing accepts connections on 127.0.0.1:%d\n", port)
-		return podexec.ExitRefused, nil
-	}
-	defer c.Close()
-	if _, err := io.WriteString(e.Stdout, podexec.Ready); err != nil {
-		return 1, nil
-	}
-	ended := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(c, e.Stdin); ended <- struct{}{} }()
-	go func() { _, _ = io.Copy(e.Stdout, c); ended <- struct{}{} }()
-	select {
-	case <-ended:
-	case <-e.Context.Done():
-	}
-	return 0, nil
-}
-
-// listener accepts connections on loopback and hands each to the test.
-func listener(t *testing.T) (int, <-chan net.Conn) {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns := make(chan net.Conn, 4)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			conns <- c
-		}
-	}()
-	t.Cleanup(func() {
-		_ = lis.Close()
-		<-done
-		close(conns)
-		for c := range conns {
-			_ = c.Close()
-		}
-	})
-	return lis.Addr().(*net.TCPAddr).Port, conns
-}
-
 // clientsOf are clients of the fake API server; authz answers access
 // reviews (nil: none are asked).
 func clientsOf(t *testing.T, url string, authz *fake.Clientset) *kube.Clients {
@@ -134,8 +77,8 @@ func TestDialRelays(t *testing.T) {
 		{"spdy fallback", true, []string{"websocket", "spdy/3.1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			port, conns := listener(t)
-			srv := podexectest.NewAPIServer(t, goRelay, nil)
+			port, conns := podexectest.Listener(t)
+			srv := podexectest.NewAPIServer(t, podexectest.RelayTo("", nil), nil)
 			srv.NoWebSocket.Store(tc.noWebSocket)
 			c, err := podexec.NewDialer(clientsOf(t, srv.URL, nil), target).Dial(context.Background(), port)
 			if err != nil {
@@ -183,8 +126,8 @@ func TestDialRelays(t *testing.T) {
 // TestDialServerEnds: when the pod's server closes the connection, the
 // relay ends and the caller reads EOF after the last bytes.
 func TestDialServerEnds(t *testing.T) {
-	port, conns := listener(t)
-	srv := podexectest.NewAPIServer(t, goRelay, nil)
+	port, conns := podexectest.Listener(t)
+	srv := podexectest.NewAPIServer(t, podexectest.RelayTo("", nil), nil)
 	c, err := podexec.NewDialer(clientsOf(t, srv.URL, nil), target).Dial(context.Background(), port)
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +158,7 @@ func TestDialFailures(t *testing.T) {
 		is   any
 	}{
 		{
-			name: "nothing listens", run: goRelay,
+			name: "nothing listens", run: podexectest.RelayTo("", nil),
 			want: fmt.Sprintf("nothing accepts connections on port %d in pod team/box-0 (its loopback, reached through pods/exec)", freePort),
 			is:   new(*podexec.NoListenerError),
 		},
@@ -284,7 +227,7 @@ func TestDialFailures(t *testing.T) {
 // when the review allows it (or none can be asked) the error is the
 // stream's.
 func TestDialForbidden(t *testing.T) {
-	srv := podexectest.NewAPIServer(t, goRelay, nil)
+	srv := podexectest.NewAPIServer(t, podexectest.RelayTo("", nil), nil)
 	srv.Forbidden.Store(true)
 	authz, asked := reviewer(false)
 	_, err := podexec.NewDialer(clientsOf(t, srv.URL, authz), target).Dial(context.Background(), 9090)

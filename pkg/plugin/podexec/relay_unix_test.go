@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec/podexectest"
 )
 
 // The relay's command runs here as it runs in a container: sh, then bash
@@ -124,36 +125,6 @@ func (r *relay) exitCode(t *testing.T) int {
 	}
 }
 
-// echoServer accepts connections on loopback and hands each to the test.
-func echoServer(t *testing.T) (int, <-chan net.Conn) {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns := make(chan net.Conn, 4)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			conns <- c
-		}
-	}()
-	t.Cleanup(func() {
-		_ = lis.Close()
-		<-done
-		close(conns)
-		for c := range conns {
-			_ = c.Close()
-		}
-	})
-	return lis.Addr().(*net.TCPAddr).Port, conns
-}
-
 func accept(t *testing.T, conns <-chan net.Conn) net.Conn {
 	t.Helper()
 	select {
@@ -203,7 +174,7 @@ var relayInterpreters = []struct {
 func TestRelayEndsWithItsInput(t *testing.T) {
 	for _, tc := range relayInterpreters {
 		t.Run(tc.name, func(t *testing.T) {
-			port, conns := echoServer(t)
+			port, conns := podexectest.Listener(t)
 			r := startRelay(t, interpreters(t, tc.path...), port)
 			server := accept(t, conns)
 			roundTrip(t, r, server)
@@ -226,7 +197,7 @@ func TestRelayEndsWithItsInput(t *testing.T) {
 func TestRelayEndsWithTheConnection(t *testing.T) {
 	for _, tc := range relayInterpreters {
 		t.Run(tc.name, func(t *testing.T) {
-			port, conns := echoServer(t)
+			port, conns := podexectest.Listener(t)
 			r := startRelay(t, interpreters(t, tc.path...), port)
 			server := accept(t, conns)
 			roundTrip(t, r, server)
@@ -249,7 +220,7 @@ func TestRelayEndsWithTheConnection(t *testing.T) {
 func TestRelayKilled(t *testing.T) {
 	for _, tc := range relayInterpreters {
 		t.Run(tc.name, func(t *testing.T) {
-			port, conns := echoServer(t)
+			port, conns := podexectest.Listener(t)
 			r := startRelay(t, interpreters(t, tc.path...), port)
 			server := accept(t, conns)
 			roundTrip(t, r, server)
