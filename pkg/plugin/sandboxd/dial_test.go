@@ -123,6 +123,13 @@ func forwardTo(addrs map[string]string) func(port string, conn io.ReadWriter) {
 // a port in down closes every connection.
 func sandboxdPod(t *testing.T, procs *fakeProcesses, files *fakeFiles, ports Ports, down ...int) *podforwardtest.APIServer {
 	t.Helper()
+	return podforwardtest.NewAPIServer(t, forwardTo(podListeners(t, procs, files, ports, down...)))
+}
+
+// podListeners serves procs (gRPC) and files (REST) on loopback and maps
+// the pod's ports to them (pod port -> address); a port in down has none.
+func podListeners(t *testing.T, procs *fakeProcesses, files *fakeFiles, ports Ports, down ...int) map[string]string {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +141,7 @@ func sandboxdPod(t *testing.T, procs *fakeProcesses, files *fakeFiles, ports Por
 	for _, p := range down {
 		delete(addrs, strconv.Itoa(p))
 	}
-	return podforwardtest.NewAPIServer(t, forwardTo(addrs))
+	return addrs
 }
 
 // clientsOf are clients of the API server at url; authz answers access

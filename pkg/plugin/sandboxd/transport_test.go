@@ -23,37 +23,6 @@ import (
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
 )
 
-// relayTo runs relays as the pod's shell would: to the listener at
-// addrs[port] (pod port -> address), or exit 97 when there is none.
-func relayTo(addrs map[string]string) podexectest.Run {
-	return func(e *podexectest.Exec) (int, error) {
-		port, ok := podexec.RelayPort(e.Command)
-		if !ok {
-			return 0, fmt.Errorf("exec: %q: executable file not found in $PATH", e.Command[0])
-		}
-		addr, ok := addrs[strconv.Itoa(port)]
-		var c net.Conn
-		var err error
-		if ok {
-			c, err = net.Dial("tcp", addr)
-		}
-		if !ok || err != nil {
-			fmt.Fprintf(e.Stderr, "nothing accepts connections on 127.0.0.1:%d\n", port)
-			return podexec.ExitRefused, nil
-		}
-		defer c.Close()
-		_, _ = io.WriteString(e.Stdout, podexec.Ready)
-		ended := make(chan struct{}, 2)
-		go func() { _, _ = io.Copy(c, e.Stdin); ended <- struct{}{} }()
-		go func() { _, _ = io.Copy(e.Stdout, c); ended <- struct{}{} }()
-		select {
-		case <-ended:
-		case <-e.Context.Done():
-		}
-		return 0, nil
-	}
-}
-
 // A pod's port-forward under gVisor: its streams die at once (nothing
 // listens in the pod's host-side network), or hang.
 var (
@@ -66,22 +35,12 @@ var (
 // port-forwards are served by pf (nil: they reach the same listeners).
 func execPod(t *testing.T, procs *fakeProcesses, files *fakeFiles, ports Ports, pf func(string, io.ReadWriter), down ...int) (*podexectest.APIServer, *podforwardtest.APIServer) {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveProcesses(t, procs, lis)
-	rest := httptest.NewServer(files.handler())
-	t.Cleanup(rest.Close)
-	addrs := map[string]string{strconv.Itoa(ports.GRPC): lis.Addr().String(), strconv.Itoa(ports.REST): rest.Listener.Addr().String()}
-	for _, p := range down {
-		delete(addrs, strconv.Itoa(p))
-	}
+	addrs := podListeners(t, procs, files, ports, down...)
 	if pf == nil {
 		pf = forwardTo(addrs)
 	}
 	forwards := podforwardtest.NewAPIServer(t, pf)
-	return podexectest.NewAPIServer(t, relayTo(addrs), forwards), forwards
+	return podexectest.NewAPIServer(t, podexectest.RelayToPorts(addrs), forwards), forwards
 }
 
 func echoProcs() *fakeProcesses {
@@ -279,7 +238,7 @@ func TestDialAutoSlowSandboxd(t *testing.T) {
 	defer slow.Close()
 	addrs := map[string]string{strconv.Itoa(podPorts.GRPC): lis.Addr().String(), strconv.Itoa(podPorts.REST): slow.Listener.Addr().String()}
 	forwards := podforwardtest.NewAPIServer(t, forwardTo(addrs))
-	execs := podexectest.NewAPIServer(t, relayTo(addrs), forwards)
+	execs := podexectest.NewAPIServer(t, podexectest.RelayToPorts(addrs), forwards)
 	execs.Forbidden.Store(true)
 	authz, _ := reviewer(false)
 	conn, err := Dial(context.Background(), clientsOf(t, execs.URL, authz), boxPod, podPorts, "box", podconn.Auto)
