@@ -136,6 +136,18 @@ func accept(t *testing.T, conns <-chan net.Conn) net.Conn {
 	}
 }
 
+// connected starts the relay under the first interpreter of path that
+// runs here, to a listener, and checks a round trip through it: the relay
+// and the listener's end of its connection.
+func connected(t *testing.T, path ...string) (*relay, net.Conn) {
+	t.Helper()
+	port, conns := podexectest.Listener(t)
+	r := startRelay(t, interpreters(t, path...), port)
+	server := accept(t, conns)
+	roundTrip(t, r, server)
+	return r, server
+}
+
 // roundTrip checks that bytes pass both ways and that the relay said it
 // was ready first.
 func roundTrip(t *testing.T, r *relay, server net.Conn) {
@@ -174,10 +186,7 @@ var relayInterpreters = []struct {
 func TestRelayEndsWithItsInput(t *testing.T) {
 	for _, tc := range relayInterpreters {
 		t.Run(tc.name, func(t *testing.T) {
-			port, conns := podexectest.Listener(t)
-			r := startRelay(t, interpreters(t, tc.path...), port)
-			server := accept(t, conns)
-			roundTrip(t, r, server)
+			r, server := connected(t, tc.path...)
 			_ = r.stdin.Close()
 			if n, err := server.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
 				t.Errorf("the server read %d, %v; want EOF", n, err)
@@ -197,10 +206,7 @@ func TestRelayEndsWithItsInput(t *testing.T) {
 func TestRelayEndsWithTheConnection(t *testing.T) {
 	for _, tc := range relayInterpreters {
 		t.Run(tc.name, func(t *testing.T) {
-			port, conns := podexectest.Listener(t)
-			r := startRelay(t, interpreters(t, tc.path...), port)
-			server := accept(t, conns)
-			roundTrip(t, r, server)
+			r, server := connected(t, tc.path...)
 			_ = server.Close()
 			if rest, err := io.ReadAll(r.stdout); err != nil || len(rest) != 0 {
 				t.Errorf("output after the server closed: %q, %v", rest, err)
@@ -220,10 +226,7 @@ func TestRelayEndsWithTheConnection(t *testing.T) {
 func TestRelayKilled(t *testing.T) {
 	for _, tc := range relayInterpreters {
 		t.Run(tc.name, func(t *testing.T) {
-			port, conns := podexectest.Listener(t)
-			r := startRelay(t, interpreters(t, tc.path...), port)
-			server := accept(t, conns)
-			roundTrip(t, r, server)
+			r, server := connected(t, tc.path...)
 			_ = r.cmd.Process.Kill()
 			r.exitCode(t)
 			_ = r.stdin.Close()
