@@ -7,9 +7,8 @@ import (
 	"testing"
 
 	authzv1 "k8s.io/api/authorization/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
 )
 
 // TestRefused: a refusal that an access review confirms becomes a
@@ -19,12 +18,7 @@ import (
 func TestRefused(t *testing.T) {
 	streamErr := errors.New("unable to upgrade connection: Forbidden")
 	review := func(allowed bool, err error) (*Clients, *[]authzv1.ResourceAttributes) {
-		cs := fake.NewClientset()
-		asked := &[]authzv1.ResourceAttributes{}
-		cs.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
-			*asked = append(*asked, *a.(k8stesting.CreateAction).GetObject().(*authzv1.SelfSubjectAccessReview).Spec.ResourceAttributes)
-			return true, &authzv1.SelfSubjectAccessReview{Status: authzv1.SubjectAccessReviewStatus{Allowed: allowed}}, err
-		})
+		cs, asked := kubetest.Reviewer(allowed, err)
 		return &Clients{Authz: cs.AuthorizationV1()}, asked
 	}
 	for _, tc := range []struct {

@@ -8,14 +8,11 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	authzv1 "k8s.io/api/authorization/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes/fake"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
-	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward/podforwardtest"
 )
@@ -29,10 +26,7 @@ func clientsOf(t *testing.T, url string, allowed *bool) *kube.Clients {
 	}
 	c := &kube.Clients{Config: cfg, Core: core}
 	if allowed != nil {
-		cs := fake.NewClientset()
-		cs.PrependReactor("create", "selfsubjectaccessreviews", func(k8stesting.Action) (bool, runtime.Object, error) {
-			return true, &authzv1.SelfSubjectAccessReview{Status: authzv1.SubjectAccessReviewStatus{Allowed: *allowed}}, nil
-		})
+		cs, _ := kubetest.Reviewer(*allowed, nil)
 		c.Authz = cs.AuthorizationV1()
 	}
 	return c

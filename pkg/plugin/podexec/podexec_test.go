@@ -12,13 +12,12 @@ import (
 	"time"
 
 	authzv1 "k8s.io/api/authorization/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
-	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec/podexectest"
 )
@@ -37,19 +36,6 @@ func clientsOf(t *testing.T, url string, authz *fake.Clientset) *kube.Clients {
 		c.Authz = authz.AuthorizationV1()
 	}
 	return c
-}
-
-// reviewer answers every access review allowed, and keeps what it was
-// asked.
-func reviewer(allowed bool) (*fake.Clientset, *[]authzv1.ResourceAttributes) {
-	cs := fake.NewClientset()
-	asked := &[]authzv1.ResourceAttributes{}
-	cs.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		review := a.(k8stesting.CreateAction).GetObject().(*authzv1.SelfSubjectAccessReview)
-		*asked = append(*asked, *review.Spec.ResourceAttributes)
-		return true, &authzv1.SelfSubjectAccessReview{Status: authzv1.SubjectAccessReviewStatus{Allowed: allowed}}, nil
-	})
-	return cs, asked
 }
 
 func ended(t *testing.T, srv *podexectest.APIServer) {
@@ -229,7 +215,7 @@ func TestDialFailures(t *testing.T) {
 func TestDialForbidden(t *testing.T) {
 	srv := podexectest.NewAPIServer(t, podexectest.RelayTo("", nil), nil)
 	srv.Forbidden.Store(true)
-	authz, asked := reviewer(false)
+	authz, asked := kubetest.Reviewer(false, nil)
 	_, err := podexec.NewDialer(clientsOf(t, srv.URL, authz), target).Dial(context.Background(), 9090)
 	var forbidden *kube.ForbiddenError
 	if !errors.As(err, &forbidden) || forbidden.Subresource != kube.Exec || forbidden.Err == nil {
@@ -243,7 +229,7 @@ func TestDialForbidden(t *testing.T) {
 		t.Errorf("access reviews %+v, want %+v", *asked, want)
 	}
 
-	for _, authz := range []*fake.Clientset{func() *fake.Clientset { a, _ := reviewer(true); return a }(), nil} {
+	for _, authz := range []*fake.Clientset{func() *fake.Clientset { a, _ := kubetest.Reviewer(true, nil); return a }(), nil} {
 		_, err = podexec.NewDialer(clientsOf(t, srv.URL, authz), target).Dial(context.Background(), 9090)
 		var relayErr *podexec.RelayError
 		if !errors.As(err, &relayErr) || errors.As(err, &forbidden) || !strings.Contains(err.Error(), `cannot create resource \"pods/exec\"`) &&

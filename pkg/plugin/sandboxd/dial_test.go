@@ -14,13 +14,12 @@ import (
 
 	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
-	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podconn"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podforward/podforwardtest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/sandbox"
@@ -259,19 +258,6 @@ func refusingAPIServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
-// reviewer is a clientset whose access reviews answer allowed, and the
-// reviews it was asked.
-func reviewer(allowed bool) (*fake.Clientset, *[]authzv1.ResourceAttributes) {
-	cs := fake.NewClientset()
-	asked := &[]authzv1.ResourceAttributes{}
-	cs.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		review := a.(k8stesting.CreateAction).GetObject().(*authzv1.SelfSubjectAccessReview)
-		*asked = append(*asked, *review.Spec.ResourceAttributes)
-		return true, &authzv1.SelfSubjectAccessReview{Status: authzv1.SubjectAccessReviewStatus{Allowed: allowed}}, nil
-	})
-	return cs, asked
-}
-
 // TestDialForbidden: a refused port-forward that an access review
 // confirms is a *kube.ForbiddenError; otherwise the error is the
 // forward's.
@@ -279,7 +265,7 @@ func TestDialForbidden(t *testing.T) {
 	srv := refusingAPIServer(t)
 	want := authzv1.ResourceAttributes{Namespace: "team", Verb: "create", Resource: "pods", Subresource: "portforward", Name: "box-0"}
 
-	authz, asked := reviewer(false)
+	authz, asked := kubetest.Reviewer(false, nil)
 	_, err := Dial(context.Background(), clientsOf(t, srv.URL, authz), boxPod, podPorts, "box", podconn.PortForward)
 	var forbidden *kube.ForbiddenError
 	if !errors.As(err, &forbidden) || forbidden.Namespace != "team" || forbidden.Pod != "box-0" || forbidden.Subresource != kube.PortForward || forbidden.Err == nil {
@@ -292,7 +278,7 @@ func TestDialForbidden(t *testing.T) {
 		t.Errorf("access reviews %+v, want %+v", *asked, want)
 	}
 
-	authz, asked = reviewer(true)
+	authz, asked = kubetest.Reviewer(true, nil)
 	_, err = Dial(context.Background(), clientsOf(t, srv.URL, authz), boxPod, podPorts, "box", podconn.PortForward)
 	if err == nil || errors.As(err, &forbidden) || len(*asked) != 1 {
 		t.Errorf("Dial when allowed = %v after %d reviews, want the forward's error", err, len(*asked))
@@ -303,7 +289,7 @@ func TestDialForbidden(t *testing.T) {
 		t.Errorf("Dial without access reviews = %v, want the forward's error", err)
 	}
 
-	authz, asked = reviewer(false)
+	authz, asked = kubetest.Reviewer(false, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err = Dial(ctx, clientsOf(t, srv.URL, authz), boxPod, podPorts, "box", podconn.PortForward)

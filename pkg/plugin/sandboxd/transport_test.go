@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
+	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podconn"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec"
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/podexec/podexectest"
@@ -166,7 +167,7 @@ func TestDialAutoFails(t *testing.T) {
 	t.Run("exec forbidden", func(t *testing.T) {
 		execs, _ := execPod(t, &fakeProcesses{}, newFakeFiles(t), podPorts, pfDies)
 		execs.Forbidden.Store(true)
-		authz, _ := reviewer(false)
+		authz, _ := kubetest.Reviewer(false, nil)
 		_, err := Dial(context.Background(), clientsOf(t, execs.URL, authz), boxPod, podPorts, "box", podconn.Auto)
 		var failed *podconn.FailedError
 		var forbidden *kube.ForbiddenError
@@ -240,7 +241,7 @@ func TestDialAutoSlowSandboxd(t *testing.T) {
 	forwards := podforwardtest.NewAPIServer(t, forwardTo(addrs))
 	execs := podexectest.NewAPIServer(t, podexectest.RelayToPorts(addrs), forwards)
 	execs.Forbidden.Store(true)
-	authz, _ := reviewer(false)
+	authz, _ := kubetest.Reviewer(false, nil)
 	conn, err := Dial(context.Background(), clientsOf(t, execs.URL, authz), boxPod, podPorts, "box", podconn.Auto)
 	if err != nil {
 		t.Fatal(err)
