@@ -79,6 +79,14 @@ func GetReady(ctx context.Context, client extclient.Interface, ns, name string) 
 // for a while (a busy node).
 const ReasonDependenciesNotReady = "DependenciesNotReady"
 
+// PodNotReady says whether claim c is bound to its sandbox but not Ready
+// because the sandbox's pod is not (ReasonDependenciesNotReady): it is
+// starting, or failing its readiness probe for a while.
+func PodNotReady(c *extv1beta1.SandboxClaim) bool {
+	cond := ReadyCondition(c)
+	return cond != nil && cond.Status != metav1.ConditionTrue && cond.Reason == ReasonDependenciesNotReady && SandboxName(c) != ""
+}
+
 // GetReadyWithin is GetReady, except that a claim bound to its sandbox
 // whose pod is not ready (ReasonDependenciesNotReady) is waited for, up to
 // grace, from the version read (no list). Other states fail at once, as
@@ -91,8 +99,7 @@ func GetReadyWithin(ctx context.Context, client extclient.Interface, ns, name st
 	if IsReady(c) {
 		return c, nil
 	}
-	cond := ReadyCondition(c)
-	if grace <= 0 || SandboxName(c) == "" || cond == nil || cond.Reason != ReasonDependenciesNotReady {
+	if grace <= 0 || !PodNotReady(c) {
 		return nil, notReady(name, c)
 	}
 	ready, err := waiter{client: client, ns: ns, name: name, cond: Ready, from: c.ResourceVersion, at: c}.wait(ctx, grace)

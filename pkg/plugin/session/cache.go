@@ -96,10 +96,7 @@ type entry struct {
 // runtime may well answer, and a call that fails on it reads the claim
 // again (see Cache). The SDKs look at readiness only at creation.
 func identity(c *extv1beta1.SandboxClaim) string {
-	usable := claims.IsReady(c)
-	if cond := claims.ReadyCondition(c); cond != nil && cond.Reason == claims.ReasonDependenciesNotReady && claims.SandboxName(c) != "" {
-		usable = true
-	}
+	usable := claims.IsReady(c) || claims.PodNotReady(c)
 	return strings.Join([]string{string(c.UID), claims.SandboxName(c), strings.Join(c.Status.SandboxStatus.PodIPs, ","),
 		fmt.Sprint(usable)}, "/")
 }
