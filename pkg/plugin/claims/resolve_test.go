@@ -179,7 +179,12 @@ func TestGetReadyWithin(t *testing.T) {
 			got, err = GetReadyWithin(context.Background(), client, "default", "c1", time.Minute)
 			done <- err
 		}()
-		(<-watchers).Modify(readyClaim("c1", "python-x"))
+		select {
+		case w := <-watchers:
+			w.Modify(readyClaim("c1", "python-x"))
+		case err := <-done:
+			t.Fatalf("returned before the claim was Ready again: %v", err)
+		}
 		if err := <-done; err != nil || SandboxName(got) != "python-x" {
 			t.Fatalf("got %v, %v", got, err)
 		}

@@ -545,7 +545,12 @@ func TestCacheWaitsForAProbeBlip(t *testing.T) {
 		done <- err
 	}()
 	again := boxClaim("u1", "sb-1", "8", "10.0.0.1")
-	f.watcher().Modify(again) // the wait's watch
+	select {
+	case w := <-f.watches: // the wait's watch
+		w.Modify(again)
+	case err := <-done:
+		t.Fatalf("returned before the claim was Ready again: %v", err)
+	}
 	f.set(again)
 	if err := <-done; err != nil {
 		t.Fatalf("after the blip: %v", err)
