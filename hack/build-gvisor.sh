@@ -21,7 +21,7 @@ mkdir -p "$bin.tmp"
 started=$SECONDS
 
 if [ ! -x "$bin.tmp/runsc" ]; then
-  heartbeat runsc bash -c "cd '$ROOT/hack/tools/gvisor' && GOFLAGS=-mod=readonly go build -trimpath -ldflags '-s -w' -o '$bin.tmp/runsc' gvisor.dev/gvisor/runsc"
+  heartbeat runsc bash -c "cd '$ROOT/hack/tools/gvisor' && GOFLAGS=-mod=readonly go build -trimpath -gcflags=all=-dwarf=false -ldflags '-s -w' -o '$bin.tmp/runsc' gvisor.dev/gvisor/runsc"
 fi
 
 # The shim, with one change made at build time in a vendored copy: it
@@ -44,7 +44,7 @@ if [ ! -x "$bin.tmp/containerd-shim-runsc-v1" ]; then
   src=$(<"$manager")
   printf '%s\n' "${src/"$from"/"$to"}" >"$manager"
   grep -qF "$to" "$manager" || { echo "build-gvisor: patching $manager failed" >&2; exit 1; }
-  heartbeat containerd-shim-runsc-v1 bash -c "cd '$shim' && go build -mod=vendor -trimpath -ldflags '-s -w' -o '$bin.tmp/containerd-shim-runsc-v1' gvisor.dev/gvisor/shim"
+  heartbeat containerd-shim-runsc-v1 bash -c "cd '$shim' && go build -mod=vendor -trimpath -gcflags=all=-dwarf=false -ldflags '-s -w' -o '$bin.tmp/containerd-shim-runsc-v1' gvisor.dev/gvisor/shim"
   rm -rf "$shim"
 fi
 echo ">> gVisor built in $((SECONDS - started))s" >&2

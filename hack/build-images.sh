@@ -85,7 +85,7 @@ rm -rf "$out.tmp"
 mkdir -p "$work"
 
 echo ">> writing the images" >&2
-(cd "$ROOT/hack/tools/imagebuild" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -o "$work/imagebuild" .)
+(cd "$ROOT/hack/tools/imagebuild" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -gcflags=all=-dwarf=false -ldflags "-s -w" -o "$work/imagebuild" .)
 # layer DIR OUT OWNER PATH...: an uncompressed layer of PATHs under DIR.
 layer() {
   local dir="$1" dest="$2" owner="$3"; shift 3

@@ -18,7 +18,7 @@ if tools_complete "$bin" traefik; then
 fi
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly
 mkdir -p "$bin.tmp"
-heartbeat traefik bash -c "cd '$ROOT/hack/tools/traefik' && go build -trimpath \
+heartbeat traefik bash -c "cd '$ROOT/hack/tools/traefik' && go build -trimpath -gcflags=all=-dwarf=false \
   -ldflags '-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=v3.6.12' \
   -o '$bin.tmp/traefik' github.com/traefik/traefik/v3/cmd/traefik"
 rm -rf "$bin"

@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 for platform in $(hack/platforms.sh); do
   start=$SECONDS
-  CGO_ENABLED=0 GOOS=${platform%/*} GOARCH=${platform#*/} go build -trimpath -o /dev/null ./cmd/kubectl-sandbox ||
+  CGO_ENABLED=0 GOOS=${platform%/*} GOARCH=${platform#*/} go build -trimpath -gcflags=all=-dwarf=false -o /dev/null ./cmd/kubectl-sandbox ||
     { echo "cross: the plugin does not build for $platform" >&2; exit 1; }
   echo "cross: $platform builds ($((SECONDS - start))s)"
 done
