@@ -46,7 +46,7 @@ fuzz: ## each fuzz target for FUZZTIME (default 2s; longer: make fuzz FUZZTIME=1
 	for pkg in $(FUZZ_PKGS); do \
 	  targets=$$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$pkg*_test.go); \
 	  for target in $$targets; do \
-	    echo "go test -run='^$$' -fuzz='^$$target\$$' -fuzztime=$(FUZZTIME) -parallel=1 ./$$pkg"; \
+	    echo "go test -gcflags='$(GCFLAGS)' -run='^$$' -fuzz='^$$target\$$' -fuzztime=$(FUZZTIME) -parallel=1 ./$$pkg"; \
 	    if go test -gcflags='$(GCFLAGS)' -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) -parallel=1 ./$$pkg >"$$log" 2>&1; then \
 	      cat "$$log"; \
 	    elif grep -qx '    context deadline exceeded' "$$log" && ! grep -q 'Failing input written' "$$log"; then \
@@ -90,9 +90,9 @@ release: ## archives, SBOMs, checksums, the Krew manifest in dist/, and a commit
 
 lint: vet fmt-check tidy-check golangci ## go vet, gofmt, go mod tidy and golangci-lint
 
-vet:
-	go vet ./...
-	go vet -tags e2e ./test/e2e/... ./test/release/...
+vet: # with the builds' flags: the packages it compiles serve them too
+	go vet -gcflags='$(GCFLAGS)' ./...
+	go vet -gcflags='$(GCFLAGS)' -tags e2e ./test/e2e/... ./test/release/...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -50,7 +50,7 @@ for platform in $PLATFORMS; do
   stage="$DIST/.stage/$name"
   mkdir -p "$stage"
   echo ">> $platform" >&2
-  (cd "$ROOT" && CGO_ENABLED=0 GOOS=$os GOARCH=$arch go build -trimpath -ldflags "$LDFLAGS" \
+  (cd "$ROOT" && CGO_ENABLED=0 GOOS=$os GOARCH=$arch go build -trimpath -gcflags=all=-dwarf=false -ldflags "$LDFLAGS" \
     -o "$stage/kubectl-sandbox$ext" ./cmd/kubectl-sandbox)
   "$DIST/.stage/archive" -mtime "$DATE" -o "$DIST/$name.$format" \
     "$stage/kubectl-sandbox$ext" "$ROOT/LICENSE" "$ROOT/plugins/kubectl_complete-sandbox"
