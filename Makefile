@@ -15,7 +15,7 @@ LDFLAGS  := -s -w -X $(MODULE)/pkg/plugin/version.version=$(VERSION) \
             -X $(MODULE)/pkg/plugin/version.commit=$(COMMIT) \
             -X $(MODULE)/pkg/plugin/version.date=$(DATE)
 
-.PHONY: help build test cross unit fuzz e2e e2e-release cluster-up cluster-down demo bench release lint vet fmt-check tidy-check golangci
+.PHONY: help build test cross unit fuzz e2e e2e-release cluster-up cluster-build cluster-down demo bench release lint vet fmt-check tidy-check golangci
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -58,7 +58,7 @@ fuzz: ## each fuzz target for FUZZTIME (default 2s; longer: make fuzz FUZZTIME=1
 
 # The release tests need no cluster and run first; a failure there does not
 # keep the cluster's tests from running.
-e2e: build ## end-to-end tests: test/release (no cluster), then through the real kubectl on the local cluster
+e2e: build cluster-build ## end-to-end tests: test/release (no cluster), then through the real kubectl on the local cluster
 	@mkdir -p _output
 	@status=0; \
 	$(MAKE) --no-print-directory e2e-release || status=1; \
@@ -72,6 +72,9 @@ e2e-release: ## the release's tests, no cluster: reproducible archives, the Krew
 
 cluster-up: build ## start the local agent-sandbox cluster (builds it on first use)
 	hack/cluster-up.sh
+
+cluster-build: ## build what the local cluster runs (tools, gVisor, Traefik, images; cached by content) and start nothing
+	CLUSTER_BUILD_ONLY=1 hack/cluster-up.sh
 
 demo: build ## the main job: a one-shot sandbox through kubectl (starts the local cluster if no other)
 	hack/demo.sh

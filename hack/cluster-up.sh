@@ -65,10 +65,17 @@ $(sed 's/^/  /' "$CLUSTER_DIR/env")
 MSG
 }
 
+# CLUSTER_BUILD_ONLY=1 builds what the cluster runs (the tools, gVisor and
+# Traefik as CLUSTER_GVISOR and CLUSTER_GATEWAY say, the images) and starts
+# nothing, leaving a running cluster alone: `make e2e` builds first, so that
+# the tests' time limit counts tests, not a fresh machine's cold builds.
+BUILD_ONLY=${CLUSTER_BUILD_ONLY:-}
 missing=
 [ "${CLUSTER_GVISOR:-1}" != 1 ] || [ -f "$CLUSTER_DIR/gvisor-bin" ] || missing="gVisor"
 [ "${CLUSTER_GATEWAY:-1}" != 1 ] || [ -f "$CLUSTER_DIR/gateway" ] || missing="${missing:+$missing and }the Gateway"
-if alive && kc get --raw /readyz >/dev/null 2>&1 && [ -n "$missing" ]; then
+if [ -n "$BUILD_ONLY" ]; then
+  :
+elif alive && kc get --raw /readyz >/dev/null 2>&1 && [ -n "$missing" ]; then
   log "the running local cluster has no $missing (started by make demo): restarting it with them"
 elif alive && kc get --raw /readyz >/dev/null 2>&1; then
   log "local cluster already running"
@@ -76,7 +83,7 @@ elif alive && kc get --raw /readyz >/dev/null 2>&1; then
   print_env
   exit 0
 fi
-"$ROOT/hack/cluster-down.sh" 2>/dev/null || true
+[ -n "$BUILD_ONLY" ] || "$ROOT/hack/cluster-down.sh" 2>/dev/null || true
 
 step "installing the Debian packages"
 "$ROOT/hack/install-deps.sh"
@@ -114,6 +121,10 @@ AS_DIR="$(module_dir agent-sandbox "sigs.k8s.io/agent-sandbox@$AGENT_SANDBOX_VER
 GW_DIR="$(module_dir agent-sandbox "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")"
 if [ ! -d "$AS_DIR" ] || [ ! -d "$GW_DIR" ]; then
   die "module download failed"
+fi
+if [ -n "$BUILD_ONLY" ]; then
+  log "built in $((SECONDS - T0))s (CLUSTER_BUILD_ONLY: nothing started)"
+  exit 0
 fi
 
 rm -rf "$CLUSTER_DIR/etcd" "$LOG_DIR"
@@ -175,7 +186,7 @@ start kube-apiserver "$BIN/kube-apiserver" --bind-address="$HOST_LINK_IP" --adve
   --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
   --kubelet-certificate-authority="$PKI/ca.crt" \
   --kubelet-preferred-address-types=InternalIP --profiling=false --enable-priority-and-fairness=false
-wait_for "kube-apiserver" 60 kc get --raw /readyz
+wait_for "kube-apiserver" 60 api /readyz
 
 # 4. The kubelet and kube-proxy; the CRDs from the module cache; agent-sandbox's conversion webhook is
 #    pointed at the controller on loopback. They go in before the
@@ -225,11 +236,12 @@ start agent-sandbox-controller "$BIN/agent-sandbox-controller" --kubeconfig="$KU
 # 7. the node Ready (its not-ready taint goes with the node lifecycle
 #    controller).
 step "7. the node to be Ready"
-wait_for "node $NODE_NAME to be Ready" 60 kc wait --for=condition=Ready --timeout=1s "node/$NODE_NAME"
+wait_for "node $NODE_NAME to register" 60 api "/api/v1/nodes/$NODE_NAME"
+kc wait --for=condition=Ready --timeout=60s "node/$NODE_NAME" >/dev/null || die "node $NODE_NAME did not become Ready (logs: $LOG_DIR)"
 
 # 8. the router, the Gateway and its route, the seed objects.
 step "8. the router, the Gateway and the seed objects"
-wait_for "the default service account" 30 kc -n default get serviceaccount default
+wait_for "the default service account" 30 api /api/v1/namespaces/default/serviceaccounts/default
 kc -n agent-sandbox-system create secret generic sandbox-router-scoped-key \
   --from-file=key="$PKI/scoped-token.key" >/dev/null
 kc apply -f "$ROOT/hack/cluster/router.yaml" -f "$ROOT/hack/cluster/router-auth.yaml" >/dev/null
@@ -261,8 +273,9 @@ wait_for "the seed objects" 30 kc apply -f "$ROOT/hack/cluster/seed.yaml"
 [ -z "$GVISOR_BIN" ] || kc apply -f "$ROOT/hack/cluster/gvisor.yaml" >/dev/null
 wait_for "the sandbox router at $ROUTER_URL" 60 curl -fsS "$ROUTER_URL/healthz"
 if [ -n "$TRAEFIK_BIN" ]; then
-  wait_for "the Gateways to be Programmed by Traefik" 60 kc -n default wait --for=condition=Programmed --timeout=1s \
-    gateway/external-http-gateway gateway/tokenreview-gateway gateway/scoped-token-gateway
+  kc -n default wait --for=condition=Programmed --timeout=60s >/dev/null \
+    gateway/external-http-gateway gateway/tokenreview-gateway gateway/scoped-token-gateway ||
+    die "the Gateways were not Programmed by Traefik within 60s (logs: $LOG_DIR)"
 fi
 
 cat >"$CLUSTER_DIR/env" <<ENV
