@@ -210,6 +210,12 @@ func TestFaultRouterRestartDuringDownload(t *testing.T) {
 func TestFaultRuntimeKilledMidExec(t *testing.T) {
 	c := readyClaim(t, "e2e-fault-kill")
 	id := containerID(t, jsonpath(t, c, "{.status.sandbox.name}"))
+	// The test before kills the router; its replacement may not serve yet,
+	// and a command it refuses never starts (seen once in CI: "timed out
+	// waiting for the command to start").
+	eventually(t, 60*time.Second, "the router to serve", func() bool {
+		return Sandbox(t, "exec", c, "--router-url", routerURL, "--", "true").Run().ExitCode == 0
+	})
 	marker := "fault-kill-started"
 	wait := background(t, Sandbox(t, "exec", c, "--router-url", routerURL, "--", "sh", "-c", "touch "+marker+"; sleep 30"), 2*time.Minute)
 	eventually(t, 30*time.Second, "the command to start", func() bool { return podFiles(t, marker) >= 1 })
