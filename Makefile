@@ -62,7 +62,7 @@ e2e: build cluster-build ## end-to-end tests: test/release (no cluster), then th
 	@mkdir -p _output
 	@status=0; \
 	$(MAKE) --no-print-directory e2e-release || status=1; \
-	echo "go test -count=1 -tags e2e -timeout 40m -v ./test/e2e/..."; \
+	echo "go test -gcflags='$(GCFLAGS)' -count=1 -tags e2e -timeout 40m -v ./test/e2e/..."; \
 	go test -gcflags='$(GCFLAGS)' -count=1 -tags e2e -timeout 40m -v ./test/e2e/... 2>&1 | tee _output/e2e.log || status=1; \
 	exit $$status
 
