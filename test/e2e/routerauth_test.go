@@ -365,6 +365,66 @@ func TestRouterRefusals(t *testing.T) {
 	})
 }
 
+// TestScopedTokenWaitsForTheAdoptedPod: a claim is Ready before the
+// controller has taken the warm-pool label off its adopted pod, and until
+// then a router in scoped-token mode cannot find the pod by name (a CI run
+// met this window). The test holds the window open: the controller paused,
+// the label put back; the router then answers 502 for the sandbox. exec
+// waits instead of failing, and runs once the label is gone.
+func TestScopedTokenWaitsForTheAdoptedPod(t *testing.T) {
+	c := readyClaim(t, "e2e-scoped-wait")
+	sb := sandboxOf(t, c)
+	token := mintScoped(t, sb)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pause := func(how string) {
+		if b, err := script("hack/cluster/pause.sh", "agent-sandbox-controller", how).CombinedOutput(); err != nil {
+			t.Fatalf("pause.sh %s: %v\n%s", how, err, b)
+		}
+	}
+	pause("stop")
+	t.Cleanup(func() { pause("cont") })
+	const warm = "agents.x-k8s.io/warm-pool-sandbox"
+	Kubectl(t, "label", "pod", sb, warm+"=e2e").RunOrFail()
+	t.Cleanup(func() { Kubectl(t, "label", "pod", sb, warm+"-").Run() })
+	eventually(t, 30*time.Second, "the scoped-token router to lose the pod", func() bool {
+		return scopedRouterStatus(t, sb, token) == http.StatusBadGateway
+	})
+	start := time.Now()
+	done := background(t, Sandbox(t, "exec", c, "--router-token-file", tokenFile, "--router-url", scopedTokenURL, "--router-allow-insecure-token", "--", "echo", "waited"), time.Minute)
+	time.Sleep(3 * time.Second) // the router's retries of a failed dial end within 1.4 s
+	Kubectl(t, "label", "pod", sb, warm+"-").RunOrFail()
+	res := done()
+	if res.ExitCode != 0 || res.Stdout != "waited\n" || res.Stderr != "" {
+		t.Errorf("exec: exit %d stdout %q stderr %q", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	if took := time.Since(start); took < 3*time.Second {
+		t.Errorf("exec ended after %v, before the label went", took)
+	}
+}
+
+// scopedRouterStatus is the status of the scoped-token router's answer
+// to GET / for port 8888 of sandbox default/name, with token.
+func scopedRouterStatus(t *testing.T, name, token string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, scopedTokenURL+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("X-Sandbox-ID", name)
+	req.Header.Set("X-Sandbox-Namespace", "default")
+	req.Header.Set("X-Sandbox-Port", "8888")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 // lit matches a line that starts with s.
 func lit(s string) *regexp.Regexp { return regexp.MustCompile("^" + regexp.QuoteMeta(s)) }
 

@@ -5,6 +5,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httputil"
@@ -220,7 +221,7 @@ func (s *Session) python(ctx context.Context, c *extv1beta1.SandboxClaim) (opene
 	if err != nil {
 		return opened{}, err
 	}
-	t, err := target(conn, c, s.opts.ServerPort)
+	t, err := s.target(ctx, conn, c, s.opts.ServerPort)
 	if err != nil {
 		return opened{}, err
 	}
@@ -233,19 +234,39 @@ func (s *Session) python(ctx context.Context, c *extv1beta1.SandboxClaim) (opene
 	return opened{rt: explainOOM(client, s.clients.Core, c.Namespace, claims.SandboxName(c)), via: conn}, nil
 }
 
+// byNameWait bounds how long a call waits for the router to be able to
+// find a Ready claim's pod by name (a variable for tests).
+var byNameWait = 10 * time.Second
+
 // target is where the router sends a request for port of c's sandbox: by
 // the pod's IP too, unless the router's credential is a scoped token,
-// which must admit the sandbox.
-func target(conn *router.Conn, c *extv1beta1.SandboxClaim, port int) (python.Target, error) {
+// which must admit the sandbox. By name alone, the router finds the pod in
+// its cache only once the controller has taken the warm-pool label off an
+// adopted pod, which may come after the claim is Ready: that is waited
+// for, up to byNameWait; past it, or without the right to read pods, the
+// request goes anyway and the router's answer stands.
+func (s *Session) target(ctx context.Context, conn *router.Conn, c *extv1beta1.SandboxClaim, port int) (python.Target, error) {
 	t := python.Target{SandboxID: claims.SandboxName(c), Namespace: c.Namespace, Port: port}
 	if err := conn.Admits(t.Namespace, t.SandboxID); err != nil {
 		return t, err
 	}
 	if !conn.ByNameOnly() {
 		t.PodIP = claims.PreferredIP(c.Status.SandboxStatus.PodIPs)
+		return t, nil
+	}
+	wctx, cancel := context.WithTimeoutCause(ctx, byNameWait, errByNameWait)
+	defer cancel()
+	if err := claims.WaitRoutableByName(wctx, s.clients.Core, t.Namespace, t.SandboxID); err != nil {
+		if ctx.Err() != nil {
+			return t, context.Cause(ctx)
+		}
+		klog.V(2).Infof("sending to sandbox %s/%s by name without knowing that the router can find it: %v", t.Namespace, t.SandboxID, err)
 	}
 	return t, nil
 }
+
+// errByNameWait ends the wait of target.
+var errByNameWait = errors.New("the pod is not yet routable by name")
 
 // Proxy returns an HTTP handler that passes every request, WebSocket
 // upgrades included, to port of a Ready claim's sandbox through the router;
@@ -260,7 +281,7 @@ func (s *Session) Proxy(ctx context.Context, claim string, port int, errs func(*
 	if err != nil {
 		return nil, err
 	}
-	t, err := target(conn, c, port)
+	t, err := s.target(ctx, conn, c, port)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sfake "k8s.io/client-go/kubernetes/fake"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
 
@@ -114,6 +116,7 @@ type fixture struct {
 	s        *Session
 	srv      *routerServer
 	gateways *gatewayfake.Clientset
+	pods     *k8sfake.Clientset
 }
 
 // newFixture serves claims from a fake; withGateway says whether the
@@ -121,7 +124,7 @@ type fixture struct {
 func newFixture(t *testing.T, withGateway bool, list ...*extv1beta1.SandboxClaim) *fixture {
 	t.Helper()
 	srv := newRouterServer(t)
-	f := &fixture{srv: srv, gateways: gatewayfake.NewSimpleClientset()}
+	f := &fixture{srv: srv, gateways: gatewayfake.NewSimpleClientset(), pods: k8sfake.NewClientset()}
 	if withGateway {
 		f.createGateway(t)
 	}
@@ -131,7 +134,7 @@ func newFixture(t *testing.T, withGateway bool, list ...*extv1beta1.SandboxClaim
 			t.Fatal(err)
 		}
 	}
-	f.s = New(&kube.Clients{Ext: ext, Agents: agentsfake.NewSimpleClientset(), Gateway: f.gateways}, ns, Options{
+	f.s = New(&kube.Clients{Core: f.pods.CoreV1(), Ext: ext, Agents: agentsfake.NewSimpleClientset(), Gateway: f.gateways}, ns, Options{
 		Router:     router.Options{Gateway: "router-gw", GatewayTimeout: time.Minute, Token: "s3cret"},
 		ServerPort: 8888,
 	})
@@ -435,6 +438,7 @@ func TestAScopedTokenRoutesByNameOnly(t *testing.T) {
 	token := "v1." + payload + ".c2ln"
 	f := newFixture(t, true, readyClaim("c1", "python-abcde", "10.0.0.5"), readyClaim("c2", "python-other", "10.0.0.6"))
 	f.s.opts.Router.Token = token
+	f.createPod(t, sandboxPod("python-abcde", false))
 	rt, _, err := f.s.Open(context.Background(), "c1")
 	if err != nil {
 		t.Fatal(err)
@@ -455,6 +459,89 @@ func TestAScopedTokenRoutesByNameOnly(t *testing.T) {
 	}
 	if n := len(f.srv.requests()); n != 1 {
 		t.Errorf("the router saw %d requests, want 1", n)
+	}
+}
+
+// sandboxPod is the Ready pod of sandbox name; warm labels it an
+// unadopted warm-pool pod.
+func sandboxPod(name string, warm bool) *corev1.Pod {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.5",
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
+	}
+	if warm {
+		p.Labels = map[string]string{claims.WarmPoolPodLabel: "0fceff97"}
+	}
+	return p
+}
+
+func (f *fixture) createPod(t *testing.T, p *corev1.Pod) {
+	t.Helper()
+	if _, err := f.pods.CoreV1().Pods(ns).Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAScopedTokenWaitsForTheAdoptedPod: a claim is Ready before the
+// controller takes the warm-pool label off its pod, and until then a
+// router in scoped-token mode cannot find the pod by name; the first
+// request waits for it (Open and Proxy alike). A pod that keeps the label
+// past byNameWait is asked for anyway.
+func TestAScopedTokenWaitsForTheAdoptedPod(t *testing.T) {
+	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"ns":"team","name":"python-abcde","exp":4102444800}`))
+	f := newFixture(t, true, readyClaim("c1", "python-abcde", "10.0.0.5"))
+	f.s.opts.Router.Token = "v1." + payload + ".c2ln"
+	f.createPod(t, sandboxPod("python-abcde", true))
+	type result struct {
+		rt  sandbox.Runtime
+		err error
+	}
+	opened := make(chan result, 1)
+	go func() {
+		rt, _, err := f.s.Open(context.Background(), "c1")
+		opened <- result{rt, err}
+	}()
+	select {
+	case r := <-opened:
+		t.Fatalf("Open did not wait for the pod: %v", r.err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if _, err := f.pods.CoreV1().Pods(ns).Update(context.Background(), sandboxPod("python-abcde", false), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r := <-opened
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if ok, err := r.rt.Exists(context.Background(), "f"); err != nil || !ok {
+		t.Fatalf("Exists: %v, %v", ok, err)
+	}
+
+	if _, err := f.pods.CoreV1().Pods(ns).Update(context.Background(), sandboxPod("python-abcde", true), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func(d time.Duration) { byNameWait = d }(byNameWait)
+	byNameWait = 100 * time.Millisecond
+	start := time.Now()
+	if _, err := f.s.Proxy(context.Background(), "c1", 8000, nil); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited < byNameWait {
+		t.Errorf("Proxy waited %v, want at least %v", waited, byNameWait)
+	}
+	// The caller's end ends the wait with its cause.
+	byNameWait = time.Minute
+	ctx, cancel := context.WithCancel(context.Background())
+	proxied := make(chan error, 1)
+	go func() {
+		_, err := f.s.Proxy(ctx, "c1", 8000, nil)
+		proxied <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	if err := <-proxied; !errors.Is(err, context.Canceled) {
+		t.Errorf("Proxy with its context cancelled while it waits: %v", err)
 	}
 }
 
