@@ -203,9 +203,9 @@ func TestStreamPumpsStdinInOrderThenEOF(t *testing.T) {
 	}
 }
 
-// TestStreamWithoutStdinSendsEOFAtOnce: a command that reads its input
-// gets end of input, not a hang.
-func TestStreamWithoutStdinSendsEOFAtOnce(t *testing.T) {
+// TestStreamWithoutStdinSendsEOF: a command that reads its input gets end
+// of input, not a hang.
+func TestStreamWithoutStdinSendsEOF(t *testing.T) {
 	fx := newFixture(t, &fakeProcesses{run: func(p *fakeProc) error {
 		if ev, ok := p.next(); ev != "eof" {
 			if ok {
@@ -217,6 +217,42 @@ func TestStreamWithoutStdinSendsEOFAtOnce(t *testing.T) {
 	}})
 	if code, err := fx.Stream(context.Background(), sh, sandbox.Streams{}); code != 0 || err != nil {
 		t.Errorf("Stream = %d, %v", code, err)
+	}
+}
+
+// TestStreamWithoutStdinThatEndsSoonSendsNothing: a command without input
+// that ends before eofDelay costs no WriteStdin; one that runs longer gets
+// end of input after eofDelay.
+func TestStreamWithoutStdinThatEndsSoonSendsNothing(t *testing.T) {
+	fx := newFixture(t, &fakeProcesses{run: func(p *fakeProc) error {
+		time.Sleep(eofDelay / 5) // a command that ends soon, not at once
+		return p.exit(0)
+	}})
+	if code, err := fx.Stream(context.Background(), sh, sandbox.Streams{}); code != 0 || err != nil {
+		t.Errorf("Stream = %d, %v", code, err)
+	}
+	time.Sleep(2 * eofDelay)
+	if calls := fx.procs.calls(); len(calls) != 0 {
+		t.Errorf("calls after the command ended: %q", calls)
+	}
+
+	var waited time.Duration
+	fx = newFixture(t, &fakeProcesses{run: func(p *fakeProc) error {
+		start := time.Now()
+		if ev, ok := p.next(); ev != "eof" {
+			if ok {
+				t.Errorf("first event %q, want eof", ev)
+			}
+			return nil
+		}
+		waited = time.Since(start)
+		return p.exit(0)
+	}})
+	if code, err := fx.Stream(context.Background(), sh, sandbox.Streams{}); code != 0 || err != nil {
+		t.Errorf("Stream = %d, %v", code, err)
+	}
+	if waited < eofDelay {
+		t.Errorf("end of input came after %v, want at least %v", waited, eofDelay)
 	}
 }
 
