@@ -44,7 +44,22 @@ func medianCPU(s []sample) time.Duration {
 
 func fail(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
-	os.Exit(1)
+	panic(failure{})
+}
+
+// failure is fail's panic: it unwinds the stack, so that the deferred
+// clean-ups of the parts under way (claims deleted, say) run, and main's
+// exitOnFailure ends the run with status 1.
+type failure struct{}
+
+// exitOnFailure, deferred first in main, turns fail's panic into exit 1.
+func exitOnFailure() {
+	if r := recover(); r != nil {
+		if _, ok := r.(failure); !ok {
+			panic(r)
+		}
+		os.Exit(1)
+	}
 }
 
 // pair runs a and b interleaved (A B A B ...) after warm-up runs, with
