@@ -7,20 +7,19 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
+	sandboxv1beta1 "sigs.k8s.io/agent-sandbox/api/v1beta1"
+
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube"
 )
 
-// WarmPoolPodLabel marks the pod of a warm-pool sandbox that no claim has
-// adopted yet (agents.x-k8s.io/warm-pool-sandbox). The sandbox controller
-// removes it from the pod after the adoption, which a claim's Ready
-// condition does not wait for.
-const WarmPoolPodLabel = "agents.x-k8s.io/warm-pool-sandbox"
-
 // RoutableByName says whether the Go sandbox router's cache finds pod by
 // its namespace and name: the pod is Ready, has an IP, and is no longer an
-// unadopted warm-pool pod (the cache leaves those out of its name index).
+// unadopted warm-pool pod (the cache leaves pods labelled
+// sandboxv1beta1.SandboxWarmPoolLabel out of its name index; the sandbox
+// controller takes the label off after the adoption, which a claim's Ready
+// condition does not wait for).
 func RoutableByName(pod *corev1.Pod) bool {
-	if _, warm := pod.Labels[WarmPoolPodLabel]; warm || pod.Status.PodIP == "" {
+	if _, warm := pod.Labels[sandboxv1beta1.SandboxWarmPoolLabel]; warm || pod.Status.PodIP == "" {
 		return false
 	}
 	for _, c := range pod.Status.Conditions {

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	k8sfake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	sandboxv1beta1 "sigs.k8s.io/agent-sandbox/api/v1beta1"
 )
 
 // routablePod is pod name, Running and Ready with an IP; warm adds the
@@ -19,7 +21,7 @@ func routablePod(name, rv string, warm bool) *corev1.Pod {
 	p.Status.PodIP = "10.0.0.7"
 	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
 	if warm {
-		p.Labels = map[string]string{WarmPoolPodLabel: "0fceff97"}
+		p.Labels = map[string]string{sandboxv1beta1.SandboxWarmPoolLabel: "0fceff97"}
 	}
 	return p
 }
