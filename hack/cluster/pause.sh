@@ -14,9 +14,7 @@ stop) sig=STOP ;;
 cont) sig=CONT ;;
 *) die "usage: pause.sh NAME stop|cont" ;;
 esac
-pidfile=
-for f in "$PID_DIR"/*-"$name".pid; do [ -f "$f" ] && pidfile=$f && break; done
-[ -n "$pidfile" ] || die "no running component named $name"
+pidfile=$(component_pidfile "$name") || die "no running component named $name"
 why=$(recorded_running "$pidfile") || die "$name: $why"
 kill -"$sig" "$(cat "$pidfile")"
 log "sent SIG$sig to $name ($(cat "$pidfile"))"

@@ -13,9 +13,7 @@ source "$ROOT/hack/lib/node.sh"
 BIN="$(cat "$CLUSTER_DIR/tools-bin" 2>/dev/null || tools_bin_dir)"
 name="${1:?usage: restart.sh NAME}"
 [ "$name" != node ] || die "the node's init cannot be restarted: it is the node"
-pidfile=
-for f in "$PID_DIR"/*-"$name".pid; do [ -f "$f" ] && pidfile=$f && break; done
-[ -n "$pidfile" ] || die "no running component named $name"
+pidfile=$(component_pidfile "$name") || die "no running component named $name"
 if [ "${2:-}" = --crash ] && recorded_running "$pidfile" >/dev/null; then
   kill -KILL "$(cat "$pidfile")"
   log "killed $name ($(cat "$pidfile")) with SIGKILL"

@@ -92,6 +92,14 @@ recorded_name() {
   echo "${name#*-}"
 }
 
+# component_pidfile NAME prints the PID file of the component NAME
+# (NN-NAME.pid), or fails when none is recorded.
+component_pidfile() {
+  local f
+  for f in "$PID_DIR"/*-"$1".pid; do [ -f "$f" ] && echo "$f" && return 0; done
+  return 1
+}
+
 # recorded_running PIDFILE: succeeds when the PID recorded in PIDFILE is still
 # the process launch started (same start time, and a command line that is a
 # tail of the launched one, at least as long as the component's own). If
