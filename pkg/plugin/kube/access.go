@@ -38,10 +38,16 @@ func (e *ForbiddenError) Unwrap() error { return e.Err }
 // *ForbiddenError when an access review says the caller may not create it
 // (client-go words a refused upgrade many ways); otherwise, or when ctx has
 // ended or no review can be asked, it returns err.
+// A review that ctx cuts short is no error of the user's: client-go's
+// complaint about it is information (QuietErrors), not a line beside the
+// caller's one-line error. (gRPC dials both connections of a relayed
+// sandboxd at once; when both are refused, the first failure closes the
+// connection and cancels the other's review mid-answer.)
 func Refused(ctx context.Context, c *Clients, ns, pod, subresource string, err error) error {
 	if ctx.Err() != nil || c.Authz == nil {
 		return err
 	}
+	ctx = klog.NewContext(ctx, QuietErrors(klog.FromContext(ctx)))
 	review, rerr := c.Authz.SelfSubjectAccessReviews().Create(ctx, &authzv1.SelfSubjectAccessReview{
 		Spec: authzv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authzv1.ResourceAttributes{
 			Namespace: ns, Verb: "create", Resource: "pods", Subresource: subresource, Name: pod,

@@ -3,10 +3,18 @@ package kube
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/go-logr/logr/funcr"
 	authzv1 "k8s.io/api/authorization/v1"
+	authzclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 
 	"github.com/kubectl-sandbox/kubectl-sandbox/pkg/plugin/kube/kubetest"
 )
@@ -58,5 +66,48 @@ func TestRefused(t *testing.T) {
 	}
 	if len(*asked) != 0 {
 		t.Errorf("asked with an ended context: %+v", *asked)
+	}
+}
+
+// TestRefusedCutShortSaysNothing: a review whose answer ctx cuts short
+// (its headers came, its body did not) leaves the error as it was and
+// writes no error line to the log; client-go's complaint is information
+// at level 2.
+func TestRefusedCutShortSaysNothing(t *testing.T) {
+	headers := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"kind":"SelfSubjectAccessReview",`))
+		w.(http.Flusher).Flush()
+		close(headers)
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	authz, err := authzclient.NewForConfig(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	var mu sync.Mutex
+	logger := funcr.New(func(prefix, args string) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, args)
+	}, funcr.Options{Verbosity: 1})
+	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), logger))
+	go func() {
+		<-headers
+		time.Sleep(50 * time.Millisecond) // client-go is reading the body
+		cancel()
+	}()
+	streamErr := errors.New("unable to upgrade connection: Forbidden")
+	if err := Refused(ctx, &Clients{Authz: authz}, "team", "box-0", Exec, streamErr); err != streamErr {
+		t.Errorf("Refused: %v, want the stream's error", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lines) != 0 {
+		t.Errorf("logged %q", lines)
 	}
 }
