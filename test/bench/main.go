@@ -167,11 +167,23 @@ func (b *bench) version() {
 }
 
 // claim creates a Ready claim (untimed) and returns its name, sandbox and pod IP.
+// The pool then starts a pod in place of the one the claim adopted: claim
+// waits until it is Ready too (settled), so that no timed call shares the
+// 2 cores with a starting runtime (the first round of a row would, and
+// only whichever side of the pair runs first).
 func (b *bench) claim(pool, label string) (name, sandbox, ip string) {
 	name = b.sh(fmt.Sprintf("%s create --pool %s -l %s -o jsonpath='{.metadata.name}'", b.plugin, pool, label))
 	sandbox = b.sh("kubectl get sandboxclaim " + name + " -o jsonpath='{.status.sandbox.name}'")
 	ip = b.sh("kubectl get sandboxclaim " + name + " -o jsonpath='{.status.sandbox.podIPs[0]}'")
+	b.settled(pool)
 	return
+}
+
+// settled waits until pool has as many Ready sandboxes as it asks for.
+func (b *bench) settled(pool string) {
+	if replicas := b.sh("kubectl get sandboxwarmpool " + pool + " -o jsonpath='{.spec.replicas}'"); replicas != "" && replicas != "0" {
+		b.sh("kubectl wait --for=jsonpath='{.status.readyReplicas}'=" + replicas + " --timeout=180s sandboxwarmpool/" + pool + " >/dev/null")
+	}
 }
 
 func curlHeaders(sandbox, ip string) []string {
