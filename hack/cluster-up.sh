@@ -199,20 +199,25 @@ wait "$IMPORT_PID" || die "importing the images into containerd failed: $(tail -
 kc apply -f "$ROOT/hack/cluster/rbac.yaml" >/dev/null
 node_kubelet
 step "4. CRDs"
-kc apply --server-side -f "$GW_DIR/config/crd/standard/" >/dev/null &
-GW_CRDS=$!
 # agent-sandbox's CRDs go in with their conversion webhook already pointed
 # at the controller on loopback (patched here, not on the server: each
-# change of a CRD makes the API server rebuild its OpenAPI).
-CA_B64=$(base64 -w0 <"$PKI/ca.crt")
-CONVERSION="{\"spec\":{\"conversion\":{\"strategy\":\"Webhook\",\"webhook\":{\"conversionReviewVersions\":[\"v1\"],\"clientConfig\":{\"service\":null,\"url\":\"https://127.0.0.1:9443/convert\",\"caBundle\":\"$CA_B64\"}}}}}"
-for crd in "$AS_DIR"/k8s/crds/*.yaml; do
-  echo ---
-  kc patch --local -f "$crd" --type=merge -p "$CONVERSION" -o yaml
-done | kc apply --server-side -f - >/dev/null
-wait "$GW_CRDS"
+# change of a CRD makes the API server rebuild its OpenAPI). The patched
+# CRDs are kept by content (the CRDs and the CA): a warm start runs no
+# kubectl for them. One apply takes them, Gateway API's and the namespace.
+AS_CRDS="$CLUSTER_DIR/agent-sandbox-crds-$(cat "$AS_DIR"/k8s/crds/*.yaml "$PKI/ca.crt" | sha256sum | cut -c1-16).yaml"
+if [ ! -f "$AS_CRDS" ]; then
+  rm -f "$CLUSTER_DIR"/agent-sandbox-crds-*.yaml
+  CA_B64=$(base64 -w0 <"$PKI/ca.crt")
+  CONVERSION="{\"spec\":{\"conversion\":{\"strategy\":\"Webhook\",\"webhook\":{\"conversionReviewVersions\":[\"v1\"],\"clientConfig\":{\"service\":null,\"url\":\"https://127.0.0.1:9443/convert\",\"caBundle\":\"$CA_B64\"}}}}}"
+  for crd in "$AS_DIR"/k8s/crds/*.yaml; do
+    echo ---
+    kc patch --local -f "$crd" --type=merge -p "$CONVERSION" -o yaml
+  done >"$AS_CRDS.tmp"
+  mv "$AS_CRDS.tmp" "$AS_CRDS"
+fi
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: agent-sandbox-system}\n' |
+  kc apply --server-side -f "$GW_DIR/config/crd/standard/" -f "$AS_CRDS" -f - >/dev/null
 kc wait --for=condition=Established --timeout=60s crd --all >/dev/null
-kc create namespace agent-sandbox-system >/dev/null
 
 # 5. kube-controller-manager: garbage collection (claim deletes cascade),
 #    namespaces, service accounts and their root CA, Deployments, Services'
@@ -239,15 +244,24 @@ step "7. the node to be Ready"
 wait_for "node $NODE_NAME to register" 60 api "/api/v1/nodes/$NODE_NAME"
 kc wait --for=condition=Ready --timeout=60s "node/$NODE_NAME" >/dev/null || die "node $NODE_NAME did not become Ready (logs: $LOG_DIR)"
 
-# 8. the router, the Gateway and its route, the seed objects.
+# 8. the router, the Gateway and its routes and their secrets (one apply),
+#    the seed objects.
 step "8. the router, the Gateway and the seed objects"
 wait_for "the default service account" 30 api /api/v1/namespaces/default/serviceaccounts/default
-kc -n agent-sandbox-system create secret generic sandbox-router-scoped-key \
-  --from-file=key="$PKI/scoped-token.key" >/dev/null
-kc apply -f "$ROOT/hack/cluster/router.yaml" -f "$ROOT/hack/cluster/router-auth.yaml" >/dev/null
+# secret NAMESPACE NAME TYPE KEY=FILE...: a Secret's manifest.
+secret() {
+  local kv
+  printf -- '---\napiVersion: v1\nkind: Secret\nmetadata: {name: %s, namespace: %s}\ntype: %s\ndata:\n' "$2" "$1" "$3"
+  shift 3
+  for kv in "$@"; do printf '  %s: %s\n' "${kv%%=*}" "$(base64 -w0 <"${kv#*=}")"; done
+}
+ROUTER=(-f "$ROOT/hack/cluster/router.yaml" -f "$ROOT/hack/cluster/router-auth.yaml")
+[ -z "$TRAEFIK_BIN" ] || ROUTER+=(-f "$ROOT/hack/cluster/gateway.yaml")
+{
+  secret agent-sandbox-system sandbox-router-scoped-key Opaque key="$PKI/scoped-token.key"
+  [ -z "$TRAEFIK_BIN" ] || secret default gateway-tls kubernetes.io/tls tls.crt="$PKI/gateway.crt" tls.key="$PKI/gateway.key"
+} | kc apply -f - "${ROUTER[@]}" >/dev/null
 if [ -n "$TRAEFIK_BIN" ]; then
-  kc -n default create secret tls gateway-tls --cert="$PKI/gateway.crt" --key="$PKI/gateway.key" >/dev/null
-  kc apply -f "$ROOT/hack/cluster/gateway.yaml" >/dev/null
   # Traefik on the host's end of the node's link: it reaches the routers'
   # pod IPs (the EndpointSlices of their Services) by the host's route. Its
   # token is in its configuration file, not on its command line.
@@ -269,8 +283,9 @@ YAML
   start traefik "$TRAEFIK_BIN/traefik" --configFile="$CLUSTER_DIR/traefik.yaml"
 fi
 wait_for "the agent-sandbox controller" 60 curl -fsS http://127.0.0.1:18081/readyz
-wait_for "the seed objects" 30 kc apply -f "$ROOT/hack/cluster/seed.yaml"
-[ -z "$GVISOR_BIN" ] || kc apply -f "$ROOT/hack/cluster/gvisor.yaml" >/dev/null
+SEED=(-f "$ROOT/hack/cluster/seed.yaml")
+[ -z "$GVISOR_BIN" ] || SEED+=(-f "$ROOT/hack/cluster/gvisor.yaml")
+wait_for "the seed objects" 30 kc apply "${SEED[@]}"
 wait_for "the sandbox router at $ROUTER_URL" 60 curl -fsS "$ROUTER_URL/healthz"
 if [ -n "$TRAEFIK_BIN" ]; then
   kc -n default wait --for=condition=Programmed --timeout=60s >/dev/null \
