@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -457,5 +458,18 @@ func TestMCPHTTPSessionTimeout(t *testing.T) {
 	}
 	if _, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "sandbox_list", Arguments: map[string]any{}}); err == nil {
 		t.Error("the idle session still answers")
+	}
+}
+
+// TestServerGC: the server raises the collector's target unless GOGC is
+// set, which it leaves to the runtime.
+func TestServerGC(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(before) })
+	if got := serverGC(func(string) (string, bool) { return "50", true }); got != -1 || debug.SetGCPercent(100) != 100 {
+		t.Errorf("with GOGC set: %d, and the runtime's target changed", got)
+	}
+	if got := serverGC(func(string) (string, bool) { return "", false }); got != mcpGCPercent || debug.SetGCPercent(100) != mcpGCPercent {
+		t.Errorf("without GOGC: %d, want %d and the runtime's target with it", got, mcpGCPercent)
 	}
 }
