@@ -179,10 +179,26 @@ func (b *bench) claim(pool, label string) (name, sandbox, ip string) {
 	return
 }
 
-// settled waits until pool has as many Ready sandboxes as it asks for.
+// settled waits until pool has as many Ready sandboxes as it asks for. The
+// pool's status may still count the adopted sandbox for a moment: it must
+// be seen short of its count first, or full for 2 s.
 func (b *bench) settled(pool string) {
-	if replicas := b.sh("kubectl get sandboxwarmpool " + pool + " -o jsonpath='{.spec.replicas}'"); replicas != "" && replicas != "0" {
-		b.sh("kubectl wait --for=jsonpath='{.status.readyReplicas}'=" + replicas + " --timeout=180s sandboxwarmpool/" + pool + " >/dev/null")
+	replicas := b.sh("kubectl get sandboxwarmpool " + pool + " -o jsonpath='{.spec.replicas}'")
+	if replicas == "" || replicas == "0" {
+		return
+	}
+	start, short := time.Now(), false
+	for {
+		switch ready := b.sh("kubectl get sandboxwarmpool " + pool + " -o jsonpath='{.status.readyReplicas}'"); {
+		case ready != replicas:
+			short = true
+		case short || time.Since(start) > 2*time.Second:
+			return
+		}
+		if time.Since(start) > 3*time.Minute {
+			fail("sandboxwarmpool %s: not %s Ready sandboxes after 3 minutes", pool, replicas)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
