@@ -269,7 +269,7 @@ func (o *MCPOptions) Run(ctx context.Context) error {
 // mcpGCPercent is the server's GOGC unless the environment sets one. An
 // agent's calls are many and small on a live heap of about 3 MB: at Go's
 // default (100, a 4 MB floor) the collector ran every ten or so calls
-// (GODEBUG=gctrace=1, 2026-12-07: about 5 ms and 2-5 ms of CPU each on 2
+// (GODEBUG=gctrace=1, 2026-12-07: 3-5 ms and 3-6 ms of CPU each on 2
 // cores, as much as the call's own work in the MCP SDK). At 400 it runs
 // about every forty, for some 12 MB more of heap.
 const mcpGCPercent = 400
