@@ -102,7 +102,7 @@ func TestRefusedCutShortSaysNothing(t *testing.T) {
 		cancel()
 	}()
 	streamErr := errors.New("unable to upgrade connection: Forbidden")
-	if err := Refused(ctx, &Clients{Authz: authz}, "team", "box-0", Exec, streamErr); err != streamErr {
+	if err := Refused(ctx, &Clients{Authz: authz}, "team", "box-0", Exec, streamErr); !errors.Is(err, streamErr) || errors.Unwrap(err) != nil { // the very error, not wrapped
 		t.Errorf("Refused: %v, want the stream's error", err)
 	}
 	mu.Lock()
