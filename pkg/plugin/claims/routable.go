@@ -31,23 +31,26 @@ func RoutableByName(pod *corev1.Pod) bool {
 }
 
 // WaitRoutableByName watches the pod named name in ns (it need not exist
-// yet) until RoutableByName holds for it, and returns nil then; or ctx's
-// cause once ctx ends; or the error of a watch that cannot be made (no
-// right to list pods, say).
-func WaitRoutableByName(ctx context.Context, pods corev1client.PodsGetter, ns, name string) error {
+// yet) until RoutableByName holds for it, and returns nil then, with
+// waited true if the pod was seen not routable first (the router's cache,
+// a watch of its own, may then be a moment behind); or ctx's cause once
+// ctx ends; or the error of a watch that cannot be made (no right to list
+// pods, say).
+func WaitRoutableByName(ctx context.Context, pods corev1client.PodsGetter, ns, name string) (waited bool, err error) {
 	client := pods.Pods(ns)
 	routable := false
 	w := kube.Watch{LW: kube.ByName(name, client.List, client.Watch), Name: name, What: "pod " + name}
-	err := w.Until(ctx, func(ev watch.Event) (bool, error) {
+	err = w.Until(ctx, func(ev watch.Event) (bool, error) {
 		p, ok := ev.Object.(*corev1.Pod)
 		routable = ok && ev.Type != watch.Deleted && RoutableByName(p)
+		waited = waited || !routable
 		return routable, nil
 	})
 	switch {
 	case routable:
-		return nil
+		return waited, nil
 	case ctx.Err() != nil:
-		return context.Cause(ctx)
+		return waited, context.Cause(ctx)
 	}
-	return err
+	return waited, err
 }

@@ -57,8 +57,15 @@ func TestWaitRoutableByName(t *testing.T) {
 	client, opened := trackedPods(routablePod("other", "3", true))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- WaitRoutableByName(ctx, client.CoreV1(), "default", "s") }()
+	type result struct {
+		waited bool
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		waited, err := WaitRoutableByName(ctx, client.CoreV1(), "default", "s")
+		done <- result{waited, err}
+	}()
 	<-opened
 	tr := client.Tracker()
 	for _, step := range []func() error{
@@ -69,32 +76,32 @@ func TestWaitRoutableByName(t *testing.T) {
 			t.Fatal(err)
 		}
 		select {
-		case err := <-done:
-			t.Fatalf("the wait ended early: %v", err)
+		case r := <-done:
+			t.Fatalf("the wait ended early: %v", r.err)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	if err := tr.Update(podsGVR, routablePod("s", "6", false), "default"); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err != nil {
-		t.Fatalf("got %v", err)
+	if r := <-done; r.err != nil || !r.waited {
+		t.Fatalf("got %v, waited %v", r.err, r.waited)
 	}
 }
 
 // TestWaitRoutableByNameEnds: a pod routable at once ends the wait from
-// the list; one that stays a warm-pool pod ends it with the context's
+// the list, and was not waited for; one that stays a warm-pool pod ends it with the context's
 // cause; a list that is refused ends it with the refusal.
 func TestWaitRoutableByNameEnds(t *testing.T) {
 	client := k8sfake.NewClientset(routablePod("s", "4", false))
-	if err := WaitRoutableByName(context.Background(), client.CoreV1(), "default", "s"); err != nil {
-		t.Fatalf("routable: %v", err)
+	if waited, err := WaitRoutableByName(context.Background(), client.CoreV1(), "default", "s"); err != nil || waited {
+		t.Fatalf("routable: %v, waited %v", err, waited)
 	}
 	client = k8sfake.NewClientset(routablePod("s", "4", true))
 	stop := errors.New("stop")
 	ctx, cancel := context.WithTimeoutCause(context.Background(), 100*time.Millisecond, stop)
 	defer cancel()
-	if err := WaitRoutableByName(ctx, client.CoreV1(), "default", "s"); !errors.Is(err, stop) {
+	if _, err := WaitRoutableByName(ctx, client.CoreV1(), "default", "s"); !errors.Is(err, stop) {
 		t.Fatalf("warm: %v, want %v", err, stop)
 	}
 	client = k8sfake.NewClientset()
@@ -102,7 +109,7 @@ func TestWaitRoutableByNameEnds(t *testing.T) {
 	client.PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, forbidden
 	})
-	if err := WaitRoutableByName(context.Background(), client.CoreV1(), "default", "s"); err == nil {
+	if _, err := WaitRoutableByName(context.Background(), client.CoreV1(), "default", "s"); err == nil {
 		t.Fatal("a refused list: no error")
 	}
 }

@@ -146,7 +146,7 @@ func hintFor(err error, verb string, fe frontEnd) string {
 		return fe.say(" (it expires at its TTL; delete it with: kubectl sandbox delete "+cleanup.Name+")",
 			" (it expires at its TTL; delete it with sandbox_delete, name "+strconv.Quote(cleanup.Name)+")")
 	case errors.As(err, &oom):
-		return fe.say(" (see the container's last state with: kubectl sandbox describe CLAIM; raise the memory limit of the pool's template, or make the command use less memory)",
+		return fe.say(" (see the kill with: kubectl sandbox describe CLAIM; raise the memory limit of the pool's template, or make the command use less memory)",
 			" (raise the memory limit of the pool's template, or make the command use less memory)")
 	case errors.As(err, &noStart):
 		if noStart.ImageProblem() {

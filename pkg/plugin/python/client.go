@@ -310,6 +310,18 @@ func (s *sourceReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Reach asks the runtime's health check (GET /) until an answer comes
+// that the get does not retry (a router that cannot yet find the sandbox
+// answers 502), and returns the error of the last attempt.
+func (c *Client) Reach(ctx context.Context) error {
+	resp, err := c.get(ctx, "", "health check")
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.Body.Close()
+}
+
 // Download opens path for reading; the caller closes the body. size is -1
 // when the runtime does not say.
 func (c *Client) Download(ctx context.Context, path string) (body io.ReadCloser, size int64, err error) {

@@ -170,6 +170,35 @@ func TestGetsAreRetried(t *testing.T) {
 	}
 }
 
+// TestReach: the health check is GET /, asked again while the router
+// answers 502 (it cannot find the sandbox yet); a runtime's own refusal
+// ends it with that refusal.
+func TestReach(t *testing.T) {
+	var calls atomic.Int32
+	var uris []string
+	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		uris = append(uris, r.Method+" "+r.RequestURI)
+		switch calls.Add(1) {
+		case 1, 2:
+			answer(w, 502, map[string]string{"detail": "Could not connect to the backend sandbox: s"})
+		case 3:
+			answer(w, 200, map[string]string{"status": "ok"})
+		default:
+			answer(w, 404, map[string]string{"detail": "Not Found"})
+		}
+	})
+	c.Backoff = time.Millisecond
+	if err := c.Reach(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"GET /", "GET /", "GET /"}; !reflect.DeepEqual(uris, want) {
+		t.Errorf("requests %q, want %q", uris, want)
+	}
+	if err := c.Reach(context.Background()); err == nil || err.Error() != "health check: HTTP 404: Not Found" {
+		t.Errorf("a 404: %v", err)
+	}
+}
+
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -221,7 +221,7 @@ func (s *Session) python(ctx context.Context, c *extv1beta1.SandboxClaim) (opene
 	if err != nil {
 		return opened{}, err
 	}
-	t, err := s.target(ctx, conn, c, s.opts.ServerPort)
+	t, waited, err := s.target(ctx, conn, c, s.opts.ServerPort)
 	if err != nil {
 		return opened{}, err
 	}
@@ -229,6 +229,17 @@ func (s *Session) python(ctx context.Context, c *extv1beta1.SandboxClaim) (opene
 	// no token of its own.
 	client := python.NewClient(conn.BaseURL, conn.Transport, "", t)
 	client.Explain = conn.Explain
+	if waited {
+		// The router's cache learns of the adoption by a watch of its own,
+		// maybe a moment after ours; a command must not be sent (once) into
+		// that moment: the health check, retried on the router's 502, is.
+		if err := client.Reach(ctx); err != nil {
+			if ctx.Err() != nil {
+				return opened{}, context.Cause(ctx)
+			}
+			klog.V(2).Infof("sandbox %s/%s: %v", t.Namespace, t.SandboxID, err)
+		}
+	}
 	// The pod is named after the Sandbox (the Sandbox itself is not read
 	// for the python runtime).
 	return opened{rt: explainOOM(client, s.clients.Core, c.Namespace, claims.SandboxName(c)), via: conn}, nil
@@ -243,26 +254,28 @@ var byNameWait = 10 * time.Second
 // which must admit the sandbox. By name alone, the router finds the pod in
 // its cache only once the controller has taken the warm-pool label off an
 // adopted pod, which may come after the claim is Ready: that is waited
-// for, up to byNameWait; past it, or without the right to read pods, the
-// request goes anyway and the router's answer stands.
-func (s *Session) target(ctx context.Context, conn *router.Conn, c *extv1beta1.SandboxClaim, port int) (python.Target, error) {
-	t := python.Target{SandboxID: claims.SandboxName(c), Namespace: c.Namespace, Port: port}
+// for, up to byNameWait, and waited says it was; past it, or without the
+// right to read pods, the request goes anyway and the router's answer
+// stands.
+func (s *Session) target(ctx context.Context, conn *router.Conn, c *extv1beta1.SandboxClaim, port int) (t python.Target, waited bool, err error) {
+	t = python.Target{SandboxID: claims.SandboxName(c), Namespace: c.Namespace, Port: port}
 	if err := conn.Admits(t.Namespace, t.SandboxID); err != nil {
-		return t, err
+		return t, false, err
 	}
 	if !conn.ByNameOnly() {
 		t.PodIP = claims.PreferredIP(c.Status.SandboxStatus.PodIPs)
-		return t, nil
+		return t, false, nil
 	}
 	wctx, cancel := context.WithTimeoutCause(ctx, byNameWait, errByNameWait)
 	defer cancel()
-	if err := claims.WaitRoutableByName(wctx, s.clients.Core, t.Namespace, t.SandboxID); err != nil {
+	waited, err = claims.WaitRoutableByName(wctx, s.clients.Core, t.Namespace, t.SandboxID)
+	if err != nil {
 		if ctx.Err() != nil {
-			return t, context.Cause(ctx)
+			return t, waited, context.Cause(ctx)
 		}
 		klog.V(2).Infof("sending to sandbox %s/%s by name without knowing that the router can find it: %v", t.Namespace, t.SandboxID, err)
 	}
-	return t, nil
+	return t, waited, nil
 }
 
 // errByNameWait ends the wait of target.
@@ -281,7 +294,10 @@ func (s *Session) Proxy(ctx context.Context, claim string, port int, errs func(*
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.target(ctx, conn, c, port)
+	// A proxy's first request may meet the router's cache a moment behind
+	// the adoption (see python); no request of the user's is made here to
+	// find out: the port may serve anything.
+	t, _, err := s.target(ctx, conn, c, port)
 	if err != nil {
 		return nil, err
 	}

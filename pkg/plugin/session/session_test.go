@@ -36,11 +36,15 @@ import (
 const ns = "team"
 
 // routerServer stands in for the sandbox router: it records the routing
-// headers of each request and answers every /exists with true.
+// headers and the path of each request and answers every /exists with
+// true; its first behind requests get the router's 502 of a sandbox it
+// cannot find.
 type routerServer struct {
 	*httptest.Server
-	mu   sync.Mutex
-	seen []http.Header
+	mu     sync.Mutex
+	seen   []http.Header
+	paths  []string
+	behind int
 }
 
 func newRouterServer(t *testing.T) *routerServer {
@@ -55,8 +59,16 @@ func newRouterServer(t *testing.T) *routerServer {
 		}
 		s.mu.Lock()
 		s.seen = append(s.seen, h)
+		s.paths = append(s.paths, r.URL.Path)
+		behind := s.behind > 0
+		s.behind--
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
+		if behind {
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = w.Write([]byte(`{"detail":"Could not connect to the backend sandbox: ` + h.Get("X-Sandbox-ID") + `"}`))
+			return
+		}
 		_, _ = w.Write([]byte(`{"exists": true}`))
 	}))
 	t.Cleanup(s.Close)
@@ -67,6 +79,18 @@ func (s *routerServer) requests() []http.Header {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]http.Header(nil), s.seen...)
+}
+
+func (s *routerServer) pathsSeen() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.paths...)
+}
+
+func (s *routerServer) fallBehind(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.behind = n
 }
 
 // ids lists the X-Sandbox-ID of the requests seen, sorted.
@@ -458,8 +482,8 @@ func TestAScopedTokenRoutesByNameOnly(t *testing.T) {
 	if _, err := f.s.Proxy(context.Background(), "c2", 8000, nil); err == nil || err.Error() != want {
 		t.Errorf("Proxy(c2): %v, want %q", err, want)
 	}
-	if n := len(f.srv.requests()); n != 1 {
-		t.Errorf("the router saw %d requests, want 1", n)
+	if got := f.srv.pathsSeen(); !reflect.DeepEqual(got, []string{"/exists/f"}) {
+		t.Errorf("the router saw %q, want the one call (a pod routable at once is not checked)", got)
 	}
 }
 
@@ -487,8 +511,10 @@ func (f *fixture) createPod(t *testing.T, p *corev1.Pod) {
 // TestAScopedTokenWaitsForTheAdoptedPod: a claim is Ready before the
 // controller takes the warm-pool label off its pod, and until then a
 // router in scoped-token mode cannot find the pod by name; the first
-// request waits for it (Open and Proxy alike). A pod that keeps the label
-// past byNameWait is asked for anyway.
+// request waits for it (Open and Proxy alike). The router's cache may
+// learn of the adoption a moment after the session: before a command is
+// sent, the runtime's health check is asked until the router finds the
+// pod. A pod that keeps the label past byNameWait is asked for anyway.
 func TestAScopedTokenWaitsForTheAdoptedPod(t *testing.T) {
 	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"ns":"team","name":"python-abcde","exp":4102444800}`))
 	f := newFixture(t, true, readyClaim("c1", "python-abcde", "10.0.0.5"))
@@ -508,6 +534,7 @@ func TestAScopedTokenWaitsForTheAdoptedPod(t *testing.T) {
 		t.Fatalf("Open did not wait for the pod: %v", r.err)
 	case <-time.After(200 * time.Millisecond):
 	}
+	f.srv.fallBehind(2)
 	if _, err := f.pods.CoreV1().Pods(ns).Update(context.Background(), sandboxPod("python-abcde", false), metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -517,6 +544,9 @@ func TestAScopedTokenWaitsForTheAdoptedPod(t *testing.T) {
 	}
 	if ok, err := r.rt.Exists(context.Background(), "f"); err != nil || !ok {
 		t.Fatalf("Exists: %v, %v", ok, err)
+	}
+	if got, want := f.srv.pathsSeen(), []string{"/", "/", "/", "/exists/f"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("the router saw %q, want %q", got, want)
 	}
 
 	if _, err := f.pods.CoreV1().Pods(ns).Update(context.Background(), sandboxPod("python-abcde", true), metav1.UpdateOptions{}); err != nil {
