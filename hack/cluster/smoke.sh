@@ -143,10 +143,15 @@ gvisor() {
 # without a token (401) and lets the admin's token through.
 gateways() {
   local code
-  curl -fsS --max-time 10 --cacert "$PKI/gateway-ca.crt" "https://$HOST_LINK_IP:443/healthz" >/dev/null ||
-    die "smoke: https://$HOST_LINK_IP:443/healthz through external-http-gateway failed"
-  # 503 (Traefik has no ready endpoint) until the router's pod is ready.
+  # 503 (Traefik has no ready endpoint) until the router's pod is ready and
+  # Traefik has read its EndpointSlice, which may come after the Gateway is
+  # Programmed (a CI run met it).
   local deadline=$((SECONDS + 60))
+  while code=$(curl -sS --max-time 10 --cacert "$PKI/gateway-ca.crt" -o /dev/null -w '%{http_code}' "https://$HOST_LINK_IP:443/healthz") &&
+    [ "$code" = 503 ] && [ $SECONDS -lt $deadline ]; do
+    sleep 0.2
+  done
+  [ "$code" = 200 ] || die "smoke: https://$HOST_LINK_IP:443/healthz through external-http-gateway answered $code, not 200"
   while code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H "X-Sandbox-ID: none" -X POST "http://$HOST_LINK_IP:8081/execute") &&
     [ "$code" = 503 ] && [ $SECONDS -lt $deadline ]; do
     sleep 0.2

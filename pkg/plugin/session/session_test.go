@@ -576,6 +576,49 @@ func TestAScopedTokenWaitsForTheAdoptedPod(t *testing.T) {
 	}
 }
 
+// TestAdoptedPodHealthCheck: a health check that never gets past the
+// router's 502 does not fail the call (the command goes, and the router's
+// answer to it stands); the caller's end ends it with its cause.
+func TestAdoptedPodHealthCheck(t *testing.T) {
+	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"ns":"team","name":"python-abcde","exp":4102444800}`))
+	f := newFixture(t, true, readyClaim("c1", "python-abcde", "10.0.0.5"))
+	f.s.opts.Router.Token = "v1." + payload + ".c2ln"
+	f.createPod(t, sandboxPod("python-abcde", true))
+	adopt := func() {
+		time.Sleep(100 * time.Millisecond)
+		if _, err := f.pods.CoreV1().Pods(ns).Update(context.Background(), sandboxPod("python-abcde", false), metav1.UpdateOptions{}); err != nil {
+			t.Error(err)
+		}
+	}
+	f.srv.fallBehind(4) // the health check's four tries
+	go adopt()
+	rt, _, err := f.s.Open(context.Background(), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := rt.Exists(context.Background(), "f"); err != nil || !ok {
+		t.Fatalf("Exists: %v, %v", ok, err)
+	}
+	if got, want := f.srv.pathsSeen(), []string{"/", "/", "/", "/", "/exists/f"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("the router saw %q, want %q", got, want)
+	}
+
+	f = newFixture(t, true, readyClaim("c1", "python-abcde", "10.0.0.5"))
+	f.s.opts.Router.Token = "v1." + payload + ".c2ln"
+	f.createPod(t, sandboxPod("python-abcde", true))
+	f.srv.fallBehind(100)
+	go adopt()
+	stop := errors.New("stop")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(300*time.Millisecond, func() { cancel(stop) })
+	if _, _, err := f.s.Open(ctx, "c1"); !errors.Is(err, stop) {
+		t.Errorf("Open ended by its caller during the health check: %v, want %v", err, stop)
+	}
+	if n := len(f.srv.pathsSeen()); n == 0 {
+		t.Error("no health check was made")
+	}
+}
+
 // TestProxyPassesRequestsThroughTheRouter: the proxy's requests go to the
 // router with the sandbox's routing headers and the router credential in
 // place of the client's own; a router it cannot reach is reported.
