@@ -83,11 +83,6 @@ wait_for_pid() {
   ! kill -0 "$1" 2>/dev/null
 }
 
-K8S=(kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver
-  kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager
-  kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler
-  kubelet=k8s.io/kubernetes/cmd/kubelet
-  kube-proxy=k8s.io/kubernetes/cmd/kube-proxy)
 ETCD=(etcd=go.etcd.io/etcd/server/v3)
 AGENT_SANDBOX=(agent-sandbox-controller=sigs.k8s.io/agent-sandbox/cmd/agent-sandbox-controller
   sandbox-router=sigs.k8s.io/agent-sandbox/sandbox-router/cmd
@@ -112,7 +107,7 @@ prefetch agent-sandbox "" "${AGENT_SANDBOX[@]}"
 prefetch containerd "$CONTAINERD_TAGS" "${CONTAINERD[@]}"
 CGO_ENABLED=1 prefetch runc seccomp "${RUNC[@]}"
 
-build_group k8s "$K8S_LDFLAGS" "${K8S[@]}"
+build_group k8s "$K8S_LDFLAGS" "${K8S[@]}" # K8S: hack/lib/tools.sh
 build_group etcd "-s -w" "${ETCD[@]}"
 build_group agent-sandbox "-s -w -X sigs.k8s.io/agent-sandbox/internal/version.gitVersion=${AGENT_SANDBOX_VERSION}" "${AGENT_SANDBOX[@]}"
 CONTAINERD_LDFLAGS="-s -w -X github.com/containerd/containerd/v2/version.Version=v2.4.2"

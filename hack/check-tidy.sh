@@ -17,9 +17,8 @@ mods() { # dir package...: "module version" of each module the packages use
   (cd "$1" && shift && GOFLAGS=-mod=readonly CGO_ENABLED=0 go list -deps \
     -f '{{with .Module}}{{.Path}} {{with .Replace}}{{.Version}}{{else}}{{.Version}}{{end}}{{end}}' "$@" | sort -u)
 }
-apart=$(join <(mods "$ROOT" ./cmd/kubectl-sandbox) <(mods "$ROOT/hack/tools/k8s" k8s.io/kubernetes/cmd/kube-apiserver \
-  k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet \
-  k8s.io/kubernetes/cmd/kube-proxy) | awk '$2 != $3')
+source "$ROOT/hack/lib/tools.sh"
+apart=$(join <(mods "$ROOT" ./cmd/kubectl-sandbox) <(mods "$ROOT/hack/tools/k8s" "${K8S[@]#*=}") | awk '$2 != $3')
 if [ -n "$apart" ]; then
   echo "modules at other versions in the plugin and hack/tools/k8s (module, plugin's, k8s tools'): the tools' build cannot reuse the plugin's packages; align hack/tools/k8s/go.mod (go get MODULE@VERSION there):" >&2
   echo "$apart" >&2

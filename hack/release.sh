@@ -31,11 +31,7 @@ INDEX_URL=https://github.com/kubectl-sandbox/krew-index.git
 
 MODULE=github.com/kubectl-sandbox/kubectl-sandbox
 COMMIT=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)
-if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
-  DATE=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
-else
-  DATE=$(TZ=UTC git -C "$ROOT" log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
-fi
+DATE=$("$ROOT/hack/build-date.sh")
 LDFLAGS="-s -w -X $MODULE/pkg/plugin/version.version=$VERSION -X $MODULE/pkg/plugin/version.commit=$COMMIT -X $MODULE/pkg/plugin/version.date=$DATE"
 
 sbom=$("$ROOT/hack/build-go-tools.sh" sbom github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod)/cyclonedx-gomod

@@ -142,20 +142,21 @@ gvisor() {
 # CA, and the tokenreview router behind its Gateway refuses a request
 # without a token (401) and lets the admin's token through.
 gateways() {
-  local code
-  # 503 (Traefik has no ready endpoint) until the router's pod is ready and
-  # Traefik has read its EndpointSlice, which may come after the Gateway is
-  # Programmed (a CI run met it).
-  local deadline=$((SECONDS + 60))
-  while code=$(curl -sS --max-time 10 --cacert "$PKI/gateway-ca.crt" -o /dev/null -w '%{http_code}' "https://$HOST_LINK_IP:443/healthz") &&
-    [ "$code" = 503 ] && [ $SECONDS -lt $deadline ]; do
-    sleep 0.2
-  done
+  local code deadline=$((SECONDS + 60))
+  # status CURL_ARGS...: the HTTP status of a request, asked again while it
+  # is 503: Traefik has no ready endpoint until the router's pod is ready
+  # and Traefik has read its EndpointSlice, which may come after the
+  # Gateway is Programmed (a CI run met it).
+  status() {
+    local c
+    while c=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$@") && [ "$c" = 503 ] && [ $SECONDS -lt $deadline ]; do
+      sleep 0.2
+    done
+    echo "$c"
+  }
+  code=$(status --cacert "$PKI/gateway-ca.crt" "https://$HOST_LINK_IP:443/healthz")
   [ "$code" = 200 ] || die "smoke: https://$HOST_LINK_IP:443/healthz through external-http-gateway answered $code, not 200"
-  while code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H "X-Sandbox-ID: none" -X POST "http://$HOST_LINK_IP:8081/execute") &&
-    [ "$code" = 503 ] && [ $SECONDS -lt $deadline ]; do
-    sleep 0.2
-  done
+  code=$(status -H "X-Sandbox-ID: none" -X POST "http://$HOST_LINK_IP:8081/execute")
   [ "$code" = 401 ] || die "smoke: the tokenreview router answered $code, not 401, to a request without a token"
   code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H "X-Sandbox-ID: none" -H "Authorization: Bearer $(cat "$ADMIN_TOKEN_FILE")" \
     -X POST "http://$HOST_LINK_IP:8081/execute")

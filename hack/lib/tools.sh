@@ -5,12 +5,20 @@ AGENT_SANDBOX_VERSION=v0.5.6
 GATEWAY_API_VERSION=v1.6.3
 TOOLS_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy etcd
   agent-sandbox-controller sandbox-router sandboxd containerd containerd-shim-runc-v2 ctr runc pause)
+# The Kubernetes binaries (name=package), built by hack/build-cluster-tools.sh
+# from hack/tools/k8s; hack/check-tidy.sh compares their modules with the
+# plugin's.
+K8S=(kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver
+  kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager
+  kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler
+  kubelet=k8s.io/kubernetes/cmd/kubelet
+  kube-proxy=k8s.io/kubernetes/cmd/kube-proxy)
 
 # tools_key hashes everything that decides what the cluster binaries are.
 tools_key() {
   local m mods=(agent-sandbox containerd etcd k8s runc)
   (cd "$ROOT/hack/tools" && for m in "${mods[@]}"; do cat "$m/go.mod"; done &&
-    for m in "${mods[@]}"; do cat "$m/go.sum"; done && cat ../build-cluster-tools.sh && go env GOVERSION GOARCH) |
+    for m in "${mods[@]}"; do cat "$m/go.sum"; done && cat ../build-cluster-tools.sh ../lib/tools.sh && go env GOVERSION GOARCH) |
     sha256sum | cut -c1-16
 }
 

@@ -508,6 +508,18 @@ func (f *fixture) createPod(t *testing.T, p *corev1.Pod) {
 	}
 }
 
+// adoptingFixture is a session whose router credential is a scoped token
+// for sandbox team/python-abcde, claim c1's, whose pod is still labelled
+// an unadopted warm-pool pod.
+func adoptingFixture(t *testing.T) *fixture {
+	t.Helper()
+	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"ns":"team","name":"python-abcde","exp":4102444800}`))
+	f := newFixture(t, true, readyClaim("c1", "python-abcde", "10.0.0.5"))
+	f.s.opts.Router.Token = "v1." + payload + ".c2ln"
+	f.createPod(t, sandboxPod("python-abcde", true))
+	return f
+}
+
 // TestAScopedTokenWaitsForTheAdoptedPod: a claim is Ready before the
 // controller takes the warm-pool label off its pod, and until then a
 // router in scoped-token mode cannot find the pod by name; the first
@@ -516,10 +528,7 @@ func (f *fixture) createPod(t *testing.T, p *corev1.Pod) {
 // sent, the runtime's health check is asked until the router finds the
 // pod. A pod that keeps the label past byNameWait is asked for anyway.
 func TestAScopedTokenWaitsForTheAdoptedPod(t *testing.T) {
-	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"ns":"team","name":"python-abcde","exp":4102444800}`))
-	f := newFixture(t, true, readyClaim("c1", "python-abcde", "10.0.0.5"))
-	f.s.opts.Router.Token = "v1." + payload + ".c2ln"
-	f.createPod(t, sandboxPod("python-abcde", true))
+	f := adoptingFixture(t)
 	type result struct {
 		rt  sandbox.Runtime
 		err error
@@ -580,18 +589,15 @@ func TestAScopedTokenWaitsForTheAdoptedPod(t *testing.T) {
 // router's 502 does not fail the call (the command goes, and the router's
 // answer to it stands); the caller's end ends it with its cause.
 func TestAdoptedPodHealthCheck(t *testing.T) {
-	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"ns":"team","name":"python-abcde","exp":4102444800}`))
-	f := newFixture(t, true, readyClaim("c1", "python-abcde", "10.0.0.5"))
-	f.s.opts.Router.Token = "v1." + payload + ".c2ln"
-	f.createPod(t, sandboxPod("python-abcde", true))
-	adopt := func() {
+	f := adoptingFixture(t)
+	adopt := func(f *fixture) {
 		time.Sleep(100 * time.Millisecond)
 		if _, err := f.pods.CoreV1().Pods(ns).Update(context.Background(), sandboxPod("python-abcde", false), metav1.UpdateOptions{}); err != nil {
 			t.Error(err)
 		}
 	}
 	f.srv.fallBehind(4) // the health check's four tries
-	go adopt()
+	go adopt(f)
 	rt, _, err := f.s.Open(context.Background(), "c1")
 	if err != nil {
 		t.Fatal(err)
@@ -603,11 +609,9 @@ func TestAdoptedPodHealthCheck(t *testing.T) {
 		t.Errorf("the router saw %q, want %q", got, want)
 	}
 
-	f = newFixture(t, true, readyClaim("c1", "python-abcde", "10.0.0.5"))
-	f.s.opts.Router.Token = "v1." + payload + ".c2ln"
-	f.createPod(t, sandboxPod("python-abcde", true))
+	f = adoptingFixture(t)
 	f.srv.fallBehind(100)
-	go adopt()
+	go adopt(f)
 	stop := errors.New("stop")
 	ctx, cancel := context.WithCancelCause(context.Background())
 	time.AfterFunc(300*time.Millisecond, func() { cancel(stop) })
